@@ -1,0 +1,147 @@
+//! Command-line interface. Exit codes: 0 identical, 1 divergence, 2 cannot run.
+
+mod bench;
+mod import;
+mod replay;
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+pub const EXIT_OK: i32 = 0;
+pub const EXIT_DIVERGED: i32 = 1;
+pub const EXIT_CANNOT_RUN: i32 = 2;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "redrock-compat",
+    version,
+    about = "Redis compatibility harness: replay command scripts, compare replies byte for byte",
+    after_help = "Exit codes: 0 identical, 1 divergence, 2 cannot run."
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Cmd,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Cmd {
+    /// Replay scripts on a reference and a target, show every divergence.
+    Diff {
+        #[arg(long)]
+        reference: String,
+        #[arg(long)]
+        target: String,
+        #[command(flatten)]
+        common: Common,
+    },
+    /// Replay scripts on a target and compare with the goldens.
+    Check {
+        #[arg(long)]
+        target: String,
+        /// Folder of goldens.
+        #[arg(long, default_value = "golden")]
+        golden: PathBuf,
+        #[command(flatten)]
+        common: Common,
+    },
+    /// Record goldens from a real Redis (refuses anything else).
+    Record {
+        #[arg(long)]
+        reference: String,
+        /// Folder of goldens to write.
+        #[arg(long, default_value = "golden")]
+        golden: PathBuf,
+        #[command(flatten)]
+        common: Common,
+    },
+    /// Turn a workload (MONITOR output, AOF, command file) into a script.
+    Import {
+        #[command(flatten)]
+        source: ImportSource,
+        /// Output script (default: standard output).
+        #[arg(short, long)]
+        output: Option<PathBuf>,
+    },
+    /// Measure replay speed: N generated commands diffed between two servers.
+    Bench {
+        #[arg(long)]
+        reference: String,
+        #[arg(long)]
+        target: String,
+        #[arg(long, default_value_t = 100_000)]
+        commands: usize,
+    },
+}
+
+#[derive(Debug, Args)]
+#[group(required = true, multiple = false)]
+pub struct ImportSource {
+    /// `redis-cli MONITOR` output.
+    #[arg(long)]
+    monitor: Option<PathBuf>,
+    /// An AOF file, a multi-part AOF folder (appendonlydir) or its manifest.
+    #[arg(long)]
+    aof: Option<PathBuf>,
+    /// A plain file of commands, one a line, redis-cli quoting.
+    #[arg(long)]
+    commands: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq)]
+pub enum Format {
+    Text,
+    Json,
+}
+
+#[derive(Debug, Args)]
+pub struct Common {
+    /// Scripts or folders of scripts.
+    #[arg(default_value = "compat/scripts")]
+    pub paths: Vec<PathBuf>,
+    /// Root that script names (`family/name`, the golden key) are relative to.
+    #[arg(long, default_value = "compat/scripts")]
+    pub scripts_root: PathBuf,
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    pub format: Format,
+    /// Also write a JUnit XML report here.
+    #[arg(long)]
+    pub junit: Option<PathBuf>,
+    /// Send HELLO 3 first: run every script in RESP3.
+    #[arg(long)]
+    pub resp3: bool,
+    /// Do not FLUSHALL before each script.
+    #[arg(long)]
+    pub no_flush: bool,
+    /// Register of known divergences (default: compat/divergences.toml when it exists).
+    #[arg(long)]
+    pub divergences: Option<PathBuf>,
+    /// Seconds to wait for one reply.
+    #[arg(long, default_value_t = 30)]
+    pub timeout: u64,
+    /// No progress bar even on a terminal.
+    #[arg(long)]
+    pub no_progress: bool,
+}
+
+/// Parses arguments, runs, returns the exit code.
+pub fn main() -> i32 {
+    let cli = match Cli::try_parse() {
+        Ok(c) => c,
+        Err(e) => {
+            let _ = e.print();
+            return if e.use_stderr() { EXIT_CANNOT_RUN } else { EXIT_OK };
+        }
+    };
+    run(cli)
+}
+
+pub fn run(cli: Cli) -> i32 {
+    match cli.command {
+        Cmd::Diff { reference, target, common } => replay::diff(&reference, &target, &common),
+        Cmd::Check { target, golden, common } => replay::check(&target, &golden, &common),
+        Cmd::Record { reference, golden, common } => replay::record(&reference, &golden, &common),
+        Cmd::Import { source, output } => import::run(&source, output.as_deref()),
+        Cmd::Bench { reference, target, commands } => bench::run(&reference, &target, commands),
+    }
+}

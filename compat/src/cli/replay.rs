@@ -1,0 +1,102 @@
+//! `diff`, `check` and `record` on the command line: options in, report out, exit code.
+
+use std::io::IsTerminal;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use super::{Common, Format, EXIT_CANNOT_RUN};
+use crate::client::Endpoint;
+use crate::divergences::Register;
+use crate::report::Report;
+use crate::runner::RunOptions;
+use crate::suite::{self, ScriptFile, SuiteOptions};
+
+/// Used when `--divergences` is not given and this file exists.
+pub const DEFAULT_REGISTER: &str = "compat/divergences.toml";
+
+fn cannot_run(msg: impl std::fmt::Display) -> i32 {
+    eprintln!("redrock-compat: {msg}");
+    EXIT_CANNOT_RUN
+}
+
+struct Prepared {
+    files: Vec<ScriptFile>,
+    register: Register,
+    opts: SuiteOptions,
+}
+
+fn prepare(c: &Common) -> Result<Prepared, String> {
+    let files = suite::discover(&c.paths, &c.scripts_root).map_err(|e| e.to_string())?;
+    let register_path = c.divergences.clone().or_else(|| Some(PathBuf::from(DEFAULT_REGISTER)).filter(|p| p.exists()));
+    let register = match register_path {
+        Some(p) => Register::load(&p).map_err(|e| e.to_string())?,
+        None => Register::default(),
+    };
+    Ok(Prepared {
+        files,
+        register,
+        opts: SuiteOptions {
+            run: RunOptions { flush: !c.no_flush, resp3: c.resp3, read_timeout: Duration::from_secs(c.timeout.max(1)) },
+            progress: !c.no_progress && c.format == Format::Text,
+        },
+    })
+}
+
+fn endpoint(url: &str) -> Result<Endpoint, String> {
+    Endpoint::parse(url).map_err(|e| e.to_string())
+}
+
+fn emit(report: &Report, c: &Common) -> i32 {
+    match c.format {
+        Format::Json => println!("{}", report.to_json()),
+        Format::Text => {
+            let color = std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none();
+            print!("{}", report.to_text(color));
+        }
+    }
+    if let Some(j) = &c.junit {
+        if let Err(e) = std::fs::write(j, report.to_junit()) {
+            return cannot_run(format!("{}: {e}", j.display()));
+        }
+    }
+    report.exit_code()
+}
+
+pub fn diff(reference: &str, target: &str, c: &Common) -> i32 {
+    let run = || -> Result<Report, String> {
+        let (r, t) = (endpoint(reference)?, endpoint(target)?);
+        let mut p = prepare(c)?;
+        suite::diff(&r, &t, &p.files, &mut p.register, &p.opts).map_err(|e| e.to_string())
+    };
+    match run() {
+        Ok(report) => emit(&report, c),
+        Err(e) => cannot_run(e),
+    }
+}
+
+pub fn check(target: &str, golden: &Path, c: &Common) -> i32 {
+    let run = || -> Result<Report, String> {
+        let t = endpoint(target)?;
+        if !golden.is_dir() {
+            return Err(format!("{}: no golden folder", golden.display()));
+        }
+        let mut p = prepare(c)?;
+        suite::check(&t, golden, &p.files, &mut p.register, &p.opts).map_err(|e| e.to_string())
+    };
+    match run() {
+        Ok(report) => emit(&report, c),
+        Err(e) => cannot_run(e),
+    }
+}
+
+pub fn record(reference: &str, golden: &Path, c: &Common) -> i32 {
+    let run = || -> Result<Report, String> {
+        let r = endpoint(reference)?;
+        let p = prepare(c)?;
+        suite::record(&r, golden, &p.files, &p.opts).map_err(|e| e.to_string())
+    };
+    match run() {
+        Ok(report) => emit(&report, c),
+        Err(e) => cannot_run(e),
+    }
+}

@@ -1,0 +1,140 @@
+//! `compat/divergences.toml`: the register of Redrock's known divergences.
+//!
+//! Each entry names a script, a command (optionally one line) and a mandatory reason. A
+//! registered divergence is reported apart and does not fail the run; an entry that no longer
+//! diverges does fail it, so the register cannot silently rot.
+
+use std::collections::HashSet;
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
+
+use crate::diff::Divergence;
+
+#[derive(Debug, thiserror::Error)]
+pub enum RegisterError {
+    #[error("{path}: {source}")]
+    Io { path: String, source: std::io::Error },
+    #[error("{path}: {msg}")]
+    Invalid { path: String, msg: String },
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct Known {
+    /// Script name, `family/name` (a trailing `.redis` is accepted).
+    pub script: String,
+    /// Command name, case-insensitive, e.g. `OBJECT`.
+    pub command: String,
+    /// Restricts the entry to one script line.
+    #[serde(default)]
+    pub line: Option<usize>,
+    /// Why Redrock differs, and whether it is meant to. Mandatory.
+    pub reason: String,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct File {
+    #[serde(default)]
+    divergence: Vec<Known>,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct Register {
+    pub entries: Vec<Known>,
+    used: HashSet<usize>,
+}
+
+impl Register {
+    pub fn load(path: &Path) -> Result<Register, RegisterError> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|source| RegisterError::Io { path: path.display().to_string(), source })?;
+        Register::parse(&text).map_err(|msg| RegisterError::Invalid { path: path.display().to_string(), msg })
+    }
+
+    pub fn parse(text: &str) -> Result<Register, String> {
+        let file: File = toml::from_str(text).map_err(|e| e.to_string())?;
+        let mut entries = file.divergence;
+        for (i, k) in entries.iter_mut().enumerate() {
+            if k.reason.trim().is_empty() {
+                return Err(format!(
+                    "divergence #{} ({} {}) has no reason; a reason is mandatory",
+                    i + 1,
+                    k.script,
+                    k.command
+                ));
+            }
+            if let Some(s) = k.script.strip_suffix(".redis") {
+                k.script = s.to_string();
+            }
+        }
+        Ok(Register { entries, used: HashSet::new() })
+    }
+
+    /// Marks the divergence as known when an entry matches it.
+    pub fn classify(&mut self, script: &str, d: &mut Divergence) {
+        let found = self.entries.iter().position(|k| {
+            k.script == script
+                && k.command.eq_ignore_ascii_case(&d.name)
+                && (k.line.is_none() || k.line == Some(d.line))
+        });
+        if let Some(i) = found {
+            self.used.insert(i);
+            d.known = Some(self.entries[i].reason.clone());
+        }
+    }
+
+    /// Entries for scripts that ran but whose divergence did not show up.
+    pub fn stale(&self, scripts_run: &HashSet<String>) -> Vec<Known> {
+        self.entries
+            .iter()
+            .enumerate()
+            .filter(|(i, k)| scripts_run.contains(&k.script) && !self.used.contains(i))
+            .map(|(_, k)| k.clone())
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn div(line: usize, name: &str) -> Divergence {
+        Divergence {
+            line,
+            command: name.into(),
+            name: name.into(),
+            expected: String::new(),
+            actual: String::new(),
+            known: None,
+        }
+    }
+
+    #[test]
+    fn reason_is_mandatory() {
+        let e = Register::parse("[[divergence]]\nscript='a/b'\ncommand='GET'\nreason=''\n");
+        assert!(e.unwrap_err().contains("mandatory"));
+        assert!(Register::parse("[[divergence]]\nscript='a/b'\ncommand='GET'\n").is_err());
+    }
+
+    #[test]
+    fn classifies_and_finds_stale() {
+        let mut r = Register::parse(
+            "[[divergence]]\nscript='a/b.redis'\ncommand='object'\nreason='encoding names'\n\
+             [[divergence]]\nscript='a/b'\ncommand='DEBUG'\nline=3\nreason='no DEBUG'\n",
+        )
+        .unwrap();
+        let mut d = div(7, "OBJECT");
+        r.classify("a/b", &mut d);
+        assert_eq!(d.known.as_deref(), Some("encoding names"));
+        let mut other = div(4, "DEBUG");
+        r.classify("a/b", &mut other);
+        assert!(other.known.is_none());
+        let ran: HashSet<String> = ["a/b".to_string()].into();
+        let stale = r.stale(&ran);
+        assert_eq!(stale.len(), 1);
+        assert_eq!(stale[0].command, "DEBUG");
+        assert!(r.stale(&HashSet::new()).is_empty());
+    }
+}

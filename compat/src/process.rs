@@ -1,0 +1,159 @@
+//! Starting throwaway servers for tests, benchmarks and `bench`: on 127.0.0.1, a free port,
+//! a private temporary folder, no persistence; killed (by pid, the child we spawned) and
+//! cleaned up on drop.
+
+use std::net::{TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::{Duration, Instant};
+
+use crate::client::Endpoint;
+
+/// How long a freshly spawned server gets to accept connections.
+pub const STARTUP_TIMEOUT: Duration = Duration::from_secs(20);
+/// Ports tried when a spawned server loses the race for its port.
+const START_ATTEMPTS: usize = 3;
+
+pub const REDIS_SERVER: &str = "/usr/bin/redis-server";
+
+#[derive(Debug, thiserror::Error)]
+pub enum ProcessError {
+    #[error("cannot start {bin}: {source}")]
+    Spawn { bin: String, source: std::io::Error },
+    #[error("{bin} did not accept connections on port {port} within {STARTUP_TIMEOUT:?}")]
+    NotReady { bin: String, port: u16 },
+    #[error("{0}")]
+    Io(#[from] std::io::Error),
+}
+
+/// A unique, empty temporary folder, removed on drop.
+#[derive(Debug)]
+pub struct TempDir(PathBuf);
+
+impl TempDir {
+    pub fn new(prefix: &str) -> std::io::Result<TempDir> {
+        static COUNTER: AtomicU32 = AtomicU32::new(0);
+        let nanos =
+            std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.subsec_nanos()).unwrap_or(0);
+        let p = std::env::temp_dir().join(format!(
+            "{prefix}-{}-{}-{nanos}",
+            std::process::id(),
+            COUNTER.fetch_add(1, Ordering::Relaxed)
+        ));
+        std::fs::create_dir_all(&p)?;
+        Ok(TempDir(p))
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.0
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// A server child process.
+#[derive(Debug)]
+pub struct ServerProcess {
+    child: Child,
+    pub port: u16,
+    pub dir: TempDir,
+}
+
+pub fn free_port() -> std::io::Result<u16> {
+    Ok(TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
+}
+
+impl ServerProcess {
+    /// A real `redis-server` with no persistence; `extra` args are appended.
+    pub fn redis(extra: &[&str]) -> Result<ServerProcess, ProcessError> {
+        Self::start(REDIS_SERVER, |port, dir| {
+            let mut args: Vec<String> = [
+                "--port",
+                &port.to_string(),
+                "--bind",
+                "127.0.0.1",
+                "--dir",
+                &dir.display().to_string(),
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+                "--daemonize",
+                "no",
+            ]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
+            args.extend(extra.iter().map(|s| s.to_string()));
+            args
+        })
+    }
+
+    /// Redrock (or any server taking the same flags): `--port P --bind 127.0.0.1 --dir D`.
+    pub fn redrock(bin: &Path) -> Result<ServerProcess, ProcessError> {
+        Self::start(&bin.display().to_string(), |port, dir| {
+            vec![
+                "--port".into(),
+                port.to_string(),
+                "--bind".into(),
+                "127.0.0.1".into(),
+                "--dir".into(),
+                dir.display().to_string(),
+            ]
+        })
+    }
+
+    pub fn start(bin: &str, args: impl Fn(u16, &Path) -> Vec<String>) -> Result<ServerProcess, ProcessError> {
+        let mut last = None;
+        for _ in 0..START_ATTEMPTS {
+            let dir = TempDir::new("redrock-compat-server")?;
+            let port = free_port()?;
+            let mut child = Command::new(bin)
+                .args(args(port, dir.path()))
+                .current_dir(dir.path())
+                .stdin(Stdio::null())
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .map_err(|source| ProcessError::Spawn { bin: bin.to_string(), source })?;
+            let deadline = Instant::now() + STARTUP_TIMEOUT;
+            loop {
+                if TcpStream::connect(("127.0.0.1", port)).is_ok() {
+                    return Ok(ServerProcess { child, port, dir });
+                }
+                // Exited early: most likely lost the port to someone else; try another.
+                if let Ok(Some(_)) = child.try_wait() {
+                    break;
+                }
+                if Instant::now() > deadline {
+                    let _ = child.kill();
+                    let _ = child.wait();
+                    return Err(ProcessError::NotReady { bin: bin.to_string(), port });
+                }
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            last = Some(ProcessError::NotReady { bin: bin.to_string(), port });
+        }
+        Err(last.expect("at least one attempt"))
+    }
+
+    pub fn endpoint(&self) -> Endpoint {
+        Endpoint { host: "127.0.0.1".into(), port: self.port, db: 0 }
+    }
+
+    pub fn url(&self) -> String {
+        self.endpoint().url()
+    }
+}
+
+impl Drop for ServerProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}

@@ -1,0 +1,375 @@
+//! The three replay modes (`diff`, `check`, `record`) over a set of scripts.
+
+use std::collections::HashSet;
+use std::io::IsTerminal;
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use indicatif::{ProgressBar, ProgressStyle};
+
+use crate::client::{ClientError, Conn, Endpoint};
+use crate::diff::{compare, Divergence};
+use crate::divergences::Register;
+use crate::golden::{golden_path, input_file_for, Golden};
+use crate::info::ServerInfo;
+use crate::report::{Report, ScriptReport, Status};
+use crate::runner::{run_script, to_entry, Outcome, RunOptions};
+use crate::script::{Script, Version};
+use crate::tips::Tips;
+use crate::transcript::Entry;
+
+/// Most script files one run accepts (a guard against pointing at `/`).
+pub const MAX_SCRIPTS: usize = 100_000;
+
+#[derive(Debug, thiserror::Error)]
+pub enum SuiteError {
+    #[error("{0}: no such file or directory")]
+    Missing(String),
+    #[error("{0}: {1}")]
+    Io(String, std::io::Error),
+    #[error("more than {MAX_SCRIPTS} scripts")]
+    TooMany,
+    #[error("{0}")]
+    Client(#[from] ClientError),
+    #[error("refusing to record from {url}: {why}; goldens come only from a real redis-server")]
+    NotRedis { url: String, why: String },
+}
+
+/// One script file and its name (`family/name`, the golden's key).
+#[derive(Debug, Clone)]
+pub struct ScriptFile {
+    pub path: PathBuf,
+    pub name: String,
+}
+
+/// Finds `.redis` files under `paths` (files or folders), sorted, named relative to `root`.
+pub fn discover(paths: &[PathBuf], root: &Path) -> Result<Vec<ScriptFile>, SuiteError> {
+    let root_abs = root.canonicalize().ok();
+    let mut files = Vec::new();
+    for p in paths {
+        if p.is_dir() {
+            walk(p, &mut files)?;
+        } else if p.is_file() {
+            files.push(p.clone());
+        } else {
+            return Err(SuiteError::Missing(p.display().to_string()));
+        }
+        if files.len() > MAX_SCRIPTS {
+            return Err(SuiteError::TooMany);
+        }
+    }
+    files.sort();
+    files.dedup();
+    Ok(files
+        .into_iter()
+        .map(|path| {
+            let name = script_name(&path, root_abs.as_deref());
+            ScriptFile { path, name }
+        })
+        .collect())
+}
+
+fn walk(dir: &Path, out: &mut Vec<PathBuf>) -> Result<(), SuiteError> {
+    let rd = std::fs::read_dir(dir).map_err(|e| SuiteError::Io(dir.display().to_string(), e))?;
+    for ent in rd {
+        let ent = ent.map_err(|e| SuiteError::Io(dir.display().to_string(), e))?;
+        let p = ent.path();
+        if p.is_dir() {
+            walk(&p, out)?;
+        } else if p.extension().is_some_and(|e| e == "redis") {
+            out.push(p);
+        }
+        if out.len() > MAX_SCRIPTS {
+            return Err(SuiteError::TooMany);
+        }
+    }
+    Ok(())
+}
+
+fn script_name(path: &Path, root: Option<&Path>) -> String {
+    let stem = path.with_extension("");
+    if let (Some(root), Ok(abs)) =
+        (root, stem.canonicalize().or_else(|_| path.canonicalize().map(|p| p.with_extension(""))))
+    {
+        if let Ok(rel) = abs.strip_prefix(root) {
+            return rel.components().map(|c| c.as_os_str().to_string_lossy()).collect::<Vec<_>>().join("/");
+        }
+    }
+    let file = stem.file_name().map(|f| f.to_string_lossy().into_owned()).unwrap_or_default();
+    match path.parent().and_then(|p| p.file_name()) {
+        Some(parent) => format!("{}/{file}", parent.to_string_lossy()),
+        None => file,
+    }
+}
+
+/// Options shared by every mode.
+#[derive(Debug, Clone)]
+pub struct SuiteOptions {
+    pub run: RunOptions,
+    pub progress: bool,
+}
+
+fn progress_bar(len: usize, enabled: bool) -> ProgressBar {
+    if !enabled || !std::io::stderr().is_terminal() {
+        return ProgressBar::hidden();
+    }
+    let pb = ProgressBar::new(len as u64);
+    if let Ok(style) = ProgressStyle::with_template("{bar:40} {pos}/{len} scripts {elapsed} {wide_msg}") {
+        pb.set_style(style);
+    }
+    pb
+}
+
+fn script_report(f: &ScriptFile, status: Status) -> ScriptReport {
+    ScriptReport {
+        name: f.name.clone(),
+        path: f.path.display().to_string(),
+        status,
+        commands: 0,
+        divergences: Vec::new(),
+    }
+}
+
+/// Entries with flags = the script's directives + the given per-outcome extra flags.
+fn entries_with(outcomes: &[Outcome], extra: impl Fn(usize, &Outcome) -> crate::script::Flags) -> Vec<Entry> {
+    outcomes.iter().enumerate().map(|(i, o)| to_entry(o, o.flags.merge(extra(i, o)))).collect()
+}
+
+fn tip_entries(outcomes: &[Outcome], tips: &Tips) -> Vec<Entry> {
+    entries_with(outcomes, |_, o| o.cmd.as_ref().map(|c| tips.flags_for(c)).unwrap_or_default())
+}
+
+fn finish(f: &ScriptFile, commands: usize, mut divergences: Vec<Divergence>, register: &mut Register) -> ScriptReport {
+    for d in &mut divergences {
+        register.classify(&f.name, d);
+    }
+    ScriptReport {
+        status: if divergences.is_empty() { Status::Pass } else { Status::Diverged },
+        commands,
+        divergences,
+        ..script_report(f, Status::Pass)
+    }
+}
+
+fn min_version_skip(script: &Script, version: Option<Version>) -> Option<Status> {
+    match (script.min_version, version) {
+        (Some(min), Some(v)) if v < min => Some(Status::Skipped(format!("needs version {min}, reference is {v}"))),
+        _ => None,
+    }
+}
+
+/// Fetches what a run needs to know about the reference, once per run.
+fn reference_facts(ep: &Endpoint, opts: &SuiteOptions) -> Result<(ServerInfo, Tips), SuiteError> {
+    let mut conn = Conn::connect(ep, opts.run.read_timeout)?;
+    let info = ServerInfo::fetch(&mut conn).map_err(ClientError::from)?;
+    let tips = Tips::fetch(&mut conn).map_err(ClientError::from)?;
+    Ok((info, tips))
+}
+
+/// `diff`: replays every script on both servers (concurrently) and compares transcripts.
+pub fn diff(
+    reference: &Endpoint,
+    target: &Endpoint,
+    files: &[ScriptFile],
+    register: &mut Register,
+    opts: &SuiteOptions,
+) -> Result<Report, SuiteError> {
+    let start = Instant::now();
+    let mut report = Report::new("diff", Some(reference.url()), Some(target.url()));
+    let (info, tips) = reference_facts(reference, opts)?;
+    // Fail fast (exit 2) when the target is not there at all.
+    Conn::connect(target, opts.run.read_timeout)?;
+    let pb = progress_bar(files.len(), opts.progress);
+    let mut ran = HashSet::new();
+    for f in files {
+        pb.set_message(f.name.clone());
+        report.scripts.push(diff_one(f, reference, target, &info, &tips, register, opts, &mut ran));
+        pb.inc(1);
+    }
+    pb.finish_and_clear();
+    report.stale_known = register.stale(&ran);
+    report.set_elapsed(start.elapsed());
+    Ok(report)
+}
+
+#[allow(clippy::too_many_arguments)]
+fn diff_one(
+    f: &ScriptFile,
+    reference: &Endpoint,
+    target: &Endpoint,
+    info: &ServerInfo,
+    tips: &Tips,
+    register: &mut Register,
+    opts: &SuiteOptions,
+    ran: &mut HashSet<String>,
+) -> ScriptReport {
+    let script = match Script::load(&f.path, f.name.clone()) {
+        Ok(s) => s,
+        Err(e) => return script_report(f, Status::Error(e.to_string())),
+    };
+    if let Some(skip) = min_version_skip(&script, info.version()) {
+        return script_report(f, skip);
+    }
+    let (r, t) = std::thread::scope(|s| {
+        let r = s.spawn(|| run_script(reference, &script, &opts.run));
+        let t = run_script(target, &script, &opts.run);
+        (r.join().expect("reference run panicked"), t)
+    });
+    let (r, t) = match (r, t) {
+        (Ok(r), Ok(t)) => (r, t),
+        (Err(e), _) => return script_report(f, Status::Error(format!("reference: {e}"))),
+        (_, Err(e)) => return script_report(f, Status::Error(format!("target: {e}"))),
+    };
+    ran.insert(f.name.clone());
+    let expected = tip_entries(&r, tips);
+    // The target is rendered with the reference's flags: the reference decides.
+    let actual = entries_with(&t, |i, o| {
+        r.get(i).and_then(|ro| ro.cmd.as_ref()).or(o.cmd.as_ref()).map(|c| tips.flags_for(c)).unwrap_or_default()
+    });
+    finish(f, r.len(), compare(&expected, &actual), register)
+}
+
+/// `check`: replays every script on the target and compares with the goldens.
+pub fn check(
+    target: &Endpoint,
+    golden_dir: &Path,
+    files: &[ScriptFile],
+    register: &mut Register,
+    opts: &SuiteOptions,
+) -> Result<Report, SuiteError> {
+    let start = Instant::now();
+    let mut report = Report::new("check", Some(golden_dir.display().to_string()), Some(target.url()));
+    Conn::connect(target, opts.run.read_timeout)?;
+    let pb = progress_bar(files.len(), opts.progress);
+    let mut ran = HashSet::new();
+    // The reference version, learnt from whichever golden is read first; used to tell a
+    // script skipped at record time (`@min-version`) from a missing golden.
+    let mut ref_version: Option<Version> = None;
+    for f in files {
+        pb.set_message(f.name.clone());
+        report.scripts.push(check_one(f, target, golden_dir, register, opts, &mut ran, &mut ref_version));
+        pb.inc(1);
+    }
+    pb.finish_and_clear();
+    report.stale_known = register.stale(&ran);
+    report.set_elapsed(start.elapsed());
+    Ok(report)
+}
+
+#[allow(clippy::too_many_arguments)]
+fn check_one(
+    f: &ScriptFile,
+    target: &Endpoint,
+    golden_dir: &Path,
+    register: &mut Register,
+    opts: &SuiteOptions,
+    ran: &mut HashSet<String>,
+    ref_version: &mut Option<Version>,
+) -> ScriptReport {
+    let script = match Script::load(&f.path, f.name.clone()) {
+        Ok(s) => s,
+        Err(e) => return script_report(f, Status::Error(e.to_string())),
+    };
+    let gpath = golden_path(golden_dir, &f.name);
+    let golden = if gpath.exists() {
+        match Golden::read(&gpath) {
+            Ok(g) => g,
+            Err(e) => return script_report(f, Status::Error(e.to_string())),
+        }
+    } else {
+        if ref_version.is_none() {
+            *ref_version = any_golden_version(golden_dir);
+        }
+        if let Some(skip) = min_version_skip(&script, *ref_version) {
+            return script_report(f, skip);
+        }
+        return script_report(
+            f,
+            Status::Error(format!("no golden {}: record it with `redrock-compat record`", gpath.display())),
+        );
+    };
+    if ref_version.is_none() {
+        *ref_version = golden.reference_version();
+    }
+    let t = match run_script(target, &script, &opts.run) {
+        Ok(t) => t,
+        Err(e) => return script_report(f, Status::Error(format!("target: {e}"))),
+    };
+    ran.insert(f.name.clone());
+    let actual = entries_with(&t, |i, _| golden.entries.get(i).map(|e| e.flags).unwrap_or_default());
+    finish(f, t.len(), compare(&golden.entries, &actual), register)
+}
+
+fn any_golden_version(dir: &Path) -> Option<Version> {
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for ent in std::fs::read_dir(&d).ok()?.flatten() {
+            let p = ent.path();
+            if p.is_dir() {
+                stack.push(p);
+            } else if p.extension().is_some_and(|e| e == "snap") {
+                if let Some(v) = Golden::read(&p).ok().and_then(|g| g.reference_version()) {
+                    return Some(v);
+                }
+            }
+        }
+    }
+    None
+}
+
+/// `record`: writes one golden per script from a real Redis.
+pub fn record(
+    reference: &Endpoint,
+    golden_dir: &Path,
+    files: &[ScriptFile],
+    opts: &SuiteOptions,
+) -> Result<Report, SuiteError> {
+    let start = Instant::now();
+    let (info, tips) = reference_facts(reference, opts)?;
+    if let Some(why) = info.not_real_redis() {
+        return Err(SuiteError::NotRedis { url: reference.url(), why });
+    }
+    let mut report = Report::new("record", Some(info.description()), Some(golden_dir.display().to_string()));
+    let pb = progress_bar(files.len(), opts.progress);
+    for f in files {
+        pb.set_message(f.name.clone());
+        report.scripts.push(record_one(f, reference, golden_dir, &info, &tips, opts));
+        pb.inc(1);
+    }
+    pb.finish_and_clear();
+    report.set_elapsed(start.elapsed());
+    Ok(report)
+}
+
+fn record_one(
+    f: &ScriptFile,
+    reference: &Endpoint,
+    golden_dir: &Path,
+    info: &ServerInfo,
+    tips: &Tips,
+    opts: &SuiteOptions,
+) -> ScriptReport {
+    let script = match Script::load(&f.path, f.name.clone()) {
+        Ok(s) => s,
+        Err(e) => return script_report(f, Status::Error(e.to_string())),
+    };
+    if let Some(skip) = min_version_skip(&script, info.version()) {
+        return script_report(f, skip);
+    }
+    let outcomes = match run_script(reference, &script, &opts.run) {
+        Ok(o) => o,
+        Err(e) => return script_report(f, Status::Error(e.to_string())),
+    };
+    if let Some(broken) = outcomes.iter().find_map(|o| o.result.as_ref().err()) {
+        return script_report(f, Status::Error(format!("the reference failed mid-script: {broken}")));
+    }
+    let golden = Golden {
+        description: info.description(),
+        input_file: input_file_for(&f.path),
+        entries: tip_entries(&outcomes, tips),
+    };
+    match golden.write(&golden_path(golden_dir, &f.name)) {
+        Ok(()) => ScriptReport { commands: outcomes.len(), ..script_report(f, Status::Pass) },
+        Err(e) => script_report(f, Status::Error(e.to_string())),
+    }
+}
