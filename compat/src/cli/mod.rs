@@ -1,6 +1,7 @@
 //! Command-line interface. Exit codes: 0 identical, 1 divergence, 2 cannot run.
 
 mod bench;
+pub use bench::generate as generate_bench_script;
 mod import;
 mod replay;
 

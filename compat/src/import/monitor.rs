@@ -36,12 +36,15 @@ pub fn import(text: &str, path: &str) -> Result<ScriptWriter, ImportError> {
         if args.is_empty() {
             continue;
         }
-        if line_db != db {
+        let is_select = args.len() == 2 && args[0].eq_ignore_ascii_case(b"SELECT");
+        // Redis feeds MONITOR after running the command, so a SELECT line already shows the
+        // db it switched to: the SELECT itself does the switch, no extra one is needed.
+        if line_db != db && !is_select {
             w.command(&[b"SELECT".to_vec(), line_db.to_string().into_bytes()]);
             db = line_db;
         }
         w.command(&args);
-        if args.len() == 2 && args[0].eq_ignore_ascii_case(b"SELECT") {
+        if is_select {
             if let Some(n) = std::str::from_utf8(&args[1]).ok().and_then(|s| s.parse().ok()) {
                 db = n;
             }
@@ -58,7 +61,7 @@ mod tests {
     fn imports_with_escapes_and_dbs() {
         let cap = "OK\n\
             1700000000.000001 [0 127.0.0.1:5000] \"SET\" \"k\" \"a\\x00\\n\\\"b\"\n\
-            1700000000.000002 [0 127.0.0.1:5000] \"SELECT\" \"3\"\n\
+            1700000000.000002 [3 127.0.0.1:5000] \"SELECT\" \"3\"\n\
             1700000000.000003 [3 127.0.0.1:5000] \"GET\" \"k\"\n\
             1700000000.000004 [0 127.0.0.1:5001] \"GET\" \"k\"\n\
             1700000000.000005 [0 lua] \"set\" \"x\" \"1\"\n\
