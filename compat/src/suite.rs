@@ -31,6 +31,8 @@ pub enum SuiteError {
     TooMany,
     #[error("{0}")]
     Client(#[from] ClientError),
+    #[error("reference and target are the same server ({0}); diff needs two")]
+    SameServer(String),
     #[error("refusing to record from {url}: {why}; goldens come only from a real redis-server")]
     NotRedis { url: String, why: String },
 }
@@ -175,6 +177,10 @@ pub fn diff(
     opts: &SuiteOptions,
 ) -> Result<Report, SuiteError> {
     let start = Instant::now();
+    if reference == target {
+        // Both sides FLUSHALL and run concurrently: on one server they would trample each other.
+        return Err(SuiteError::SameServer(reference.url()));
+    }
     let mut report = Report::new("diff", Some(reference.url()), Some(target.url()));
     let (info, tips) = reference_facts(reference, opts)?;
     // Fail fast (exit 2) when the target is not there at all.

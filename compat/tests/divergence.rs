@@ -151,9 +151,14 @@ fn cannot_run_exits_2() {
     let tmp = TempDir::new("redrock-compat-bad-script").unwrap();
     let bad = tmp.path().join("bad.redis");
     std::fs::write(&bad, "PING\nSET \"unterminated\n").unwrap();
-    let run = cli(&["diff", "--reference", &r.url(), "--target", &r.url(), bad.to_str().unwrap()]);
+    let r2 = redis();
+    let run = cli(&["diff", "--reference", &r.url(), "--target", &r2.url(), bad.to_str().unwrap()]);
     assert_eq!(run.code, 2, "{}", run.show());
     assert!(run.stdout.contains("bad.redis:2: unbalanced double quotes"), "{}", run.show());
+
+    let run = cli(&["diff", "--reference", &r.url(), "--target", &r.url()]);
+    assert_eq!(run.code, 2, "{}", run.show());
+    assert!(run.stderr.contains("same server"), "{}", run.show());
 }
 
 #[test]

@@ -116,12 +116,13 @@ fn fresh_multi_part_aof_with_empty_rdb_base_imports() {
     let run = cli(&["import", "--aof", aof_dir.to_str().unwrap(), "-o", script.to_str().unwrap()]);
     assert_eq!(run.code, 0, "{}", run.show());
     let replica = ServerProcess::redis(&["--enable-debug-command", "yes"]).unwrap();
+    let other = redis();
     let run = cli(&[
         "diff",
         "--reference",
         &replica.url(),
         "--target",
-        &replica.url(),
+        &other.url(),
         "--divergences",
         "/dev/null",
         script.to_str().unwrap(),
