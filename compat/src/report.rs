@@ -111,6 +111,14 @@ impl Report {
     pub fn to_text(&self, color: bool) -> String {
         let mut out = String::new();
         let (bold, reset) = if color { ("\x1b[1m", "\x1b[0m") } else { ("", "") };
+        if self.scripts.iter().any(|r| r.unknown_divergences().next().is_some()) {
+            let _ = writeln!(
+                out,
+                "--- expected: {}\n+++ actual:   {}",
+                self.reference.as_deref().unwrap_or("reference"),
+                self.target.as_deref().unwrap_or("target")
+            );
+        }
         for r in &self.scripts {
             match &r.status {
                 Status::Error(e) => {

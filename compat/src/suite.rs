@@ -31,6 +31,11 @@ pub enum SuiteError {
     TooMany,
     #[error("{0}")]
     Client(#[from] ClientError),
+    #[error(
+        "the goldens here were recorded from {existing}, this reference is {new}; all goldens of \
+         a folder come from one reference (pass --allow-new-reference and re-record them all)"
+    )]
+    MixedReferences { existing: String, new: String },
     #[error("reference and target are the same server ({0}); diff needs two")]
     SameServer(String),
     #[error("refusing to record from {url}: {why}; goldens come only from a real redis-server")]
@@ -306,6 +311,25 @@ fn check_one(
     finish(f, t.len(), compare(&golden.entries, &actual), register)
 }
 
+/// The description of a golden in `dir` recorded from another reference than `current`.
+fn other_reference(dir: &Path, current: &str) -> Option<String> {
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for ent in std::fs::read_dir(&d).ok()?.flatten() {
+            let p = ent.path();
+            if p.is_dir() {
+                stack.push(p);
+            } else if p.extension().is_some_and(|e| e == "snap") {
+                match Golden::read(&p) {
+                    Ok(g) if g.description != current => return Some(g.description),
+                    _ => {}
+                }
+            }
+        }
+    }
+    None
+}
+
 fn any_golden_version(dir: &Path) -> Option<Version> {
     let mut stack = vec![dir.to_path_buf()];
     while let Some(d) = stack.pop() {
@@ -329,11 +353,17 @@ pub fn record(
     golden_dir: &Path,
     files: &[ScriptFile],
     opts: &SuiteOptions,
+    allow_new_reference: bool,
 ) -> Result<Report, SuiteError> {
     let start = Instant::now();
     let (info, tips) = reference_facts(reference, opts)?;
     if let Some(why) = info.not_real_redis() {
         return Err(SuiteError::NotRedis { url: reference.url(), why });
+    }
+    if !allow_new_reference {
+        if let Some(existing) = other_reference(golden_dir, &info.description()) {
+            return Err(SuiteError::MixedReferences { existing, new: info.description() });
+        }
     }
     let mut report = Report::new("record", Some(info.description()), Some(golden_dir.display().to_string()));
     let pb = progress_bar(files.len(), opts.progress);

@@ -186,3 +186,35 @@ fn record_refuses_a_server_that_is_not_real_redis() {
     assert!(run.stderr.contains("refusing to record"), "{}", run.show());
     assert!(!out.exists());
 }
+
+#[test]
+fn record_refuses_to_mix_references_in_one_folder() {
+    let r = redis();
+    let tmp = TempDir::new("redrock-compat-mixed").unwrap();
+    let golden = tmp.path().join("golden");
+    copy_tree(&golden_dir(), &golden);
+    let snap = golden.join("connection/ping_echo.snap");
+    let text = std::fs::read_to_string(&snap).unwrap();
+    std::fs::write(&snap, text.replace("redis_version 7.0.15", "redis_version 6.2.0")).unwrap();
+    let run = cli(&["record", "--reference", &r.url(), "--golden", golden.to_str().unwrap()]);
+    assert_eq!(run.code, 2, "{}", run.show());
+    assert!(run.stderr.contains("redis_version 6.2.0"), "{}", run.show());
+    let run = cli(&["record", "--reference", &r.url(), "--golden", golden.to_str().unwrap(), "--allow-new-reference"]);
+    assert_eq!(run.code, 0, "{}", run.show());
+    assert_eq!(std::fs::read_to_string(&snap).unwrap(), text);
+}
+
+#[test]
+fn cannot_run_still_reports_json_and_junit() {
+    let port = redrock_compat::process::free_port().unwrap();
+    let tmp = TempDir::new("redrock-compat-json-error").unwrap();
+    let junit = tmp.path().join("j.xml");
+    let url = format!("redis://127.0.0.1:{port}");
+    let run = cli(&["check", "--target", &url, "--format", "json", "--junit", junit.to_str().unwrap()]);
+    assert_eq!(run.code, 2, "{}", run.show());
+    let v: serde_json::Value = serde_json::from_str(&run.stdout).expect("JSON on stdout");
+    assert_eq!(v["exit_code"], 2);
+    assert!(v["error"].as_str().unwrap().contains("cannot connect"));
+    let xml = std::fs::read_to_string(&junit).unwrap();
+    assert!(xml.contains("<error message=\"cannot connect"), "{xml}");
+}

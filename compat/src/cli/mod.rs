@@ -53,6 +53,10 @@ pub enum Cmd {
         /// Folder of goldens to write.
         #[arg(long, default_value = "golden")]
         golden: PathBuf,
+        /// Allow recording from a Redis version other than the one the folder's goldens name
+        /// (all goldens of a folder must come from one reference).
+        #[arg(long)]
+        allow_new_reference: bool,
         #[command(flatten)]
         common: Common,
     },
@@ -141,7 +145,9 @@ pub fn run(cli: Cli) -> i32 {
     match cli.command {
         Cmd::Diff { reference, target, common } => replay::diff(&reference, &target, &common),
         Cmd::Check { target, golden, common } => replay::check(&target, &golden, &common),
-        Cmd::Record { reference, golden, common } => replay::record(&reference, &golden, &common),
+        Cmd::Record { reference, golden, allow_new_reference, common } => {
+            replay::record(&reference, &golden, allow_new_reference, &common)
+        }
         Cmd::Import { source, output } => import::run(&source, output.as_deref()),
         Cmd::Bench { reference, target, commands } => bench::run(&reference, &target, commands),
     }

@@ -19,6 +19,27 @@ fn cannot_run(msg: impl std::fmt::Display) -> i32 {
     EXIT_CANNOT_RUN
 }
 
+/// A run that could not start still leaves CI a machine-readable trace: a JSON error on
+/// stdout with `--format json`, and a JUnit file with one erroring test case.
+fn cannot_run_with(mode: &str, msg: impl std::fmt::Display, c: &Common) -> i32 {
+    let msg = msg.to_string();
+    if c.format == Format::Json {
+        println!("{}", serde_json::json!({ "mode": mode, "error": msg, "exit_code": EXIT_CANNOT_RUN }));
+    }
+    if let Some(j) = &c.junit {
+        let mut report = Report::new(mode, None, None);
+        report.scripts.push(crate::report::ScriptReport {
+            name: mode.to_string(),
+            path: String::new(),
+            status: crate::report::Status::Error(msg.clone()),
+            commands: 0,
+            divergences: Vec::new(),
+        });
+        let _ = std::fs::write(j, report.to_junit());
+    }
+    cannot_run(msg)
+}
+
 struct Prepared {
     files: Vec<ScriptFile>,
     register: Register,
@@ -70,7 +91,7 @@ pub fn diff(reference: &str, target: &str, c: &Common) -> i32 {
     };
     match run() {
         Ok(report) => emit(&report, c),
-        Err(e) => cannot_run(e),
+        Err(e) => cannot_run_with("diff", e, c),
     }
 }
 
@@ -85,18 +106,18 @@ pub fn check(target: &str, golden: &Path, c: &Common) -> i32 {
     };
     match run() {
         Ok(report) => emit(&report, c),
-        Err(e) => cannot_run(e),
+        Err(e) => cannot_run_with("check", e, c),
     }
 }
 
-pub fn record(reference: &str, golden: &Path, c: &Common) -> i32 {
+pub fn record(reference: &str, golden: &Path, allow_new_reference: bool, c: &Common) -> i32 {
     let run = || -> Result<Report, String> {
         let r = endpoint(reference)?;
         let p = prepare(c)?;
-        suite::record(&r, golden, &p.files, &p.opts).map_err(|e| e.to_string())
+        suite::record(&r, golden, &p.files, &p.opts, allow_new_reference).map_err(|e| e.to_string())
     };
     match run() {
         Ok(report) => emit(&report, c),
-        Err(e) => cannot_run(e),
+        Err(e) => cannot_run_with("record", e, c),
     }
 }
