@@ -58,15 +58,28 @@ pub struct Flags {
     pub nondeterministic: bool,
     /// Numbers compared within this relative tolerance.
     pub tolerance: Option<f64>,
+    /// `@exact`: ignore the reference's tips for this command. Directive-only: effective
+    /// flags (what transcripts show) never carry it.
+    pub exact: bool,
 }
 
 impl Flags {
-    pub fn merge(self, other: Flags) -> Flags {
+    /// The effective flags of a command: its directives, then the reference's tips.
+    ///
+    /// Redis tips are coarse (`TTL` is `nondeterministic_output` because time passes), so a
+    /// directive that says how to compare the value (`@tolerance`, `@unordered`,
+    /// `@unordered-pairs`) replaces a tip's mask, and `@exact` ignores the tips altogether.
+    pub fn with_tips(self, tips: Flags) -> Flags {
+        if self.exact {
+            return Flags { exact: false, ..self };
+        }
+        let explicit_value = self.tolerance.is_some() || self.unordered || self.unordered_pairs;
         Flags {
-            unordered: self.unordered || other.unordered,
-            unordered_pairs: self.unordered_pairs || other.unordered_pairs,
-            nondeterministic: self.nondeterministic || other.nondeterministic,
-            tolerance: self.tolerance.or(other.tolerance),
+            unordered: self.unordered || (tips.unordered && !self.unordered_pairs),
+            unordered_pairs: self.unordered_pairs || (tips.unordered_pairs && !self.unordered),
+            nondeterministic: self.nondeterministic || (tips.nondeterministic && !explicit_value),
+            tolerance: self.tolerance,
+            exact: false,
         }
     }
 }
@@ -194,6 +207,10 @@ pub fn parse_script(text: &str, path: &Path, name: String) -> Result<Script, Scr
                 "nondeterministic" => {
                     no_arg()?;
                     pending.nondeterministic = true;
+                }
+                "exact" => {
+                    no_arg()?;
+                    pending.exact = true;
                 }
                 "tolerance" => {
                     let v = need_arg("a relative tolerance such as 1e-9")?;
@@ -437,6 +454,21 @@ mod tests {
         assert!(cmds[1].flags.unordered);
         assert_eq!(cmds[1].flags.tolerance, Some(1e-9));
         assert!(!cmds[2].flags.unordered);
+    }
+
+    #[test]
+    fn directives_and_tips() {
+        let mask = Flags { nondeterministic: true, ..Flags::default() };
+        let unordered = Flags { unordered: true, ..Flags::default() };
+        let tol = Flags { tolerance: Some(0.01), ..Flags::default() };
+        let exact = Flags { exact: true, ..Flags::default() };
+        assert_eq!(Flags::default().with_tips(mask), mask);
+        assert_eq!(tol.with_tips(mask), tol);
+        assert_eq!(exact.with_tips(mask), Flags::default());
+        assert_eq!(exact.with_tips(unordered), Flags::default());
+        assert_eq!(tol.with_tips(unordered), Flags { unordered: true, ..tol });
+        assert_eq!(unordered.with_tips(mask), unordered);
+        assert_eq!(mask.with_tips(unordered), Flags { unordered: true, ..mask });
     }
 
     #[test]

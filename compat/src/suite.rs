@@ -14,7 +14,7 @@ use crate::golden::{golden_path, input_file_for, Golden};
 use crate::info::ServerInfo;
 use crate::report::{Report, ScriptReport, Status};
 use crate::runner::{run_script, to_entry, Outcome, RunOptions};
-use crate::script::{Script, Version};
+use crate::script::{Flags, Script, Version};
 use crate::tips::Tips;
 use crate::transcript::Entry;
 
@@ -137,13 +137,18 @@ fn script_report(f: &ScriptFile, status: Status) -> ScriptReport {
     }
 }
 
-/// Entries with flags = the script's directives + the given per-outcome extra flags.
-fn entries_with(outcomes: &[Outcome], extra: impl Fn(usize, &Outcome) -> crate::script::Flags) -> Vec<Entry> {
-    outcomes.iter().enumerate().map(|(i, o)| to_entry(o, o.flags.merge(extra(i, o)))).collect()
+/// Entries rendered with the effective flags `flags(index, outcome)` decides.
+fn entries_with(outcomes: &[Outcome], flags: impl Fn(usize, &Outcome) -> Flags) -> Vec<Entry> {
+    outcomes.iter().enumerate().map(|(i, o)| to_entry(o, flags(i, o))).collect()
+}
+
+/// Effective flags from the script's directives and the reference's tips.
+fn tip_flags(o: &Outcome, cmd: Option<&crate::script::Command>, tips: &Tips) -> Flags {
+    o.flags.with_tips(cmd.map(|c| tips.flags_for(c)).unwrap_or_default())
 }
 
 fn tip_entries(outcomes: &[Outcome], tips: &Tips) -> Vec<Entry> {
-    entries_with(outcomes, |_, o| o.cmd.as_ref().map(|c| tips.flags_for(c)).unwrap_or_default())
+    entries_with(outcomes, |_, o| tip_flags(o, o.cmd.as_ref(), tips))
 }
 
 fn finish(f: &ScriptFile, commands: usize, mut divergences: Vec<Divergence>, register: &mut Register) -> ScriptReport {
@@ -234,8 +239,9 @@ fn diff_one(
     ran.insert(f.name.clone());
     let expected = tip_entries(&r, tips);
     // The target is rendered with the reference's flags: the reference decides.
-    let actual = entries_with(&t, |i, o| {
-        r.get(i).and_then(|ro| ro.cmd.as_ref()).or(o.cmd.as_ref()).map(|c| tips.flags_for(c)).unwrap_or_default()
+    let actual = entries_with(&t, |i, o| match r.get(i) {
+        Some(ro) => tip_flags(ro, ro.cmd.as_ref(), tips),
+        None => tip_flags(o, o.cmd.as_ref(), tips),
     });
     finish(f, r.len(), compare(&expected, &actual), register)
 }
@@ -307,7 +313,10 @@ fn check_one(
         Err(e) => return script_report(f, Status::Error(format!("target: {e}"))),
     };
     ran.insert(f.name.clone());
-    let actual = entries_with(&t, |i, _| golden.entries.get(i).map(|e| e.flags).unwrap_or_default());
+    // The golden's headers hold the effective flags it was recorded with (tips included).
+    let actual = entries_with(&t, |i, o| {
+        golden.entries.get(i).map(|e| e.flags).unwrap_or_else(|| o.flags.with_tips(Flags::default()))
+    });
     finish(f, t.len(), compare(&golden.entries, &actual), register)
 }
 
