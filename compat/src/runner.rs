@@ -103,6 +103,29 @@ impl Subscriptions {
     }
 }
 
+/// An argument-less UNSUBSCRIBE answers one reply per channel in hash-table order, which
+/// differs between two runs of the same server. The channel names are sorted across the
+/// replies; the remaining-subscription counts stay in the order they were sent (they always
+/// count down), so the transcript is deterministic yet still checks every field.
+fn sort_unsubscribed_channels(replies: &mut [Reply]) {
+    let mut names: Vec<Reply> = replies
+        .iter()
+        .filter_map(|r| match r {
+            Reply::Array(v) | Reply::Push(v) if v.len() == 3 => Some(v[1].clone()),
+            _ => None,
+        })
+        .collect();
+    if names.len() != replies.len() {
+        return;
+    }
+    names.sort_by_key(|n| format!("{n:?}"));
+    for (r, name) in replies.iter_mut().zip(names) {
+        if let Reply::Array(v) | Reply::Push(v) = r {
+            v[1] = name;
+        }
+    }
+}
+
 struct ConnState {
     conn: Conn,
     /// `@async` commands sent and not yet awaited.
@@ -261,6 +284,9 @@ impl Session<'_> {
             if stop {
                 break;
             }
+        }
+        if c.args.len() == 1 && matches!(c.name().as_str(), "UNSUBSCRIBE" | "PUNSUBSCRIBE" | "SUNSUBSCRIBE") {
+            sort_unsubscribed_channels(&mut replies);
         }
         Ok(replies)
     }
