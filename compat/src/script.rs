@@ -54,6 +54,9 @@ pub struct Flags {
     /// Like `unordered`, but the flat array is a list of field/value pairs (HGETALL in RESP2)
     /// that must be kept together.
     pub unordered_pairs: bool,
+    /// Every aggregate at every depth compared as a multiset (SCAN's `[cursor, [keys]]`,
+    /// nested replies built from hash tables).
+    pub unordered_deep: bool,
     /// Only the reply's RESP type is compared; its value is masked.
     pub nondeterministic: bool,
     /// Numbers compared within this relative tolerance.
@@ -73,10 +76,11 @@ impl Flags {
         if self.exact {
             return Flags { exact: false, ..self };
         }
-        let explicit_value = self.tolerance.is_some() || self.unordered || self.unordered_pairs;
+        let explicit_value = self.tolerance.is_some() || self.unordered || self.unordered_pairs || self.unordered_deep;
         Flags {
             unordered: self.unordered || (tips.unordered && !self.unordered_pairs),
             unordered_pairs: self.unordered_pairs || (tips.unordered_pairs && !self.unordered),
+            unordered_deep: self.unordered_deep,
             nondeterministic: self.nondeterministic || (tips.nondeterministic && !explicit_value),
             tolerance: self.tolerance,
             exact: false,
@@ -203,6 +207,10 @@ pub fn parse_script(text: &str, path: &Path, name: String) -> Result<Script, Scr
                 "unordered-pairs" => {
                     no_arg()?;
                     pending.unordered_pairs = true;
+                }
+                "unordered-deep" => {
+                    no_arg()?;
+                    pending.unordered_deep = true;
                 }
                 "nondeterministic" => {
                     no_arg()?;

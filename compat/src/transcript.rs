@@ -42,6 +42,9 @@ impl Entry {
         if self.flags.unordered_pairs {
             notes.push("unordered-pairs".to_string());
         }
+        if self.flags.unordered_deep {
+            notes.push("unordered-deep".to_string());
+        }
         if self.flags.nondeterministic {
             notes.push("nondeterministic".to_string());
         }
@@ -93,6 +96,7 @@ pub fn parse(text: &str) -> Result<Vec<Entry>, ParseError> {
                 match note {
                     "unordered" => flags.unordered = true,
                     "unordered-pairs" => flags.unordered_pairs = true,
+                    "unordered-deep" => flags.unordered_deep = true,
                     "nondeterministic" => flags.nondeterministic = true,
                     n => {
                         let t = n
@@ -151,6 +155,8 @@ pub fn render_replies(replies: &[Reply], flags: Flags) -> String {
     for r in replies {
         if flags.nondeterministic && !r.is_error() {
             let _ = writeln!(out, "{} {MASK}", r.type_name());
+        } else if flags.unordered_deep {
+            render_sorted(r, 0, "", &mut out);
         } else if flags.unordered || flags.unordered_pairs {
             render_unordered(r, flags.unordered_pairs, &mut out);
         } else {
@@ -191,6 +197,30 @@ fn render_unordered(r: &Reply, pairs: bool, out: &mut String) {
     };
     parts.sort();
     out.extend(parts);
+}
+
+/// Like [`render`], with the children of every aggregate sorted by their rendering.
+fn render_sorted(r: &Reply, indent: usize, prefix: &str, out: &mut String) {
+    let pad = " ".repeat(indent);
+    let mut sorted = |head: String, mut parts: Vec<String>| {
+        parts.sort();
+        let _ = writeln!(out, "{pad}{prefix}{head}");
+        out.extend(parts);
+    };
+    let child = |c: &Reply, p: &str| {
+        let mut s = String::new();
+        render_sorted(c, indent + 2, p, &mut s);
+        s
+    };
+    match r {
+        Reply::Array(v) | Reply::Set(v) | Reply::Push(v) => {
+            sorted(format!("{}[{}]", r.type_name(), v.len()), v.iter().map(|c| child(c, "")).collect())
+        }
+        Reply::Map(m) => {
+            sorted(format!("map[{}]", m.len()), m.iter().map(|(k, v)| child(k, "key ") + &child(v, "val ")).collect())
+        }
+        other => render(other, indent, prefix, out),
+    }
 }
 
 fn render(r: &Reply, indent: usize, prefix: &str, out: &mut String) {
@@ -303,6 +333,14 @@ mod tests {
         assert_eq!(render_replies(&[a], m), "array <nondeterministic>");
         let e = Reply::Error(b"ERR x".to_vec());
         assert_eq!(render_replies(&[e], m), "error \"ERR x\"");
+    }
+
+    #[test]
+    fn deep_sorting() {
+        let b = |s: &str| Reply::Bulk(s.as_bytes().to_vec());
+        let scan = Reply::Array(vec![b("0"), Reply::Array(vec![b("k2"), b("k1")])]);
+        let f = Flags { unordered_deep: true, ..Flags::default() };
+        assert_eq!(render_replies(&[scan], f), "array[2]\n  array[2]\n    bulk \"k1\"\n    bulk \"k2\"\n  bulk \"0\"");
     }
 
     #[test]
