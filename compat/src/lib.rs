@@ -8,6 +8,7 @@
 pub mod cli;
 pub mod client;
 pub mod diff;
+pub mod discover;
 pub mod divergences;
 pub mod golden;
 pub mod import;

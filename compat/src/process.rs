@@ -15,7 +15,20 @@ pub const STARTUP_TIMEOUT: Duration = Duration::from_secs(20);
 /// Ports tried when a spawned server loses the race for its port.
 const START_ATTEMPTS: usize = 3;
 
+/// Debian's redis-server, the reference the goldens come from.
 pub const REDIS_SERVER: &str = "/usr/bin/redis-server";
+
+/// The real Redis to start: `$REDIS_SERVER_BIN`, else Debian's, else `redis-server` on PATH.
+pub fn redis_server_bin() -> String {
+    if let Some(b) = std::env::var_os("REDIS_SERVER_BIN") {
+        return b.to_string_lossy().into_owned();
+    }
+    if Path::new(REDIS_SERVER).is_file() {
+        REDIS_SERVER.to_string()
+    } else {
+        "redis-server".to_string()
+    }
+}
 
 #[derive(Debug, thiserror::Error)]
 pub enum ProcessError {
@@ -71,7 +84,7 @@ pub fn free_port() -> std::io::Result<u16> {
 impl ServerProcess {
     /// A real `redis-server` with no persistence; `extra` args are appended.
     pub fn redis(extra: &[&str]) -> Result<ServerProcess, ProcessError> {
-        Self::start(REDIS_SERVER, |port, dir| {
+        Self::start(&redis_server_bin(), |port, dir| {
             let mut args: Vec<String> = [
                 "--port",
                 &port.to_string(),

@@ -2,13 +2,14 @@
 
 use std::collections::HashSet;
 use std::io::IsTerminal;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::Instant;
 
 use indicatif::{ProgressBar, ProgressStyle};
 
 use crate::client::{ClientError, Conn, Endpoint};
 use crate::diff::{compare, Divergence};
+pub use crate::discover::{discover, ScriptFile};
 use crate::divergences::Register;
 use crate::golden::{golden_path, input_file_for, Golden};
 use crate::info::ServerInfo;
@@ -18,17 +19,10 @@ use crate::script::{Flags, Script, Version};
 use crate::tips::Tips;
 use crate::transcript::Entry;
 
-/// Most script files one run accepts (a guard against pointing at `/`).
-pub const MAX_SCRIPTS: usize = 100_000;
-
 #[derive(Debug, thiserror::Error)]
 pub enum SuiteError {
-    #[error("{0}: no such file or directory")]
-    Missing(String),
-    #[error("{0}: {1}")]
-    Io(String, std::io::Error),
-    #[error("more than {MAX_SCRIPTS} scripts")]
-    TooMany,
+    #[error("{0}")]
+    Discover(#[from] crate::discover::DiscoverError),
     #[error("{0}")]
     Client(#[from] ClientError),
     #[error(
@@ -40,73 +34,6 @@ pub enum SuiteError {
     SameServer(String),
     #[error("refusing to record from {url}: {why}; goldens come only from a real redis-server")]
     NotRedis { url: String, why: String },
-}
-
-/// One script file and its name (`family/name`, the golden's key).
-#[derive(Debug, Clone)]
-pub struct ScriptFile {
-    pub path: PathBuf,
-    pub name: String,
-}
-
-/// Finds `.redis` files under `paths` (files or folders), sorted, named relative to `root`.
-pub fn discover(paths: &[PathBuf], root: &Path) -> Result<Vec<ScriptFile>, SuiteError> {
-    let root_abs = root.canonicalize().ok();
-    let mut files = Vec::new();
-    for p in paths {
-        if p.is_dir() {
-            walk(p, &mut files)?;
-        } else if p.is_file() {
-            files.push(p.clone());
-        } else {
-            return Err(SuiteError::Missing(p.display().to_string()));
-        }
-        if files.len() > MAX_SCRIPTS {
-            return Err(SuiteError::TooMany);
-        }
-    }
-    files.sort();
-    files.dedup();
-    Ok(files
-        .into_iter()
-        .map(|path| {
-            let name = script_name(&path, root_abs.as_deref());
-            ScriptFile { path, name }
-        })
-        .collect())
-}
-
-fn walk(dir: &Path, out: &mut Vec<PathBuf>) -> Result<(), SuiteError> {
-    let rd = std::fs::read_dir(dir).map_err(|e| SuiteError::Io(dir.display().to_string(), e))?;
-    for ent in rd {
-        let ent = ent.map_err(|e| SuiteError::Io(dir.display().to_string(), e))?;
-        let p = ent.path();
-        if p.is_dir() {
-            walk(&p, out)?;
-        } else if p.extension().is_some_and(|e| e == "redis") {
-            out.push(p);
-        }
-        if out.len() > MAX_SCRIPTS {
-            return Err(SuiteError::TooMany);
-        }
-    }
-    Ok(())
-}
-
-fn script_name(path: &Path, root: Option<&Path>) -> String {
-    let stem = path.with_extension("");
-    if let (Some(root), Ok(abs)) =
-        (root, stem.canonicalize().or_else(|_| path.canonicalize().map(|p| p.with_extension(""))))
-    {
-        if let Ok(rel) = abs.strip_prefix(root) {
-            return rel.components().map(|c| c.as_os_str().to_string_lossy()).collect::<Vec<_>>().join("/");
-        }
-    }
-    let file = stem.file_name().map(|f| f.to_string_lossy().into_owned()).unwrap_or_default();
-    match path.parent().and_then(|p| p.file_name()) {
-        Some(parent) => format!("{}/{file}", parent.to_string_lossy()),
-        None => file,
-    }
 }
 
 /// Options shared by every mode.

@@ -166,7 +166,7 @@ fn record_refuses_a_server_that_is_not_real_redis() {
     // A redis-server started through a symlink named otherwise reports that executable.
     let tmp = TempDir::new("redrock-compat-notredis").unwrap();
     let fake = tmp.path().join("redrock-server");
-    std::os::unix::fs::symlink(redrock_compat::process::REDIS_SERVER, &fake).unwrap();
+    std::os::unix::fs::symlink(redrock_compat::process::redis_server_bin(), &fake).unwrap();
     let s = ServerProcess::start(fake.to_str().unwrap(), |port, dir| {
         vec![
             "--port".into(),
