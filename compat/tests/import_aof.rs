@@ -57,6 +57,9 @@ fn multi_part_aof_imports_to_the_same_dataset() {
         "appendonlydir",
         "--aof-use-rdb-preamble",
         "no",
+        // everysec may postpone the write past the reply; the test reads the files at once.
+        "--appendfsync",
+        "always",
         "--enable-debug-command",
         "yes",
     ])
@@ -104,6 +107,8 @@ fn fresh_multi_part_aof_with_empty_rdb_base_imports() {
         "yes",
         "--appenddirname",
         "appendonlydir",
+        "--appendfsync",
+        "always",
         "--enable-debug-command",
         "yes",
     ])
