@@ -54,11 +54,7 @@ pub fn encode(reply: &Reply, version: RespVersion, out: &mut BytesMut) {
         Reply::Verbatim(format, text) => {
             if resp3 {
                 // addReplyVerbatim: "=<len+4>\r\n<fmt>:<text>\r\n"; the format is 3 bytes.
-                debug_assert_eq!(
-                    format.len(),
-                    VERBATIM_FORMAT_LEN,
-                    "verbatim format {format:?}"
-                );
+                debug_assert_eq!(format.len(), VERBATIM_FORMAT_LEN, "verbatim format {format:?}");
                 write_len(b'=', text.len() + format.len() + 1, out);
                 out.put_slice(format.as_bytes());
                 out.put_u8(b':');
@@ -115,14 +111,8 @@ fn write_prefixed_i64(prefix: u8, value: i64, out: &mut BytesMut) {
 /// left inside into spaces. `-ERR x\ny\n` from a script reaches the client as `-ERR x y`.
 fn write_line_sanitized(prefix: u8, text: &[u8], out: &mut BytesMut) {
     let is_newline = |b: &u8| *b == b'\r' || *b == b'\n';
-    let start = text
-        .iter()
-        .position(|b| !is_newline(b))
-        .unwrap_or(text.len());
-    let end = text
-        .iter()
-        .rposition(|b| !is_newline(b))
-        .map_or(start, |i| i + 1);
+    let start = text.iter().position(|b| !is_newline(b)).unwrap_or(text.len());
+    let end = text.iter().rposition(|b| !is_newline(b)).map_or(start, |i| i + 1);
     let text = &text[start..end];
     out.reserve(text.len() + 3);
     out.put_u8(prefix);
@@ -147,16 +137,8 @@ mod tests {
 
     /// Checks the RESP2 and RESP3 bytes of `reply`.
     fn check(reply: Reply, resp2: &[u8], resp3: &[u8]) {
-        assert_eq!(
-            Bytes::from(enc(&reply, RespVersion::Resp2)),
-            Bytes::copy_from_slice(resp2),
-            "RESP2 of {reply:?}"
-        );
-        assert_eq!(
-            Bytes::from(enc(&reply, RespVersion::Resp3)),
-            Bytes::copy_from_slice(resp3),
-            "RESP3 of {reply:?}"
-        );
+        assert_eq!(Bytes::from(enc(&reply, RespVersion::Resp2)), Bytes::copy_from_slice(resp2), "RESP2 of {reply:?}");
+        assert_eq!(Bytes::from(enc(&reply, RespVersion::Resp3)), Bytes::copy_from_slice(resp3), "RESP3 of {reply:?}");
     }
 
     #[test]
@@ -168,30 +150,14 @@ mod tests {
             b"-WRONGTYPE Operation against a key holding the wrong kind of value\r\n",
             b"-WRONGTYPE Operation against a key holding the wrong kind of value\r\n",
         );
-        check(
-            Reply::err("syntax error"),
-            b"-ERR syntax error\r\n",
-            b"-ERR syntax error\r\n",
-        );
+        check(Reply::err("syntax error"), b"-ERR syntax error\r\n", b"-ERR syntax error\r\n");
         check(Reply::Integer(0), b":0\r\n", b":0\r\n");
         check(Reply::Integer(-42), b":-42\r\n", b":-42\r\n");
-        check(
-            Reply::Integer(i64::MIN),
-            b":-9223372036854775808\r\n",
-            b":-9223372036854775808\r\n",
-        );
-        check(
-            Reply::Integer(i64::MAX),
-            b":9223372036854775807\r\n",
-            b":9223372036854775807\r\n",
-        );
+        check(Reply::Integer(i64::MIN), b":-9223372036854775808\r\n", b":-9223372036854775808\r\n");
+        check(Reply::Integer(i64::MAX), b":9223372036854775807\r\n", b":9223372036854775807\r\n");
         check(Reply::bulk("foo"), b"$3\r\nfoo\r\n", b"$3\r\nfoo\r\n");
         check(Reply::bulk(""), b"$0\r\n\r\n", b"$0\r\n\r\n");
-        check(
-            Reply::bulk("a\r\nb"),
-            b"$4\r\na\r\nb\r\n",
-            b"$4\r\na\r\nb\r\n",
-        );
+        check(Reply::bulk("a\r\nb"), b"$4\r\na\r\nb\r\n", b"$4\r\na\r\nb\r\n");
         check(Reply::Null, b"$-1\r\n", b"_\r\n");
         check(Reply::NullArray, b"*-1\r\n", b"_\r\n");
         check(Reply::Bool(true), b":1\r\n", b"#t\r\n");
@@ -201,11 +167,7 @@ mod tests {
             b"$28\r\n1234567999999999999999999999\r\n",
             b"(1234567999999999999999999999\r\n",
         );
-        check(
-            Reply::verbatim_text("some text"),
-            b"$9\r\nsome text\r\n",
-            b"=13\r\ntxt:some text\r\n",
-        );
+        check(Reply::verbatim_text("some text"), b"$9\r\nsome text\r\n", b"=13\r\ntxt:some text\r\n");
         check(
             Reply::Verbatim("txt", Bytes::from_static(b"some other text")),
             b"$15\r\nsome other text\r\n",
@@ -216,20 +178,12 @@ mod tests {
     #[test]
     fn doubles() {
         check(Reply::Double(1.5), b"$3\r\n1.5\r\n", b",1.5\r\n");
-        check(
-            Reply::Double(1.1),
-            b"$18\r\n1.1000000000000001\r\n",
-            b",1.1000000000000001\r\n",
-        );
+        check(Reply::Double(1.1), b"$18\r\n1.1000000000000001\r\n", b",1.1000000000000001\r\n");
         check(Reply::Double(0.0), b"$1\r\n0\r\n", b",0\r\n");
         check(Reply::Double(-0.0), b"$2\r\n-0\r\n", b",-0\r\n");
         check(Reply::Double(1e17), b"$5\r\n1e+17\r\n", b",1e+17\r\n");
         check(Reply::Double(f64::INFINITY), b"$3\r\ninf\r\n", b",inf\r\n");
-        check(
-            Reply::Double(f64::NEG_INFINITY),
-            b"$4\r\n-inf\r\n",
-            b",-inf\r\n",
-        );
+        check(Reply::Double(f64::NEG_INFINITY), b"$4\r\n-inf\r\n", b",-inf\r\n");
         check(Reply::Double(f64::NAN), b"$3\r\nnan\r\n", b",nan\r\n");
     }
 
@@ -242,10 +196,7 @@ mod tests {
             b"*3\r\n$1\r\na\r\n:1\r\n_\r\n",
         );
         check(
-            Reply::Map(vec![
-                (Reply::bulk("a"), Reply::Integer(1)),
-                (Reply::bulk("b"), Reply::Double(2.5)),
-            ]),
+            Reply::Map(vec![(Reply::bulk("a"), Reply::Integer(1)), (Reply::bulk("b"), Reply::Double(2.5))]),
             b"*4\r\n$1\r\na\r\n:1\r\n$1\r\nb\r\n$3\r\n2.5\r\n",
             b"%2\r\n$1\r\na\r\n:1\r\n$1\r\nb\r\n,2.5\r\n",
         );
@@ -256,39 +207,23 @@ mod tests {
             b"~2\r\n$1\r\nx\r\n$1\r\ny\r\n",
         );
         check(
-            Reply::Push(vec![
-                Reply::bulk("message"),
-                Reply::bulk("ch"),
-                Reply::bulk("hi"),
-            ]),
+            Reply::Push(vec![Reply::bulk("message"), Reply::bulk("ch"), Reply::bulk("hi")]),
             b"*3\r\n$7\r\nmessage\r\n$2\r\nch\r\n$2\r\nhi\r\n",
             b">3\r\n$7\r\nmessage\r\n$2\r\nch\r\n$2\r\nhi\r\n",
         );
         check(
-            Reply::Array(vec![
-                Reply::NullArray,
-                Reply::Array(vec![Reply::Bool(true)]),
-                Reply::Set(vec![]),
-            ]),
+            Reply::Array(vec![Reply::NullArray, Reply::Array(vec![Reply::Bool(true)]), Reply::Set(vec![])]),
             b"*3\r\n*-1\r\n*1\r\n:1\r\n*0\r\n",
             b"*3\r\n_\r\n*1\r\n#t\r\n~0\r\n",
         );
-        check(
-            Reply::bulk_array(["a", "bc"]),
-            b"*2\r\n$1\r\na\r\n$2\r\nbc\r\n",
-            b"*2\r\n$1\r\na\r\n$2\r\nbc\r\n",
-        );
+        check(Reply::bulk_array(["a", "bc"]), b"*2\r\n$1\r\na\r\n$2\r\nbc\r\n", b"*2\r\n$1\r\na\r\n$2\r\nbc\r\n");
     }
 
     #[test]
     fn error_and_status_newlines_are_made_harmless_like_redis() {
         // Real Redis 7.0.15: EVAL "return redis.error_reply('\nx\ny\n')" 0 → "-ERR x y\r\n".
         check(Reply::error("ERR x\ny\n"), b"-ERR x y\r\n", b"-ERR x y\r\n");
-        check(
-            Reply::error("\r\nERR a\r\nb"),
-            b"-ERR a  b\r\n",
-            b"-ERR a  b\r\n",
-        );
+        check(Reply::error("\r\nERR a\r\nb"), b"-ERR a  b\r\n", b"-ERR a  b\r\n");
         check(Reply::simple("a\nb"), b"+a b\r\n", b"+a b\r\n");
         check(Reply::error("\r\n"), b"-\r\n", b"-\r\n");
     }

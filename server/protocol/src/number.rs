@@ -147,8 +147,7 @@ mod tests {
         let mut buf = [0u8; 64];
         // SAFETY: the buffer is large enough for any %.17g output and NUL-terminated by
         // snprintf; the format string is a NUL-terminated literal taking one double.
-        let n =
-            unsafe { libc::snprintf(buf.as_mut_ptr().cast(), buf.len(), c"%.17g".as_ptr(), value) };
+        let n = unsafe { libc::snprintf(buf.as_mut_ptr().cast(), buf.len(), c"%.17g".as_ptr(), value) };
         String::from_utf8(buf[..n as usize].to_vec()).unwrap()
     }
 
@@ -204,12 +203,7 @@ mod tests {
             f64::from_bits(0x3f1a_36e2_eb1c_432c), // 0.0001 rounded down: "9.9999999999999991e-05"
         ];
         for value in edges {
-            assert_eq!(
-                format_double(value),
-                c_format(value),
-                "value bits {:#x}",
-                value.to_bits()
-            );
+            assert_eq!(format_double(value), c_format(value), "value bits {:#x}", value.to_bits());
         }
     }
 
@@ -236,11 +230,7 @@ mod tests {
                 continue;
             }
             assert_eq!(format_double(value), c_format(value), "2^{exp}");
-            assert_eq!(
-                format_double(value * 3.0),
-                c_format(value * 3.0),
-                "3*2^{exp}"
-            );
+            assert_eq!(format_double(value * 3.0), c_format(value * 3.0), "3*2^{exp}");
         }
     }
 
@@ -304,12 +294,7 @@ mod tests {
             (b"-12", Some(-12)),
         ];
         for (text, expected) in cases {
-            assert_eq!(
-                string2ll(text),
-                *expected,
-                "{:?}",
-                String::from_utf8_lossy(text)
-            );
+            assert_eq!(string2ll(text), *expected, "{:?}", String::from_utf8_lossy(text));
         }
     }
 

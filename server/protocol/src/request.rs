@@ -50,10 +50,7 @@ pub struct Limits {
 impl Default for Limits {
     /// Redis's defaults: `proto-max-bulk-len` 512mb, no password required.
     fn default() -> Limits {
-        Limits {
-            proto_max_bulk_len: PROTO_MAX_BULK_LEN_DEFAULT,
-            authenticated: true,
-        }
+        Limits { proto_max_bulk_len: PROTO_MAX_BULK_LEN_DEFAULT, authenticated: true }
     }
 }
 
@@ -80,11 +77,7 @@ impl RequestParser {
     /// `Bytes` split off it, and never empty). `Ok(None)`: incomplete, wait for more bytes
     /// (what has been parsed is consumed and kept). Empty requests (`*0\r\n`, `*-1\r\n`, a
     /// blank inline line) are skipped, as `processInputBuffer` resets the client for them.
-    pub fn parse(
-        &mut self,
-        buf: &mut BytesMut,
-        limits: &Limits,
-    ) -> Result<Option<Vec<Bytes>>, ProtocolError> {
+    pub fn parse(&mut self, buf: &mut BytesMut, limits: &Limits) -> Result<Option<Vec<Bytes>>, ProtocolError> {
         loop {
             if self.remaining == 0 {
                 // processInputBuffer: the request type is decided by the first byte.
@@ -124,11 +117,7 @@ impl RequestParser {
 
     /// The `*<count>` line. `Ok(None)`: incomplete; `Ok(Some(false))`: an empty request,
     /// consumed; `Ok(Some(true))`: a request of `self.remaining` arguments has begun.
-    fn parse_multibulk_count(
-        &mut self,
-        buf: &mut BytesMut,
-        limits: &Limits,
-    ) -> Result<Option<bool>, ProtocolError> {
+    fn parse_multibulk_count(&mut self, buf: &mut BytesMut, limits: &Limits) -> Result<Option<bool>, ProtocolError> {
         let Some(cr) = find_line_end(buf, b'\r') else {
             if buf.len() > PROTO_INLINE_MAX_SIZE {
                 return Err(ProtocolError::TooBigMultibulkCount);
@@ -156,11 +145,7 @@ impl RequestParser {
     }
 
     /// The `$<len>` lines and payloads of the request in progress.
-    fn parse_bulks(
-        &mut self,
-        buf: &mut BytesMut,
-        limits: &Limits,
-    ) -> Result<Option<Vec<Bytes>>, ProtocolError> {
+    fn parse_bulks(&mut self, buf: &mut BytesMut, limits: &Limits) -> Result<Option<Vec<Bytes>>, ProtocolError> {
         while self.remaining > 0 {
             let len = match self.bulk_len {
                 Some(len) => len,
@@ -224,16 +209,10 @@ fn parse_inline(buf: &mut BytesMut) -> Result<Option<Vec<Bytes>>, ProtocolError>
         return Ok(None);
     };
     // "Handle the \r\n case."
-    let line_len = if newline > 0 && buf[newline - 1] == b'\r' {
-        newline - 1
-    } else {
-        newline
-    };
+    let line_len = if newline > 0 && buf[newline - 1] == b'\r' { newline - 1 } else { newline };
     let line = buf.split_to(newline + 1).freeze().slice(..line_len);
     // Redis leaves a bad line unconsumed; it makes no difference, the connection closes.
-    split_args(&line)
-        .map(Some)
-        .ok_or(ProtocolError::UnbalancedQuotes)
+    split_args(&line).map(Some).ok_or(ProtocolError::UnbalancedQuotes)
 }
 
 /// Index of the first `terminator` in `buf`, as C `strchr` finds it in Redis's
@@ -241,9 +220,7 @@ fn parse_inline(buf: &mut BytesMut) -> Result<Option<Vec<Bytes>>, ProtocolError>
 /// answers `*1\0\r\n$4\r\nPING\r\n` or `PING\0\n`: it waits for a terminator it cannot
 /// see, until the too-big limit closes the connection.)
 fn find_line_end(buf: &[u8], terminator: u8) -> Option<usize> {
-    buf.iter()
-        .position(|&b| b == terminator || b == 0)
-        .filter(|&i| buf[i] == terminator)
+    buf.iter().position(|&b| b == terminator || b == 0).filter(|&i| buf[i] == terminator)
 }
 
 /// Whether the byte after the `\r` at `cr` has arrived. Redis only checks that there is

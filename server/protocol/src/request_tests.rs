@@ -5,14 +5,8 @@ use super::*;
 use crate::{encode, Reply, RespVersion};
 use proptest::prelude::*;
 
-const OPEN: Limits = Limits {
-    proto_max_bulk_len: PROTO_MAX_BULK_LEN_DEFAULT,
-    authenticated: true,
-};
-const UNAUTH: Limits = Limits {
-    proto_max_bulk_len: PROTO_MAX_BULK_LEN_DEFAULT,
-    authenticated: false,
-};
+const OPEN: Limits = Limits { proto_max_bulk_len: PROTO_MAX_BULK_LEN_DEFAULT, authenticated: true };
+const UNAUTH: Limits = Limits { proto_max_bulk_len: PROTO_MAX_BULK_LEN_DEFAULT, authenticated: false };
 
 type Request = Vec<Vec<u8>>;
 
@@ -32,11 +26,7 @@ fn parse_all(input: &[u8], limits: &Limits) -> (Vec<Request>, Result<usize, Prot
 }
 
 /// Feeds `input` in the pieces cut at `cuts`, draining the parser after each piece.
-fn parse_pieces(
-    input: &[u8],
-    cuts: &[usize],
-    limits: &Limits,
-) -> (Vec<Request>, Result<(), ProtocolError>) {
+fn parse_pieces(input: &[u8], cuts: &[usize], limits: &Limits) -> (Vec<Request>, Result<(), ProtocolError>) {
     let mut parser = RequestParser::default();
     let mut buf = BytesMut::new();
     let mut requests = Vec::new();
@@ -60,27 +50,18 @@ fn req(args: &[&[u8]]) -> Request {
 }
 
 fn error_of(input: &[u8], limits: &Limits) -> ProtocolError {
-    parse_all(input, limits)
-        .1
-        .expect_err("expected a protocol error")
+    parse_all(input, limits).1.expect_err("expected a protocol error")
 }
 
 fn multibulk(args: &[Vec<u8>]) -> Vec<u8> {
     let mut out = BytesMut::new();
-    encode(
-        &Reply::Array(args.iter().map(|a| Reply::bulk(a.clone())).collect()),
-        RespVersion::Resp2,
-        &mut out,
-    );
+    encode(&Reply::Array(args.iter().map(|a| Reply::bulk(a.clone())).collect()), RespVersion::Resp2, &mut out);
     out.to_vec()
 }
 
 #[test]
 fn multibulk_requests() {
-    let (requests, rest) = parse_all(
-        b"*1\r\n$4\r\nPING\r\n*3\r\n$3\r\nSET\r\n$1\r\na\r\n$0\r\n\r\n",
-        &OPEN,
-    );
+    let (requests, rest) = parse_all(b"*1\r\n$4\r\nPING\r\n*3\r\n$3\r\nSET\r\n$1\r\na\r\n$0\r\n\r\n", &OPEN);
     assert_eq!(requests, vec![req(&[b"PING"]), req(&[b"SET", b"a", b""])]);
     assert_eq!(rest, Ok(0));
 }
@@ -102,14 +83,7 @@ fn empty_requests_are_skipped() {
 #[test]
 fn inline_requests() {
     let (requests, rest) = parse_all(b"PING\r\nSET a \"b c\"\nECHO 'x\\'y'\r\nGET a", &OPEN);
-    assert_eq!(
-        requests,
-        vec![
-            req(&[b"PING"]),
-            req(&[b"SET", b"a", b"b c"]),
-            req(&[b"ECHO", b"x'y"])
-        ]
-    );
+    assert_eq!(requests, vec![req(&[b"PING"]), req(&[b"SET", b"a", b"b c"]), req(&[b"ECHO", b"x'y"])]);
     assert_eq!(rest, Ok(5), "the unterminated line waits");
     // A lone '\r' is part of the line when not right before '\n'.
     let (requests, _) = parse_all(b"ECHO a\rb\n", &OPEN);
@@ -139,15 +113,9 @@ fn redis_skips_the_two_bytes_after_a_payload_and_a_count_unchecked() {
 #[test]
 fn a_nul_byte_hides_the_line_end_as_strchr_does() {
     // Real Redis 7.0.15 never answers these: the NUL ends its strchr search.
-    assert_eq!(
-        parse_all(b"*1\0\r\n$4\r\nPING\r\n", &OPEN).0,
-        Vec::<Request>::new()
-    );
+    assert_eq!(parse_all(b"*1\0\r\n$4\r\nPING\r\n", &OPEN).0, Vec::<Request>::new());
     assert_eq!(parse_all(b"PING\0\n", &OPEN).0, Vec::<Request>::new());
-    assert_eq!(
-        parse_all(b"*1\r\n$4\0\r\nPING\r\n", &OPEN).0,
-        Vec::<Request>::new()
-    );
+    assert_eq!(parse_all(b"*1\r\n$4\0\r\nPING\r\n", &OPEN).0, Vec::<Request>::new());
     // ... until the too-big limits end it.
     let mut big = b"*1\0\r\n".to_vec();
     big.resize(PROTO_INLINE_MAX_SIZE + 1, b'x');
@@ -157,81 +125,39 @@ fn a_nul_byte_hides_the_line_end_as_strchr_does() {
 #[test]
 fn error_texts_are_redis_texts() {
     let cases = [
-        (
-            ProtocolError::TooBigInlineRequest,
-            "Protocol error: too big inline request",
-        ),
-        (
-            ProtocolError::UnbalancedQuotes,
-            "Protocol error: unbalanced quotes in request",
-        ),
-        (
-            ProtocolError::TooBigMultibulkCount,
-            "Protocol error: too big mbulk count string",
-        ),
-        (
-            ProtocolError::InvalidMultibulkLength,
-            "Protocol error: invalid multibulk length",
-        ),
-        (
-            ProtocolError::UnauthenticatedMultibulkLength,
-            "Protocol error: unauthenticated multibulk length",
-        ),
-        (
-            ProtocolError::TooBigBulkCount,
-            "Protocol error: too big bulk count string",
-        ),
-        (
-            ProtocolError::ExpectedDollar(b'*'),
-            "Protocol error: expected '$', got '*'",
-        ),
-        (
-            ProtocolError::InvalidBulkLength,
-            "Protocol error: invalid bulk length",
-        ),
-        (
-            ProtocolError::UnauthenticatedBulkLength,
-            "Protocol error: unauthenticated bulk length",
-        ),
+        (ProtocolError::TooBigInlineRequest, "Protocol error: too big inline request"),
+        (ProtocolError::UnbalancedQuotes, "Protocol error: unbalanced quotes in request"),
+        (ProtocolError::TooBigMultibulkCount, "Protocol error: too big mbulk count string"),
+        (ProtocolError::InvalidMultibulkLength, "Protocol error: invalid multibulk length"),
+        (ProtocolError::UnauthenticatedMultibulkLength, "Protocol error: unauthenticated multibulk length"),
+        (ProtocolError::TooBigBulkCount, "Protocol error: too big bulk count string"),
+        (ProtocolError::ExpectedDollar(b'*'), "Protocol error: expected '$', got '*'"),
+        (ProtocolError::InvalidBulkLength, "Protocol error: invalid bulk length"),
+        (ProtocolError::UnauthenticatedBulkLength, "Protocol error: unauthenticated bulk length"),
     ];
     for (error, text) in cases {
         assert_eq!(error.to_string(), text);
         assert_eq!(error.message_bytes(), text.as_bytes());
     }
-    assert_eq!(
-        ProtocolError::ExpectedDollar(0xff).message_bytes(),
-        &b"Protocol error: expected '$', got '\xff'"[..]
-    );
+    assert_eq!(ProtocolError::ExpectedDollar(0xff).message_bytes(), &b"Protocol error: expected '$', got '\xff'"[..]);
 }
 
 #[test]
 fn too_big_inline_request() {
     let mut input = vec![b'a'; PROTO_INLINE_MAX_SIZE];
-    assert_eq!(
-        parse_all(&input, &OPEN),
-        (vec![], Ok(PROTO_INLINE_MAX_SIZE)),
-        "exactly the limit waits"
-    );
+    assert_eq!(parse_all(&input, &OPEN), (vec![], Ok(PROTO_INLINE_MAX_SIZE)), "exactly the limit waits");
     input.push(b'a');
     assert_eq!(error_of(&input, &OPEN), ProtocolError::TooBigInlineRequest);
 }
 
 #[test]
 fn unbalanced_quotes() {
-    for input in [
-        &b"SET a \"b\n"[..],
-        b"SET a 'b\n",
-        b"SET a \"b\"c\r\n",
-        b"ECHO a\"b c\"d\r\n",
-    ] {
+    for input in [&b"SET a \"b\n"[..], b"SET a 'b\n", b"SET a \"b\"c\r\n", b"ECHO a\"b c\"d\r\n"] {
         assert_eq!(error_of(input, &OPEN), ProtocolError::UnbalancedQuotes);
     }
     // The request before the bad line is still delivered.
     let (requests, result) = parse_all(b"PING\r\n\"\r\n", &OPEN);
-    assert_eq!(
-        (requests, result),
-        (vec![req(&[b"PING"])], Err(ProtocolError::UnbalancedQuotes))
-    );
+    assert_eq!((requests, result), (vec![req(&[b"PING"])], Err(ProtocolError::UnbalancedQuotes)));
 }
 
 #[test]
@@ -257,11 +183,7 @@ fn invalid_multibulk_length() {
         b"*3000000000\r\n",
         b"*99999999999999999999\r\n",
     ] {
-        assert_eq!(
-            error_of(input, &OPEN),
-            ProtocolError::InvalidMultibulkLength,
-            "{input:?}"
-        );
+        assert_eq!(error_of(input, &OPEN), ProtocolError::InvalidMultibulkLength, "{input:?}");
     }
     // i32::MAX itself is accepted, and reserves only a bounded vector.
     let mut parser = RequestParser::default();
@@ -274,15 +196,9 @@ fn invalid_multibulk_length() {
 
 #[test]
 fn unauthenticated_multibulk_length() {
-    assert_eq!(
-        error_of(b"*11\r\n", &UNAUTH),
-        ProtocolError::UnauthenticatedMultibulkLength
-    );
+    assert_eq!(error_of(b"*11\r\n", &UNAUTH), ProtocolError::UnauthenticatedMultibulkLength);
     // The validity check comes first.
-    assert_eq!(
-        error_of(b"*2147483648\r\n", &UNAUTH),
-        ProtocolError::InvalidMultibulkLength
-    );
+    assert_eq!(error_of(b"*2147483648\r\n", &UNAUTH), ProtocolError::InvalidMultibulkLength);
     let ten = multibulk(&vec![b"x".to_vec(); 10]);
     assert_eq!(parse_all(&ten, &UNAUTH).0.len(), 1);
     assert_eq!(parse_all(b"*11\r\n", &OPEN).1, Ok(0));
@@ -300,27 +216,12 @@ fn too_big_bulk_count_string() {
 #[test]
 fn expected_dollar() {
     // A nested array, as Redis refuses it.
-    assert_eq!(
-        error_of(b"*1\r\n*1\r\n$4\r\nPING\r\n", &OPEN),
-        ProtocolError::ExpectedDollar(b'*')
-    );
-    assert_eq!(
-        error_of(b"*1\r\n:1\r\n", &OPEN),
-        ProtocolError::ExpectedDollar(b':')
-    );
+    assert_eq!(error_of(b"*1\r\n*1\r\n$4\r\nPING\r\n", &OPEN), ProtocolError::ExpectedDollar(b'*'));
+    assert_eq!(error_of(b"*1\r\n:1\r\n", &OPEN), ProtocolError::ExpectedDollar(b':'));
     // Real Redis 7.0.15: "*1\r\n\r\n" → "expected '$', got ' '" (the '\r', mapped to a space).
-    assert_eq!(
-        error_of(b"*1\r\n\r\n", &OPEN),
-        ProtocolError::ExpectedDollar(b'\r')
-    );
-    assert_eq!(
-        error_of(b"*1\r\n\n\r\n", &OPEN),
-        ProtocolError::ExpectedDollar(b'\n')
-    );
-    assert_eq!(
-        error_of(b"*1\r\n\xff\r\n", &OPEN),
-        ProtocolError::ExpectedDollar(0xff)
-    );
+    assert_eq!(error_of(b"*1\r\n\r\n", &OPEN), ProtocolError::ExpectedDollar(b'\r'));
+    assert_eq!(error_of(b"*1\r\n\n\r\n", &OPEN), ProtocolError::ExpectedDollar(b'\n'));
+    assert_eq!(error_of(b"*1\r\n\xff\r\n", &OPEN), ProtocolError::ExpectedDollar(0xff));
     // Only once the header line is complete.
     assert_eq!(parse_all(b"*1\r\n*1", &OPEN).1, Ok(2));
 }
@@ -337,43 +238,21 @@ fn invalid_bulk_length() {
         b"*1\r\n$536870913\r\n",
         b"*1\r\n$9223372036854775808\r\n",
     ] {
-        assert_eq!(
-            error_of(input, &OPEN),
-            ProtocolError::InvalidBulkLength,
-            "{input:?}"
-        );
+        assert_eq!(error_of(input, &OPEN), ProtocolError::InvalidBulkLength, "{input:?}");
     }
     // proto-max-bulk-len itself is accepted, and the payload is awaited.
     assert_eq!(parse_all(b"*1\r\n$536870912\r\n", &OPEN), (vec![], Ok(0)));
-    let small = Limits {
-        proto_max_bulk_len: 3,
-        authenticated: true,
-    };
-    assert_eq!(
-        error_of(b"*1\r\n$4\r\n", &small),
-        ProtocolError::InvalidBulkLength
-    );
-    assert_eq!(
-        parse_all(b"*1\r\n$3\r\nabc\r\n", &small).0,
-        vec![req(&[b"abc"])]
-    );
+    let small = Limits { proto_max_bulk_len: 3, authenticated: true };
+    assert_eq!(error_of(b"*1\r\n$4\r\n", &small), ProtocolError::InvalidBulkLength);
+    assert_eq!(parse_all(b"*1\r\n$3\r\nabc\r\n", &small).0, vec![req(&[b"abc"])]);
 }
 
 #[test]
 fn unauthenticated_bulk_length() {
-    assert_eq!(
-        error_of(b"*1\r\n$16385\r\n", &UNAUTH),
-        ProtocolError::UnauthenticatedBulkLength
-    );
-    assert_eq!(
-        error_of(b"*1\r\n$-1\r\n", &UNAUTH),
-        ProtocolError::InvalidBulkLength
-    );
+    assert_eq!(error_of(b"*1\r\n$16385\r\n", &UNAUTH), ProtocolError::UnauthenticatedBulkLength);
+    assert_eq!(error_of(b"*1\r\n$-1\r\n", &UNAUTH), ProtocolError::InvalidBulkLength);
     let arg = vec![b'x'; UNAUTHENTICATED_MAX_BULK_LEN as usize];
-    assert_eq!(
-        parse_all(&multibulk(std::slice::from_ref(&arg)), &UNAUTH).0,
-        vec![vec![arg]]
-    );
+    assert_eq!(parse_all(&multibulk(std::slice::from_ref(&arg)), &UNAUTH).0, vec![vec![arg]]);
 }
 
 #[test]
@@ -429,26 +308,16 @@ fn every_split_point_gives_the_same_requests() {
     assert_eq!(rest, Ok(0));
     assert_eq!(expected.len(), 5);
     for cut in 0..=pipeline.len() {
-        assert_eq!(
-            parse_pieces(pipeline, &[cut], &OPEN),
-            (expected.clone(), Ok(())),
-            "cut at {cut}"
-        );
+        assert_eq!(parse_pieces(pipeline, &[cut], &OPEN), (expected.clone(), Ok(())), "cut at {cut}");
     }
     let every_byte: Vec<usize> = (1..pipeline.len()).collect();
-    assert_eq!(
-        parse_pieces(pipeline, &every_byte, &OPEN),
-        (expected, Ok(()))
-    );
+    assert_eq!(parse_pieces(pipeline, &every_byte, &OPEN), (expected, Ok(())));
 }
 
 fn arg_strategy() -> impl Strategy<Value = Vec<u8>> {
     prop_oneof![
         proptest::collection::vec(any::<u8>(), 0..40),
-        proptest::collection::vec(
-            prop_oneof![Just(b'\r'), Just(b'\n'), Just(b'$'), Just(b'*'), Just(0u8)],
-            0..8
-        ),
+        proptest::collection::vec(prop_oneof![Just(b'\r'), Just(b'\n'), Just(b'$'), Just(b'*'), Just(0u8)], 0..8),
     ]
 }
 

@@ -16,7 +16,7 @@ use bytes::Bytes;
 /// `line` holds no NUL byte (the caller's `strchr` stopped at one), so the C loop's
 /// end-of-string tests are end-of-slice tests here. An argument without quotes is a
 /// zero-copy slice of `line`.
-pub(crate) fn split_args(line: &Bytes) -> Option<Vec<Bytes>> {
+pub fn split_args(line: &Bytes) -> Option<Vec<Bytes>> {
     let s: &[u8] = line;
     let at = |i: usize| s.get(i).copied();
     let mut args = Vec::new();
@@ -130,18 +130,12 @@ mod tests {
     use super::*;
 
     fn split(line: &[u8]) -> Option<Vec<Vec<u8>>> {
-        split_args(&Bytes::copy_from_slice(line))
-            .map(|args| args.iter().map(|a| a.to_vec()).collect())
+        split_args(&Bytes::copy_from_slice(line)).map(|args| args.iter().map(|a| a.to_vec()).collect())
     }
 
     fn ok(line: &[u8], expected: &[&[u8]]) {
         let expected: Vec<Vec<u8>> = expected.iter().map(|a| a.to_vec()).collect();
-        assert_eq!(
-            split(line),
-            Some(expected),
-            "{:?}",
-            String::from_utf8_lossy(line)
-        );
+        assert_eq!(split(line), Some(expected), "{:?}", String::from_utf8_lossy(line));
     }
 
     #[test]

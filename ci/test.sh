@@ -1,0 +1,44 @@
+#!/usr/bin/env bash
+# The test command: installs what the tests need, builds everything once in the release
+# profile (RocksDB's C++ is compiled once and reused), runs every test, then fmt and clippy.
+#
+#   ci/test.sh            everything
+#   REDROCK_TARGET_DIR=…  where the build goes (default: $HOME/.cache/redrock-target, so
+#                         repeated runs and CI on the same machine reuse the RocksDB build)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+export CARGO_TARGET_DIR="${REDROCK_TARGET_DIR:-$HOME/.cache/redrock-target}"
+export CARGO_TERM_COLOR="${CARGO_TERM_COLOR:-never}"
+
+need_apt=()
+command -v redis-server >/dev/null || need_apt+=(redis-server)
+command -v redis-cli >/dev/null || need_apt+=(redis-tools)
+# bindgen (librocksdb-sys) needs libclang; cc needs a C++ compiler.
+ls /usr/lib/llvm-*/lib/libclang.so* >/dev/null 2>&1 || ls /usr/lib/x86_64-linux-gnu/libclang*.so* >/dev/null 2>&1 || need_apt+=(libclang-dev)
+command -v c++ >/dev/null || need_apt+=(g++)
+if [ ${#need_apt[@]} -gt 0 ]; then
+  echo "ci/test.sh: installing ${need_apt[*]}"
+  if [ "$(id -u)" = 0 ]; then SUDO=""; else SUDO="sudo"; fi
+  $SUDO apt-get update -qq || true
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${need_apt[@]}"
+fi
+redis-server --version
+
+step() { echo; echo "=== $* ($(date -u +%H:%M:%S))"; }
+
+step "build (release: one profile for binaries and tests)"
+cargo build --release --workspace --all-targets --locked
+
+export REDROCK_SERVER_BIN="$CARGO_TARGET_DIR/release/redrock-server"
+
+step "tests"
+cargo test --release --workspace --locked -- --test-threads="${REDROCK_TEST_THREADS:-2}"
+
+step "cargo fmt --check"
+cargo fmt --all -- --check
+
+step "cargo clippy"
+cargo clippy --release --workspace --all-targets --locked -- -D warnings
+
+echo; echo "ci/test.sh: all green"

@@ -1,0 +1,145 @@
+//! Per-connection state, and the registry that `CLIENT LIST/KILL/INFO` read.
+
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicU8, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+use bytes::Bytes;
+use redrock_protocol::RespVersion;
+use tokio::sync::Notify;
+
+/// What other connections may see of a client (CLIENT LIST) or do to it (CLIENT KILL).
+#[derive(Debug)]
+pub struct ClientHandle {
+    pub id: u64,
+    pub addr: String,
+    pub laddr: String,
+    pub created: Instant,
+    pub name: Mutex<Option<Bytes>>,
+    pub db: AtomicUsize,
+    pub resp: AtomicU8,
+    /// Milliseconds since `created` of the last command.
+    pub last_interaction_ms: AtomicU64,
+    pub last_command: Mutex<String>,
+    pub killed: AtomicBool,
+    pub kill_signal: Notify,
+}
+
+impl ClientHandle {
+    pub fn kill(&self) {
+        self.killed.store(true, Ordering::SeqCst);
+        self.kill_signal.notify_one();
+    }
+
+    pub fn name(&self) -> Option<Bytes> {
+        self.name.lock().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    /// The `CLIENT LIST` / `CLIENT INFO` line (without the trailing newline), with the
+    /// fields Redis 7.0 prints; memory fields that have no meaning here are 0.
+    pub fn info_line(&self) -> String {
+        let age_s = self.created.elapsed().as_secs();
+        let idle_s = age_s.saturating_sub(self.last_interaction_ms.load(Ordering::Relaxed) / 1000);
+        let name = self.name().map(|n| String::from_utf8_lossy(&n).into_owned()).unwrap_or_default();
+        let cmd = self.last_command.lock().unwrap_or_else(|e| e.into_inner()).clone();
+        format!(
+            "id={} addr={} laddr={} fd=0 name={} age={} idle={} flags=N db={} sub=0 psub=0 ssub=0 multi=-1 qbuf=0 qbuf-free=0 argv-mem=0 multi-mem=0 rbs=0 rbp=0 obl=0 oll=0 omem=0 tot-mem=0 events=r cmd={} user=default redir=-1 resp={}",
+            self.id,
+            self.addr,
+            self.laddr,
+            name,
+            age_s,
+            idle_s,
+            self.db.load(Ordering::Relaxed),
+            if cmd.is_empty() { "NULL" } else { &cmd },
+            self.resp.load(Ordering::Relaxed),
+        )
+    }
+}
+
+/// The connection's own state.
+pub struct ClientState {
+    pub handle: Arc<ClientHandle>,
+    /// Logical database selected (SELECT).
+    pub db: usize,
+    pub resp: RespVersion,
+    pub authenticated: bool,
+    pub namespace: Bytes,
+    /// Reply, then close (QUIT, protocol errors).
+    pub close_after_reply: bool,
+    /// Close without replying to this command (SHUTDOWN).
+    pub close_without_reply: bool,
+}
+
+impl ClientState {
+    pub fn new(handle: Arc<ClientHandle>, authenticated: bool) -> ClientState {
+        ClientState {
+            handle,
+            db: 0,
+            resp: RespVersion::Resp2,
+            authenticated,
+            namespace: Bytes::new(),
+            close_after_reply: false,
+            close_without_reply: false,
+        }
+    }
+
+    pub fn id(&self) -> u64 {
+        self.handle.id
+    }
+
+    pub fn select(&mut self, db: usize) {
+        self.db = db;
+        self.handle.db.store(db, Ordering::Relaxed);
+    }
+
+    pub fn set_resp(&mut self, resp: RespVersion) {
+        self.resp = resp;
+        self.handle.resp.store(if resp == RespVersion::Resp3 { 3 } else { 2 }, Ordering::Relaxed);
+    }
+}
+
+/// Every connected client, by id.
+#[derive(Default)]
+pub struct ClientRegistry {
+    next_id: AtomicU64,
+    clients: Mutex<BTreeMap<u64, Arc<ClientHandle>>>,
+}
+
+impl ClientRegistry {
+    pub fn register(&self, addr: String, laddr: String) -> Arc<ClientHandle> {
+        let id = self.next_id.fetch_add(1, Ordering::Relaxed) + 1;
+        let handle = Arc::new(ClientHandle {
+            id,
+            addr,
+            laddr,
+            created: Instant::now(),
+            name: Mutex::new(None),
+            db: AtomicUsize::new(0),
+            resp: AtomicU8::new(2),
+            last_interaction_ms: AtomicU64::new(0),
+            last_command: Mutex::new(String::new()),
+            killed: AtomicBool::new(false),
+            kill_signal: Notify::new(),
+        });
+        self.lock().insert(id, handle.clone());
+        handle
+    }
+
+    pub fn unregister(&self, id: u64) {
+        self.lock().remove(&id);
+    }
+
+    pub fn all(&self) -> Vec<Arc<ClientHandle>> {
+        self.lock().values().cloned().collect()
+    }
+
+    pub fn count(&self) -> usize {
+        self.lock().len()
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, BTreeMap<u64, Arc<ClientHandle>>> {
+        self.clients.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}

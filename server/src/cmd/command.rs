@@ -1,0 +1,5 @@
+//! command commands.
+
+use super::spec::CommandSpec;
+
+pub const COMMANDS: &[CommandSpec] = &[];

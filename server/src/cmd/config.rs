@@ -1,0 +1,5 @@
+//! config commands.
+
+use super::spec::CommandSpec;
+
+pub const COMMANDS: &[CommandSpec] = &[];

@@ -1,0 +1,5 @@
+//! hash commands.
+
+use super::spec::CommandSpec;
+
+pub const COMMANDS: &[CommandSpec] = &[];

@@ -1,0 +1,5 @@
+//! list commands.
+
+use super::spec::CommandSpec;
+
+pub const COMMANDS: &[CommandSpec] = &[];

@@ -1,0 +1,51 @@
+//! Commands: one family per file, each declaring its entries of the command table next to
+//! its handlers.
+
+pub mod args;
+pub mod command;
+pub mod config;
+pub mod connection;
+pub mod hash;
+pub mod keyspace;
+pub mod list;
+pub mod server;
+pub mod set;
+pub mod spec;
+pub mod strings;
+pub mod table;
+pub mod zset;
+
+use std::sync::Arc;
+
+pub use spec::{CommandSpec, Handler};
+
+use crate::client::ClientState;
+use crate::db::Db;
+use crate::shared::Shared;
+
+/// Every family's entries; `table.rs` indexes them. Adding a family is one line here.
+pub const FAMILIES: &[&[CommandSpec]] = &[
+    strings::COMMANDS,
+    keyspace::COMMANDS,
+    connection::COMMANDS,
+    server::COMMANDS,
+    config::COMMANDS,
+    command::COMMANDS,
+    hash::COMMANDS,
+    list::COMMANDS,
+    set::COMMANDS,
+    zset::COMMANDS,
+];
+
+/// What a handler can reach: the server's shared state and its own connection's state.
+pub struct Ctx<'a> {
+    pub shared: &'a Arc<Shared>,
+    pub client: &'a mut ClientState,
+}
+
+impl Ctx<'_> {
+    /// The database the connection has selected (after SWAPDB's mapping).
+    pub fn db(&self) -> Db<'_> {
+        self.shared.db(&self.client.namespace, self.client.db)
+    }
+}

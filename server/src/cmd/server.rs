@@ -1,0 +1,103 @@
+//! Server commands: the database as a whole and the process.
+
+use bytes::Bytes;
+use redrock_protocol::Reply;
+
+use super::args::is;
+use super::spec::{acl, flag, CommandSpec, Group};
+use super::Ctx;
+use crate::error::{Error, Result};
+
+pub const COMMANDS: &[CommandSpec] = &[
+    CommandSpec::new("dbsize", 1, Group::Server, dbsize)
+        .flags(flag::READONLY | flag::FAST)
+        .acl(acl::KEYSPACE)
+        .tips(&["request_policy:all_shards", "response_policy:agg_sum"])
+        .doc("1.0.0", "Return the number of keys in the selected database", "O(1)"),
+    CommandSpec::new("flushdb", -1, Group::Server, flushdb)
+        .flags(flag::WRITE)
+        .acl(acl::KEYSPACE | acl::DANGEROUS)
+        .tips(&["request_policy:all_shards", "response_policy:all_succeeded"])
+        .doc(
+            "1.0.0",
+            "Remove all keys from the current database",
+            "O(N) where N is the number of keys in the selected database",
+        ),
+    CommandSpec::new("flushall", -1, Group::Server, flushall)
+        .flags(flag::WRITE)
+        .acl(acl::KEYSPACE | acl::DANGEROUS)
+        .tips(&["request_policy:all_shards", "response_policy:all_succeeded"])
+        .doc(
+            "1.0.0",
+            "Remove all keys from all databases",
+            "O(N) where N is the total number of keys in all databases",
+        ),
+    CommandSpec::new("shutdown", -1, Group::Server, shutdown)
+        .flags(flag::ADMIN | flag::NOSCRIPT | flag::LOADING | flag::STALE | flag::NO_MULTI | flag::ALLOW_BUSY)
+        .doc(
+            "1.0.0",
+            "Synchronously save the dataset to disk and then shut down the server",
+            "O(N) when saving, where N is the total number of keys in all databases when saving data, otherwise O(1)",
+        ),
+];
+
+fn dbsize(ctx: &mut Ctx<'_>, _args: &[Bytes]) -> Result<Reply> {
+    Ok(Reply::Integer(ctx.db().size()? as i64))
+}
+
+/// `[ASYNC|SYNC]`: both are O(1) range deletions here.
+fn flush_mode(args: &[Bytes]) -> Result<()> {
+    match args.len() {
+        1 => Ok(()),
+        2 if is(&args[1], "async") || is(&args[1], "sync") => Ok(()),
+        _ => Err(Error::Syntax),
+    }
+}
+
+fn flushdb(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Result<Reply> {
+    flush_mode(args)?;
+    let _all = ctx.shared.locks.lock_all();
+    let db = ctx.db();
+    let mut batch = db.storage.batch();
+    db.flush_in(&mut batch);
+    db.storage.write(batch)?;
+    Ok(Reply::ok())
+}
+
+fn flushall(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Result<Reply> {
+    flush_mode(args)?;
+    let _all = ctx.shared.locks.lock_all();
+    let mut batch = ctx.shared.storage.batch();
+    for logical in 0..ctx.shared.databases {
+        ctx.shared.db(&ctx.client.namespace, logical).flush_in(&mut batch);
+    }
+    ctx.shared.storage.write(batch)?;
+    Ok(Reply::ok())
+}
+
+/// `SHUTDOWN [NOSAVE|SAVE] [NOW] [FORCE] [ABORT]`: every write is already durable, so the
+/// save options only need validating. Like Redis, a successful shutdown sends no reply.
+fn shutdown(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Result<Reply> {
+    let (mut save, mut nosave, mut abort) = (false, false, false);
+    for arg in &args[1..] {
+        if is(arg, "save") {
+            save = true;
+        } else if is(arg, "nosave") {
+            nosave = true;
+        } else if is(arg, "abort") {
+            abort = true;
+        } else if !(is(arg, "now") || is(arg, "force")) {
+            return Err(Error::Syntax);
+        }
+    }
+    if (save && nosave) || (abort && args.len() > 2) {
+        return Err(Error::Syntax);
+    }
+    if abort {
+        return Err(Error::err("No shutdown in progress."));
+    }
+    crate::server::finish(ctx.shared);
+    ctx.shared.request_shutdown();
+    ctx.client.close_without_reply = true;
+    Ok(Reply::ok())
+}

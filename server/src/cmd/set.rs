@@ -1,0 +1,5 @@
+//! set commands.
+
+use super::spec::CommandSpec;
+
+pub const COMMANDS: &[CommandSpec] = &[];

@@ -1,0 +1,76 @@
+//! The command table: every family's entries, indexed by name. The only list of commands.
+
+use std::collections::HashMap;
+use std::sync::LazyLock;
+
+use super::{CommandSpec, FAMILIES};
+
+/// Longest command name looked up; longer names are unknown without hashing them.
+const MAX_COMMAND_NAME_LEN: usize = 64;
+
+static TABLE: LazyLock<HashMap<&'static str, &'static CommandSpec>> = LazyLock::new(|| {
+    let mut table = HashMap::new();
+    for family in FAMILIES {
+        for spec in family.iter() {
+            let previous = table.insert(spec.name, spec);
+            assert!(previous.is_none(), "command {} is declared twice", spec.name);
+        }
+    }
+    table
+});
+
+/// Looks a command up by name, case-insensitively.
+pub fn lookup(name: &[u8]) -> Option<&'static CommandSpec> {
+    if name.len() > MAX_COMMAND_NAME_LEN {
+        return None;
+    }
+    let mut lower = [0u8; MAX_COMMAND_NAME_LEN];
+    let lower = &mut lower[..name.len()];
+    lower.copy_from_slice(name);
+    lower.make_ascii_lowercase();
+    std::str::from_utf8(lower).ok().and_then(|n| TABLE.get(n).copied())
+}
+
+/// Looks a subcommand of `container` up by name, case-insensitively.
+pub fn lookup_subcommand(container: &'static CommandSpec, name: &[u8]) -> Option<&'static CommandSpec> {
+    container.subcommands.iter().find(|sub| sub.name.as_bytes().eq_ignore_ascii_case(name))
+}
+
+/// Every top-level command, sorted by name.
+pub fn all() -> Vec<&'static CommandSpec> {
+    let mut all: Vec<_> = TABLE.values().copied().collect();
+    all.sort_by_key(|spec| spec.name);
+    all
+}
+
+/// `container|sub` for subcommands, `name` otherwise.
+pub fn full_name(spec: &CommandSpec, parent: Option<&CommandSpec>) -> String {
+    match parent {
+        Some(parent) => format!("{}|{}", parent.name, spec.name),
+        None => spec.name.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_table_is_consistent() {
+        for spec in all() {
+            assert_eq!(spec.name, spec.name.to_ascii_lowercase());
+            assert!(spec.arity != 0, "{} has arity 0", spec.name);
+            assert_eq!(
+                spec.handler.is_none(),
+                !spec.subcommands.is_empty(),
+                "{}: containers have no handler",
+                spec.name
+            );
+            for sub in spec.subcommands {
+                assert!(sub.handler.is_some(), "{}|{} has no handler", spec.name, sub.name);
+                assert!(sub.arity.unsigned_abs() >= 2, "{}|{}: arity counts the container", spec.name, sub.name);
+            }
+            assert!(lookup(spec.name.to_ascii_uppercase().as_bytes()).is_some());
+        }
+    }
+}

@@ -1,0 +1,5 @@
+//! zset commands.
+
+use super::spec::CommandSpec;
+
+pub const COMMANDS: &[CommandSpec] = &[];

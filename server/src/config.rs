@@ -1,0 +1,258 @@
+//! Configuration parameters: one declarative table that serves the command line, the config
+//! file (redis.conf syntax), `CONFIG GET` and `CONFIG SET`, with Redis's names and error texts.
+
+use std::collections::BTreeMap;
+
+/// What values a parameter takes.
+#[derive(Clone, Copy, Debug)]
+pub enum Kind {
+    Int {
+        min: i64,
+        max: i64,
+    },
+    /// Bytes, written with Redis's units (`1kb`, `512mb`, `1gb`, `100k`).
+    Memory {
+        min: u64,
+        max: u64,
+    },
+    Bool,
+    Enum(&'static [&'static str]),
+    String,
+}
+
+/// One parameter.
+#[derive(Clone, Copy, Debug)]
+pub struct Param {
+    pub name: &'static str,
+    pub default: &'static str,
+    pub kind: Kind,
+    /// Whether `CONFIG SET` may change it at run time.
+    pub mutable: bool,
+}
+
+const GB: u64 = 1 << 30;
+const MB: u64 = 1 << 20;
+
+/// Every parameter Redrock has.
+pub const PARAMS: &[Param] = &[
+    Param { name: "port", default: "6666", kind: Kind::Int { min: 0, max: 65535 }, mutable: false },
+    Param { name: "bind", default: "127.0.0.1", kind: Kind::String, mutable: false },
+    Param { name: "dir", default: "./data", kind: Kind::String, mutable: false },
+    Param { name: "requirepass", default: "", kind: Kind::String, mutable: true },
+    Param { name: "databases", default: "16", kind: Kind::Int { min: 1, max: 256 }, mutable: false },
+    Param { name: "appendfsync", default: "everysec", kind: Kind::Enum(&["always", "everysec", "no"]), mutable: false },
+    Param {
+        name: "proto-max-bulk-len",
+        default: "536870912",
+        kind: Kind::Memory { min: MB, max: i64::MAX as u64 },
+        mutable: true,
+    },
+    Param {
+        name: "client-query-buffer-limit",
+        default: "1073741824",
+        kind: Kind::Memory { min: MB, max: i64::MAX as u64 },
+        mutable: true,
+    },
+    Param { name: "maxclients", default: "10000", kind: Kind::Int { min: 1, max: i32::MAX as i64 }, mutable: true },
+    Param { name: "timeout", default: "0", kind: Kind::Int { min: 0, max: i32::MAX as i64 }, mutable: true },
+    Param { name: "hz", default: "10", kind: Kind::Int { min: 1, max: 500 }, mutable: true },
+    Param {
+        name: "loglevel",
+        default: "notice",
+        kind: Kind::Enum(&["debug", "verbose", "notice", "warning", "nothing"]),
+        mutable: true,
+    },
+    Param { name: "logfile", default: "", kind: Kind::String, mutable: false },
+    Param {
+        name: "rocksdb-block-cache-size",
+        default: "268435456",
+        kind: Kind::Memory { min: MB, max: 1024 * GB },
+        mutable: false,
+    },
+    Param {
+        name: "rocksdb-write-buffer-size",
+        default: "67108864",
+        kind: Kind::Memory { min: MB, max: 64 * GB },
+        mutable: false,
+    },
+];
+
+/// A rejected value or name; `Display` is the text a command-line user sees.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ConfigError {
+    #[error("unknown config parameter '{0}'")]
+    Unknown(String),
+    #[error("bad value for '{name}': {reason}")]
+    BadValue { name: String, reason: String },
+    #[error("'{0}' cannot be changed at run time")]
+    Immutable(String),
+}
+
+pub fn find(name: &str) -> Option<&'static Param> {
+    PARAMS.iter().find(|p| p.name.eq_ignore_ascii_case(name))
+}
+
+/// Redis's `memtoull`: a number with an optional unit (k, kb, m, mb, g, gb; any case).
+pub fn parse_memory(text: &str) -> Option<u64> {
+    let lower = text.to_ascii_lowercase();
+    let (digits, multiplier) =
+        [("gb", GB), ("mb", MB), ("kb", 1 << 10), ("g", 1_000_000_000), ("m", 1_000_000), ("k", 1000), ("b", 1)]
+            .iter()
+            .find_map(|(unit, mul)| lower.strip_suffix(unit).map(|d| (d.to_string(), *mul)))
+            .unwrap_or((lower, 1));
+    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    digits.parse::<u64>().ok()?.checked_mul(multiplier)
+}
+
+impl Param {
+    /// Checks `value` and returns it normalised (memory in bytes, enums and bools lower case);
+    /// the error is Redis's CONFIG SET reason text.
+    pub fn normalise(&self, value: &str) -> Result<String, String> {
+        match self.kind {
+            Kind::Int { min, max } => {
+                let n: i64 = value.parse().map_err(|_| "argument couldn't be parsed into an integer".to_string())?;
+                if n < min || n > max {
+                    return Err(format!("argument must be between {min} and {max} inclusive"));
+                }
+                Ok(n.to_string())
+            }
+            Kind::Memory { min, max } => {
+                let n = parse_memory(value).ok_or_else(|| "argument must be a memory value".to_string())?;
+                if n < min || n > max {
+                    return Err(format!("argument must be between {min} and {max} inclusive"));
+                }
+                Ok(n.to_string())
+            }
+            Kind::Bool => match value.to_ascii_lowercase().as_str() {
+                "yes" | "no" => Ok(value.to_ascii_lowercase()),
+                _ => Err("argument must be 'yes' or 'no'".to_string()),
+            },
+            Kind::Enum(options) => {
+                let lower = value.to_ascii_lowercase();
+                if options.contains(&lower.as_str()) {
+                    Ok(lower)
+                } else {
+                    Err(format!("argument(s) must be one of the following: {}", options.join(", ")))
+                }
+            }
+            Kind::String => Ok(value.to_string()),
+        }
+    }
+}
+
+/// The current value of every parameter.
+#[derive(Clone, Debug)]
+pub struct Config {
+    values: BTreeMap<&'static str, String>,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config { values: PARAMS.iter().map(|p| (p.name, p.default.to_string())).collect() }
+    }
+}
+
+impl Config {
+    /// Sets `name` at start-up (mutable or not).
+    pub fn set_initial(&mut self, name: &str, value: &str) -> Result<(), ConfigError> {
+        let param = find(name).ok_or_else(|| ConfigError::Unknown(name.to_string()))?;
+        let value =
+            param.normalise(value).map_err(|reason| ConfigError::BadValue { name: param.name.to_string(), reason })?;
+        self.values.insert(param.name, value);
+        Ok(())
+    }
+
+    /// Parses a redis.conf style file: `name value` lines, `#` comments, redis-cli quoting.
+    pub fn load_file_text(&mut self, text: &str) -> Result<(), String> {
+        for (number, line) in text.lines().enumerate() {
+            let line = line.trim();
+            if line.is_empty() || line.starts_with('#') {
+                continue;
+            }
+            let words = redrock_protocol::split_args(&bytes::Bytes::copy_from_slice(line.as_bytes()))
+                .ok_or_else(|| format!("line {}: unbalanced quotes", number + 1))?;
+            let words: Vec<String> = words.iter().map(|w| String::from_utf8_lossy(w).into_owned()).collect();
+            let Some((name, rest)) = words.split_first() else { continue };
+            if rest.len() != 1 {
+                return Err(format!("line {}: '{}' takes exactly one value", number + 1, name));
+            }
+            self.set_initial(name, &rest[0]).map_err(|e| format!("line {}: {e}", number + 1))?;
+        }
+        Ok(())
+    }
+
+    pub fn get(&self, name: &str) -> &str {
+        self.values.get(name).map(String::as_str).unwrap_or_else(|| panic!("parameter {name} is declared"))
+    }
+
+    pub fn get_i64(&self, name: &str) -> i64 {
+        self.get(name).parse().unwrap_or_else(|_| panic!("parameter {name} holds a normalised number"))
+    }
+
+    pub fn get_u64(&self, name: &str) -> u64 {
+        self.get(name).parse().unwrap_or_else(|_| panic!("parameter {name} holds a normalised number"))
+    }
+
+    /// Every (name, value), in table order.
+    pub fn iter(&self) -> impl Iterator<Item = (&'static str, &str)> {
+        PARAMS.iter().map(|p| (p.name, self.get(p.name)))
+    }
+
+    /// Applies a CONFIG SET of several pairs: all or none, as Redis 7.0 does.
+    pub fn set_many(&mut self, pairs: &[(String, String)]) -> Result<(), (String, String)> {
+        let mut next = self.clone();
+        let mut seen = Vec::new();
+        for (name, value) in pairs {
+            let Some(param) = find(name) else {
+                return Err((name.clone(), String::new()));
+            };
+            if seen.contains(&param.name) {
+                return Err((name.clone(), "duplicate parameter".to_string()));
+            }
+            seen.push(param.name);
+            if !param.mutable {
+                return Err((name.clone(), "can't set immutable config".to_string()));
+            }
+            let value = param.normalise(value).map_err(|reason| (name.clone(), reason))?;
+            next.values.insert(param.name, value);
+        }
+        *self = next;
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn memory_units_follow_redis() {
+        assert_eq!(parse_memory("512mb"), Some(512 << 20));
+        assert_eq!(parse_memory("1GB"), Some(1 << 30));
+        assert_eq!(parse_memory("100k"), Some(100_000));
+        assert_eq!(parse_memory("7"), Some(7));
+        assert_eq!(parse_memory("-1"), None);
+        assert_eq!(parse_memory("mb"), None);
+    }
+
+    #[test]
+    fn config_files_are_parsed_with_quoting_and_errors_name_the_line() {
+        let mut config = Config::default();
+        config.load_file_text("# comment\nport 7000\nrequirepass \"a b\"\n").unwrap();
+        assert_eq!(config.get("port"), "7000");
+        assert_eq!(config.get("requirepass"), "a b");
+        let err = config.load_file_text("port 99999\n").unwrap_err();
+        assert!(err.contains("line 1") && err.contains("'port'"), "{err}");
+        assert!(config.load_file_text("nosuch 1\n").unwrap_err().contains("unknown config parameter 'nosuch'"));
+    }
+
+    #[test]
+    fn config_set_is_all_or_nothing() {
+        let mut config = Config::default();
+        let pairs = vec![("timeout".to_string(), "5".to_string()), ("hz".to_string(), "x".to_string())];
+        assert!(config.set_many(&pairs).is_err());
+        assert_eq!(config.get("timeout"), "0");
+    }
+}

@@ -1,0 +1,119 @@
+//! One client connection: read, parse, execute, reply. Every request that arrived in one read
+//! is executed in order and the replies are written together (pipelining).
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::BytesMut;
+use redrock_protocol::{encode, Limits, Reply, RequestParser};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+
+use crate::client::ClientState;
+use crate::dispatch;
+use crate::shared::{Shared, Stats};
+
+/// Initial read buffer; it grows with pipelines and large bulks, up to the query buffer limit.
+const READ_BUFFER_BYTES: usize = 16 * 1024;
+
+pub async fn serve(shared: Arc<Shared>, mut stream: TcpStream) {
+    let addr = stream.peer_addr().map(|a| a.to_string()).unwrap_or_default();
+    let laddr = stream.local_addr().map(|a| a.to_string()).unwrap_or_default();
+    let _ = stream.set_nodelay(true);
+    Stats::add(&shared.stats.total_connections_received, 1);
+    let handle = shared.clients.register(addr, laddr);
+    let (maxclients, requirepass_set) = {
+        let config = shared.config();
+        (config.get_i64("maxclients") as usize, !config.get("requirepass").is_empty())
+    };
+    if shared.clients.count() > maxclients {
+        Stats::add(&shared.stats.rejected_connections, 1);
+        let _ = stream.write_all(b"-ERR max number of clients reached\r\n").await;
+        shared.clients.unregister(handle.id);
+        return;
+    }
+    let mut client = ClientState::new(handle.clone(), !requirepass_set);
+    if let Err(e) = run(&shared, &mut client, &mut stream).await {
+        tracing::debug!(client = handle.id, error = %e, "connection closed");
+    }
+    shared.clients.unregister(handle.id);
+}
+
+async fn run(shared: &Arc<Shared>, client: &mut ClientState, stream: &mut TcpStream) -> std::io::Result<()> {
+    let mut input = BytesMut::with_capacity(READ_BUFFER_BYTES);
+    let mut output = BytesMut::with_capacity(READ_BUFFER_BYTES);
+    let mut parser = RequestParser::default();
+    let mut shutdown = shared.shutdown.subscribe();
+    let handle = client.handle.clone();
+    loop {
+        let (idle_timeout_s, query_buffer_limit, proto_max_bulk_len) = {
+            let config = shared.config();
+            (
+                config.get_u64("timeout"),
+                config.get_u64("client-query-buffer-limit"),
+                config.get_u64("proto-max-bulk-len"),
+            )
+        };
+        // A large argument in progress: make room for all of it at once, as Redis does.
+        if let Some(wanted) = parser.bulk_bytes_wanted(input.len()) {
+            input.reserve(wanted);
+        }
+        let read = stream.read_buf(&mut input);
+        let idle = async {
+            if idle_timeout_s == 0 {
+                std::future::pending::<()>().await
+            } else {
+                tokio::time::sleep(Duration::from_secs(idle_timeout_s)).await
+            }
+        };
+        let n = tokio::select! {
+            n = read => n?,
+            _ = handle.kill_signal.notified() => return Ok(()),
+            _ = shutdown.changed() => return Ok(()),
+            _ = idle => return Ok(()),
+        };
+        if n == 0 || handle.killed.load(std::sync::atomic::Ordering::SeqCst) {
+            return Ok(());
+        }
+        Stats::add(&shared.stats.net_input_bytes, n as u64);
+        loop {
+            let limits = Limits { proto_max_bulk_len, authenticated: client.authenticated };
+            match parser.parse(&mut input, &limits) {
+                Ok(Some(args)) => {
+                    let reply = dispatch::execute(shared, client, &args);
+                    if client.close_without_reply {
+                        return flush(shared, stream, &mut output).await;
+                    }
+                    encode(&reply, client.resp, &mut output);
+                    if client.close_after_reply {
+                        return flush(shared, stream, &mut output).await;
+                    }
+                }
+                Ok(None) => break,
+                Err(e) => {
+                    // Redis replies to a protocol error and then closes the connection.
+                    encode(&Reply::from(e), client.resp, &mut output);
+                    return flush(shared, stream, &mut output).await;
+                }
+            }
+        }
+        if input.len() as u64 > query_buffer_limit {
+            tracing::warn!(
+                client = client.id(),
+                bytes = input.len(),
+                "closing client that reached max query buffer length"
+            );
+            return Ok(());
+        }
+        flush(shared, stream, &mut output).await?;
+    }
+}
+
+async fn flush(shared: &Shared, stream: &mut TcpStream, output: &mut BytesMut) -> std::io::Result<()> {
+    if !output.is_empty() {
+        Stats::add(&shared.stats.net_output_bytes, output.len() as u64);
+        stream.write_all(output).await?;
+        output.clear();
+    }
+    Ok(())
+}

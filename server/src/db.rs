@@ -1,0 +1,181 @@
+//! One database of one namespace: the key-level operations every type shares (lookup with
+//! lazy expiry, delete, expire, rename, copy, iteration). Type-specific work is in `types/`.
+
+use crate::error::{Error, Result};
+use crate::storage::encoding::{self, db_prefix, meta_key, prefix_successor, sub_key_prefix};
+use crate::storage::metadata::{self, HEADER_LEN};
+use crate::storage::{now_ms, Batch, Cf, KeyType, Metadata, Storage};
+
+/// A key's live record: its metadata and the raw bytes (for strings, the value follows the
+/// header).
+#[derive(Clone, Debug)]
+pub struct Record {
+    pub meta: Metadata,
+    pub raw: Vec<u8>,
+}
+
+impl Record {
+    /// The bytes of a string record.
+    pub fn string_value(&self) -> &[u8] {
+        &self.raw[HEADER_LEN..]
+    }
+
+    pub fn version(&self) -> Option<u64> {
+        self.meta.collection.map(|c| c.version)
+    }
+}
+
+/// A handle on one database of one namespace.
+#[derive(Clone, Copy)]
+pub struct Db<'a> {
+    pub storage: &'a Storage,
+    pub ns: &'a [u8],
+    /// Physical database index (after SWAPDB's mapping).
+    pub index: u8,
+}
+
+impl<'a> Db<'a> {
+    pub fn meta_key(&self, key: &[u8]) -> Vec<u8> {
+        meta_key(self.ns, self.index, key)
+    }
+
+    /// `[ns_len][ns][db]`.
+    pub fn prefix(&self) -> Vec<u8> {
+        db_prefix(self.ns, self.index)
+    }
+
+    /// The prefix of the sub-keys of `key`'s incarnation `version`.
+    pub fn sub_prefix(&self, key: &[u8], version: u64) -> Vec<u8> {
+        sub_key_prefix(self.ns, self.index, key, version)
+    }
+
+    /// The live record of `key`; expired records read as absent (lazy expiry).
+    pub fn lookup(&self, key: &[u8]) -> Result<Option<Record>> {
+        let Some(raw) = self.storage.get(Cf::Metadata, &self.meta_key(key))? else {
+            return Ok(None);
+        };
+        let meta = Metadata::decode(&raw).map_err(crate::storage::StorageError::from)?;
+        if meta.is_expired(now_ms()) {
+            return Ok(None);
+        }
+        Ok(Some(Record { meta, raw }))
+    }
+
+    /// The live record of `key` if it has type `expected`; `WRONGTYPE` if it has another.
+    pub fn lookup_typed(&self, key: &[u8], expected: KeyType) -> Result<Option<Record>> {
+        match self.lookup(key)? {
+            Some(record) if record.meta.key_type != expected => Err(Error::WrongType),
+            found => Ok(found),
+        }
+    }
+
+    /// Deletes `key`'s record in `batch`. Sub-keys stay behind, invisible, for the
+    /// compaction filter: deletion is O(1) whatever the size.
+    pub fn delete_in(&self, batch: &mut Batch<'_>, key: &[u8]) {
+        batch.delete(Cf::Metadata, &self.meta_key(key));
+    }
+
+    /// Deletes `key`; whether it existed.
+    pub fn delete(&self, key: &[u8]) -> Result<bool> {
+        if self.lookup(key)?.is_none() {
+            return Ok(false);
+        }
+        let mut batch = self.storage.batch();
+        self.delete_in(&mut batch, key);
+        self.storage.write(batch)?;
+        Ok(true)
+    }
+
+    /// Rewrites `record`'s expire time (0 = persist) in `batch`.
+    pub fn set_expire_in(&self, batch: &mut Batch<'_>, key: &[u8], record: &Record, expire_ms: u64) {
+        let mut raw = record.raw.clone();
+        metadata::set_expire_in_place(&mut raw, expire_ms);
+        batch.put(Cf::Metadata, &self.meta_key(key), &raw);
+    }
+
+    /// Writes `record` (with its sub-keys) under `dst_key` of `dst`, as a new incarnation.
+    /// The caller has deleted or checked the destination.
+    pub fn copy_in(
+        &self,
+        batch: &mut Batch<'_>,
+        key: &[u8],
+        record: &Record,
+        dst: &Db<'_>,
+        dst_key: &[u8],
+    ) -> Result<()> {
+        let Some(collection) = record.meta.collection else {
+            batch.put(Cf::Metadata, &dst.meta_key(dst_key), &record.raw);
+            return Ok(());
+        };
+        let new_version = self.storage.next_version();
+        let mut meta = record.meta.clone();
+        if let Some(c) = meta.collection.as_mut() {
+            c.version = new_version;
+        }
+        batch.put(Cf::Metadata, &dst.meta_key(dst_key), &meta.encode());
+        let src_prefix = self.sub_prefix(key, collection.version);
+        let dst_prefix = dst.sub_prefix(dst_key, new_version);
+        for cf in [Cf::SubKeys, Cf::ZSetScore] {
+            let mut it = self.storage.iter_prefix(cf, &src_prefix);
+            it.seek(&src_prefix);
+            while let (Some(k), Some(v)) = (it.key(), it.value()) {
+                batch.put(cf, &encoding::sub_key(&dst_prefix, &k[src_prefix.len()..]), v);
+                it.next();
+            }
+            it.status().map_err(crate::storage::StorageError::from)?;
+        }
+        Ok(())
+    }
+
+    /// Calls `visit` with each live key (and its record) from `start` (inclusive) on, in
+    /// byte order, until it returns false. Expired records are skipped.
+    pub fn for_each_key(&self, start: &[u8], mut visit: impl FnMut(&[u8], &Metadata) -> bool) -> Result<()> {
+        let prefix = self.prefix();
+        let mut it = self.storage.iter(Cf::Metadata, &prefix, prefix_successor(&prefix));
+        let mut from = prefix.clone();
+        from.extend_from_slice(start);
+        it.seek(&from);
+        let now = now_ms();
+        while let (Some(k), Some(v)) = (it.key(), it.value()) {
+            let meta = Metadata::decode(v).map_err(crate::storage::StorageError::from)?;
+            if !meta.is_expired(now) && !visit(&k[prefix.len()..], &meta) {
+                return Ok(());
+            }
+            it.next();
+        }
+        it.status().map_err(crate::storage::StorageError::from)?;
+        Ok(())
+    }
+
+    /// Number of live keys (a scan: RocksDB keeps no exact count).
+    pub fn size(&self) -> Result<u64> {
+        let mut count = 0;
+        self.for_each_key(b"", |_, _| {
+            count += 1;
+            true
+        })?;
+        Ok(count)
+    }
+
+    /// Number of live keys with an expiry, for INFO keyspace.
+    pub fn count_keys(&self) -> Result<(u64, u64)> {
+        let (mut keys, mut expires) = (0, 0);
+        self.for_each_key(b"", |_, meta| {
+            keys += 1;
+            if meta.expire_ms != 0 {
+                expires += 1;
+            }
+            true
+        })?;
+        Ok((keys, expires))
+    }
+
+    /// Deletes every key of this database in `batch`: two range deletions, O(1).
+    pub fn flush_in(&self, batch: &mut Batch<'_>) {
+        let prefix = self.prefix();
+        let end = prefix_successor(&prefix).expect("a db prefix ends in the db byte, never all 0xff");
+        for cf in [Cf::Metadata, Cf::SubKeys, Cf::ZSetScore] {
+            batch.delete_range(cf, &prefix, &end);
+        }
+    }
+}

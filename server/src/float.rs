@@ -1,0 +1,89 @@
+//! Redis's float parsing and INCRBYFLOAT arithmetic, through the C port in
+//! `csrc/redis_float.c`: Redis computes INCRBYFLOAT in C `long double` and parses scores with
+//! `strtod` (hex floats, `inf`, `infinity`), and both must match byte for byte.
+
+use std::os::raw::{c_char, c_int};
+
+use crate::error::{Error, Result};
+
+extern "C" {
+    fn redrock_incr_long_double(
+        current: *const c_char,
+        current_len: usize,
+        has_current: c_int,
+        incr: *const c_char,
+        incr_len: usize,
+        out: *mut c_char,
+        out_len: usize,
+    ) -> c_int;
+    fn redrock_string2d(s: *const c_char, slen: usize, out: *mut f64) -> c_int;
+}
+
+/// Longest long double Redis prints ("%.17Lf" of 1e4932 is ~4950 characters).
+const MAX_LONG_DOUBLE_CHARS: usize = 5 * 1024;
+
+/// `current + incr` as Redis's INCRBYFLOAT computes and prints it (`None` = key absent).
+pub fn incr_by_float(current: Option<&[u8]>, incr: &[u8]) -> Result<Vec<u8>> {
+    let mut out = vec![0u8; MAX_LONG_DOUBLE_CHARS];
+    let (ptr, len) = current.map(|c| (c.as_ptr(), c.len())).unwrap_or((std::ptr::null(), 0));
+    // SAFETY: every pointer is valid for its length; the C side writes at most `out.len()` bytes.
+    let written = unsafe {
+        redrock_incr_long_double(
+            ptr as *const c_char,
+            len,
+            current.is_some() as c_int,
+            incr.as_ptr() as *const c_char,
+            incr.len(),
+            out.as_mut_ptr() as *mut c_char,
+            out.len(),
+        )
+    };
+    match written {
+        -1 | -2 => Err(Error::NotFloat),
+        -3 => Err(Error::NanOrInfinity),
+        n if n <= 0 => Err(Error::NotFloat),
+        n => {
+            out.truncate(n as usize);
+            Ok(out)
+        }
+    }
+}
+
+/// Redis's `string2d`: the whole argument must be a number strtod reads (no NaN, no overflow).
+pub fn parse_f64(bytes: &[u8]) -> Option<f64> {
+    let mut value = 0.0;
+    // SAFETY: `bytes` is valid for its length; the C side copies it before reading.
+    let ok = unsafe { redrock_string2d(bytes.as_ptr() as *const c_char, bytes.len(), &mut value) };
+    (ok == 1).then_some(value)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn incrbyfloat_prints_like_redis() {
+        assert_eq!(incr_by_float(Some(b"10.50"), b"0.1").unwrap(), b"10.6");
+        assert_eq!(incr_by_float(Some(b"10.6"), b"-5").unwrap(), b"5.6");
+        assert_eq!(incr_by_float(Some(b"5.0e3"), b"2.0e2").unwrap(), b"5200");
+        assert_eq!(incr_by_float(None, b"0.1").unwrap(), b"0.1");
+        assert_eq!(incr_by_float(Some(b"-1"), b"1").unwrap(), b"0");
+        assert!(matches!(incr_by_float(Some(b"abc"), b"1"), Err(Error::NotFloat)));
+        assert!(matches!(incr_by_float(Some(b"1"), b" 1"), Err(Error::NotFloat)));
+        assert!(matches!(incr_by_float(Some(b"1"), b"inf"), Err(Error::NanOrInfinity)));
+    }
+
+    #[test]
+    fn parse_f64_follows_string2d() {
+        assert_eq!(parse_f64(b"1.5"), Some(1.5));
+        assert_eq!(parse_f64(b"0x10"), Some(16.0));
+        assert_eq!(parse_f64(b"-inf"), Some(f64::NEG_INFINITY));
+        assert_eq!(parse_f64(b"+infinity"), Some(f64::INFINITY));
+        assert_eq!(parse_f64(b"nan"), None);
+        assert_eq!(parse_f64(b" 1"), None);
+        assert_eq!(parse_f64(b"1 "), None);
+        assert_eq!(parse_f64(b""), None);
+        assert_eq!(parse_f64(b"1e400"), None);
+        assert_eq!(parse_f64(b"1\x002"), None);
+    }
+}

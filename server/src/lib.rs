@@ -1,0 +1,28 @@
+//! Redrock: a Redis-compatible server that keeps its data in RocksDB.
+//!
+//! A request travels: `connection` (socket, RESP parsing) → `dispatch` (command table,
+//! arity, auth, key locks) → a handler in `cmd/` → `types/` (one module per Redis type) →
+//! `db` / `storage` (RocksDB records and write batches) → a `Reply`, encoded as RESP2 or RESP3.
+//! See ARCHITECTURE.md.
+
+pub mod client;
+pub mod cmd;
+pub mod config;
+pub mod connection;
+pub mod db;
+pub mod dispatch;
+pub mod error;
+pub mod expire;
+pub mod float;
+pub mod glob;
+pub mod locks;
+pub mod logging;
+pub mod server;
+pub mod shared;
+pub mod storage;
+pub mod types;
+
+/// The Redis version whose behaviour Redrock reproduces (HELLO, INFO `redis_version`).
+pub const REDIS_COMPAT_VERSION: &str = "7.0.15";
+/// Redrock's own version (INFO `redrock_version`).
+pub const REDROCK_VERSION: &str = env!("CARGO_PKG_VERSION");

@@ -1,0 +1,166 @@
+//! The state every connection shares: storage, configuration, clients, statistics, locks.
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::atomic::{AtomicU64, AtomicU8, Ordering};
+use std::sync::{Mutex, RwLock};
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
+
+use tokio::sync::watch;
+
+use crate::client::ClientRegistry;
+use crate::config::Config;
+use crate::db::Db;
+use crate::error::Result;
+use crate::locks::KeyLocks;
+use crate::storage::encoding::MAX_DATABASES;
+use crate::storage::{Cf, Storage};
+
+/// Cursors remembered for SCAN; the oldest is forgotten first (a forgotten cursor restarts).
+pub const MAX_SCAN_CURSORS: usize = 65_536;
+/// Internal record holding the SWAPDB mapping.
+const DB_MAP_KEY: &[u8] = b"db-map";
+
+/// Server-wide counters for INFO stats.
+#[derive(Default)]
+pub struct Stats {
+    pub total_connections_received: AtomicU64,
+    pub total_commands_processed: AtomicU64,
+    pub rejected_connections: AtomicU64,
+    pub expired_keys: AtomicU64,
+    pub keyspace_hits: AtomicU64,
+    pub keyspace_misses: AtomicU64,
+    pub net_input_bytes: AtomicU64,
+    pub net_output_bytes: AtomicU64,
+}
+
+impl Stats {
+    pub fn add(counter: &AtomicU64, n: u64) {
+        counter.fetch_add(n, Ordering::Relaxed);
+    }
+}
+
+/// SCAN cursors: the number a client sees maps to the key to resume after.
+#[derive(Default)]
+pub struct ScanCursors {
+    next: AtomicU64,
+    inner: Mutex<CursorMap>,
+}
+
+/// Cursor -> resume key, and the cursors in the order they were handed out.
+type CursorMap = (HashMap<u64, Vec<u8>>, VecDeque<u64>);
+
+impl ScanCursors {
+    /// A fresh non-zero cursor for "resume at `key`".
+    pub fn save(&self, key: Vec<u8>) -> u64 {
+        let id = self.next.fetch_add(1, Ordering::Relaxed) % (u64::MAX - 1) + 1;
+        let mut inner = self.inner.lock().unwrap_or_else(|e| e.into_inner());
+        if inner.1.len() >= MAX_SCAN_CURSORS {
+            if let Some(old) = inner.1.pop_front() {
+                inner.0.remove(&old);
+            }
+        }
+        inner.0.insert(id, key);
+        inner.1.push_back(id);
+        id
+    }
+
+    /// Where cursor `id` resumes; unknown cursors (and 0) start from the beginning.
+    pub fn resume_key(&self, id: u64) -> Vec<u8> {
+        if id == 0 {
+            return Vec::new();
+        }
+        self.inner.lock().unwrap_or_else(|e| e.into_inner()).0.get(&id).cloned().unwrap_or_default()
+    }
+}
+
+pub struct Shared {
+    pub storage: Storage,
+    pub config: RwLock<Config>,
+    pub clients: ClientRegistry,
+    pub stats: Stats,
+    pub locks: KeyLocks,
+    pub scan_cursors: ScanCursors,
+    /// Logical db -> physical db (SWAPDB swaps two entries).
+    db_map: Vec<AtomicU8>,
+    pub databases: usize,
+    pub started: Instant,
+    pub started_unix_s: u64,
+    pub run_id: String,
+    pub port: u16,
+    /// Set to true to stop the server (SHUTDOWN, signals).
+    pub shutdown: watch::Sender<bool>,
+    /// Unix time of the last successful save, for LASTSAVE.
+    pub last_save_unix_s: AtomicU64,
+}
+
+impl Shared {
+    pub fn new(storage: Storage, config: Config) -> Result<Shared> {
+        let databases = (config.get_i64("databases") as usize).min(MAX_DATABASES);
+        let stored = storage.get(Cf::Internal, DB_MAP_KEY)?;
+        let db_map = (0..MAX_DATABASES)
+            .map(|i| AtomicU8::new(stored.as_ref().and_then(|m| m.get(i).copied()).unwrap_or(i as u8)))
+            .collect();
+        let now = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
+        let port = config.get_i64("port") as u16;
+        Ok(Shared {
+            storage,
+            config: RwLock::new(config),
+            clients: ClientRegistry::default(),
+            stats: Stats::default(),
+            locks: KeyLocks::new(),
+            scan_cursors: ScanCursors::default(),
+            db_map,
+            databases,
+            started: Instant::now(),
+            started_unix_s: now,
+            run_id: run_id(),
+            port,
+            shutdown: watch::channel(false).0,
+            last_save_unix_s: AtomicU64::new(now),
+        })
+    }
+
+    /// A handle on logical database `logical` of namespace `ns`.
+    pub fn db<'a>(&'a self, ns: &'a [u8], logical: usize) -> Db<'a> {
+        Db { storage: &self.storage, ns, index: self.physical_db(logical) }
+    }
+
+    pub fn physical_db(&self, logical: usize) -> u8 {
+        self.db_map[logical % MAX_DATABASES].load(Ordering::Relaxed)
+    }
+
+    /// Swaps two logical databases: O(1), one durable write of the mapping.
+    pub fn swap_dbs(&self, a: usize, b: usize) -> Result<()> {
+        let _all = self.locks.lock_all();
+        let (pa, pb) = (self.physical_db(a), self.physical_db(b));
+        let mut map: Vec<u8> = self.db_map.iter().map(|m| m.load(Ordering::Relaxed)).collect();
+        map.swap(a, b);
+        let mut batch = self.storage.batch();
+        batch.put(Cf::Internal, DB_MAP_KEY, &map);
+        self.storage.write(batch)?;
+        self.db_map[a].store(pb, Ordering::Relaxed);
+        self.db_map[b].store(pa, Ordering::Relaxed);
+        Ok(())
+    }
+
+    pub fn config(&self) -> std::sync::RwLockReadGuard<'_, Config> {
+        self.config.read().unwrap_or_else(|e| e.into_inner())
+    }
+
+    pub fn request_shutdown(&self) {
+        let _ = self.shutdown.send(true);
+    }
+}
+
+/// 40 hex characters, as Redis's run_id.
+fn run_id() -> String {
+    use std::hash::{BuildHasher, Hasher};
+    let mut out = String::with_capacity(40);
+    while out.len() < 40 {
+        let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+        h.write_u64(SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_nanos() as u64).unwrap_or(0));
+        out.push_str(&format!("{:016x}", h.finish()));
+    }
+    out.truncate(40);
+    out
+}

@@ -1,0 +1,285 @@
+//! RocksDB, as Redrock lays its data out in it. This layer knows records and byte layouts,
+//! never commands.
+
+pub mod compaction;
+pub mod encoding;
+pub mod format;
+pub mod metadata;
+pub mod version;
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, OnceLock, Weak};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use rocksdb::{
+    BlockBasedOptions, BoundColumnFamily, ColumnFamilyDescriptor, DBCompressionType, DBRawIteratorWithThreadMode,
+    DBWithThreadMode, MultiThreaded, Options, ReadOptions, WriteBatch, WriteOptions,
+};
+use thiserror::Error;
+
+pub use metadata::{Collection, KeyType, Metadata};
+use version::VersionGenerator;
+
+pub type Rocks = DBWithThreadMode<MultiThreaded>;
+pub type RawIter<'a> = DBRawIteratorWithThreadMode<'a, Rocks>;
+
+/// The column families, by role.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Cf {
+    /// One record per user key.
+    Metadata,
+    /// Members of collections.
+    SubKeys,
+    /// Score index of sorted sets.
+    ZSetScore,
+    /// Server records that are not user keys (the SWAPDB mapping, ...).
+    Internal,
+}
+
+impl Cf {
+    const ALL: [Cf; 4] = [Cf::Metadata, Cf::SubKeys, Cf::ZSetScore, Cf::Internal];
+
+    fn name(self) -> &'static str {
+        match self {
+            Cf::Metadata => "metadata",
+            Cf::SubKeys => "default",
+            Cf::ZSetScore => "zset_score",
+            Cf::Internal => "internal",
+        }
+    }
+}
+
+/// When a write batch reaches the disk, as Redis's `appendfsync`. In every mode the batch is
+/// in the WAL (the OS's page cache) before the reply, so a process crash loses nothing; the
+/// modes differ on a machine crash.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Durability {
+    /// fsync before every reply: a machine crash loses nothing acknowledged.
+    Always,
+    /// fsync once a second: a machine crash loses at most about a second.
+    EverySec,
+    /// The OS decides when to flush.
+    No,
+}
+
+impl Durability {
+    pub fn parse(text: &str) -> Option<Durability> {
+        match text.to_ascii_lowercase().as_str() {
+            "always" => Some(Durability::Always),
+            "everysec" => Some(Durability::EverySec),
+            "no" => Some(Durability::No),
+            _ => None,
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Durability::Always => "always",
+            Durability::EverySec => "everysec",
+            Durability::No => "no",
+        }
+    }
+}
+
+#[derive(Debug, Error)]
+pub enum StorageError {
+    #[error("{0}")]
+    Rocks(#[from] rocksdb::Error),
+    #[error(transparent)]
+    Corrupt(#[from] metadata::CorruptMetadata),
+    #[error("{0}")]
+    Format(String),
+    #[error("{0}")]
+    Io(String),
+}
+
+pub type Result<T> = std::result::Result<T, StorageError>;
+
+/// Tuning that has a config parameter.
+#[derive(Clone, Debug)]
+pub struct StorageOptions {
+    pub durability: Durability,
+    pub block_cache_bytes: usize,
+    pub write_buffer_bytes: usize,
+}
+
+impl Default for StorageOptions {
+    fn default() -> Self {
+        StorageOptions { durability: Durability::EverySec, block_cache_bytes: 256 << 20, write_buffer_bytes: 64 << 20 }
+    }
+}
+
+/// The open database.
+pub struct Storage {
+    db: Arc<Rocks>,
+    dir: PathBuf,
+    write_options: WriteOptions,
+    durability: Durability,
+    versions: VersionGenerator,
+}
+
+impl Storage {
+    /// Opens (or creates) the data folder `dir`, refusing folders of another format.
+    pub fn open(dir: &Path, options: &StorageOptions) -> Result<Storage> {
+        std::fs::create_dir_all(dir).map_err(|e| StorageError::Io(format!("{}: {e}", dir.display())))?;
+        let is_new = format::check(dir)?;
+
+        let cache = rocksdb::Cache::new_lru_cache(options.block_cache_bytes);
+        let mut table = BlockBasedOptions::default();
+        table.set_block_cache(&cache);
+        // Point reads (GET, HGET, SISMEMBER) dominate: a bloom filter skips files without the key.
+        table.set_bloom_filter(10.0, false);
+        table.set_cache_index_and_filter_blocks(true);
+
+        let mut db_options = Options::default();
+        db_options.create_if_missing(true);
+        db_options.create_missing_column_families(true);
+        db_options.set_max_background_jobs(2);
+        db_options.set_compression_type(DBCompressionType::Lz4);
+        db_options.set_block_based_table_factory(&table);
+
+        // The compaction filter reads metadata; it gets the handle once the database is open.
+        let handle: Arc<OnceLock<Weak<Rocks>>> = Arc::new(OnceLock::new());
+        let descriptors = Cf::ALL.iter().map(|cf| {
+            let mut cf_options = Options::default();
+            cf_options.set_compression_type(DBCompressionType::Lz4);
+            cf_options.set_block_based_table_factory(&table);
+            cf_options.set_write_buffer_size(options.write_buffer_bytes / Cf::ALL.len());
+            match cf {
+                Cf::SubKeys | Cf::ZSetScore => cf_options
+                    .set_compaction_filter("redrock-stale-sub-keys", compaction::sub_key_filter(handle.clone())),
+                Cf::Metadata | Cf::Internal => {}
+            }
+            ColumnFamilyDescriptor::new(cf.name(), cf_options)
+        });
+        let db = Arc::new(Rocks::open_cf_descriptors(&db_options, dir.join("db"), descriptors)?);
+        let _ = handle.set(Arc::downgrade(&db));
+        if is_new {
+            format::write(dir)?;
+        }
+
+        let mut write_options = WriteOptions::default();
+        write_options.set_sync(options.durability == Durability::Always);
+        Ok(Storage {
+            db,
+            dir: dir.to_path_buf(),
+            write_options,
+            durability: options.durability,
+            versions: VersionGenerator::new(),
+        })
+    }
+
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    pub fn durability(&self) -> Durability {
+        self.durability
+    }
+
+    fn cf(&self, cf: Cf) -> Arc<BoundColumnFamily<'_>> {
+        self.db.cf_handle(cf.name()).expect("column families are created at open")
+    }
+
+    /// A version no collection has had.
+    pub fn next_version(&self) -> u64 {
+        self.versions.next()
+    }
+
+    pub fn get(&self, cf: Cf, key: &[u8]) -> Result<Option<Vec<u8>>> {
+        Ok(self.db.get_cf(&self.cf(cf), key)?)
+    }
+
+    /// Reads several keys of one column family in one call.
+    pub fn multi_get(&self, cf: Cf, keys: &[Vec<u8>]) -> Result<Vec<Option<Vec<u8>>>> {
+        let handle = self.cf(cf);
+        self.db
+            .batched_multi_get_cf(&handle, keys.iter(), false)
+            .into_iter()
+            .map(|r| Ok(r?.map(|slice| slice.to_vec())))
+            .collect()
+    }
+
+    /// An iterator over `[lower, upper)` of one column family (`upper` None = to the end).
+    pub fn iter(&self, cf: Cf, lower: &[u8], upper: Option<Vec<u8>>) -> RawIter<'_> {
+        let mut read_options = ReadOptions::default();
+        read_options.set_iterate_lower_bound(lower.to_vec());
+        if let Some(upper) = upper {
+            read_options.set_iterate_upper_bound(upper);
+        }
+        self.db.raw_iterator_cf_opt(&self.cf(cf), read_options)
+    }
+
+    /// An iterator over every key starting with `prefix`.
+    pub fn iter_prefix(&self, cf: Cf, prefix: &[u8]) -> RawIter<'_> {
+        self.iter(cf, prefix, encoding::prefix_successor(prefix))
+    }
+
+    /// A batch of writes that reach the database together or not at all.
+    pub fn batch(&self) -> Batch<'_> {
+        Batch { storage: self, inner: WriteBatch::default() }
+    }
+
+    /// Applies `batch` atomically, durable according to the configured [`Durability`].
+    pub fn write(&self, batch: Batch<'_>) -> Result<()> {
+        if batch.inner.is_empty() {
+            return Ok(());
+        }
+        Ok(self.db.write_opt(batch.inner, &self.write_options)?)
+    }
+
+    /// fsyncs the WAL; the `everysec` ticker calls it.
+    pub fn sync_wal(&self) -> Result<()> {
+        Ok(self.db.flush_wal(true)?)
+    }
+
+    /// Bytes on disk of the live SST files and memtables, for INFO.
+    pub fn approximate_size_bytes(&self) -> u64 {
+        Cf::ALL
+            .iter()
+            .map(|cf| {
+                let handle = self.cf(*cf);
+                let sst = self.db.property_int_value_cf(&handle, "rocksdb.total-sst-files-size").ok().flatten();
+                let mem = self.db.property_int_value_cf(&handle, "rocksdb.cur-size-all-mem-tables").ok().flatten();
+                sst.unwrap_or(0) + mem.unwrap_or(0)
+            })
+            .sum()
+    }
+
+    /// Compacts everything; tests use it to prove the compaction filter.
+    pub fn compact_all(&self) {
+        for cf in Cf::ALL {
+            self.db.compact_range_cf(&self.cf(cf), None::<&[u8]>, None::<&[u8]>);
+        }
+    }
+}
+
+/// A RocksDB `WriteBatch` bound to its storage's column families.
+pub struct Batch<'a> {
+    storage: &'a Storage,
+    inner: WriteBatch,
+}
+
+impl Batch<'_> {
+    pub fn put(&mut self, cf: Cf, key: &[u8], value: &[u8]) {
+        self.inner.put_cf(&self.storage.cf(cf), key, value);
+    }
+
+    pub fn delete(&mut self, cf: Cf, key: &[u8]) {
+        self.inner.delete_cf(&self.storage.cf(cf), key);
+    }
+
+    /// Deletes `[from, to)`.
+    pub fn delete_range(&mut self, cf: Cf, from: &[u8], to: &[u8]) {
+        self.inner.delete_range_cf(&self.storage.cf(cf), from, to);
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.inner.is_empty()
+    }
+}
+
+/// Milliseconds since the Unix epoch: the clock of expiry.
+pub fn now_ms() -> u64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or(0)
+}

@@ -1,0 +1,1 @@
+//! The zset type.
