@@ -104,7 +104,7 @@ impl Conn {
             return Err(ClientError::Setup {
                 url: ep.url(),
                 command: String::from_utf8_lossy(&args.join(&b' ')).into_owned(),
-                reply: format!("{reply:?}"),
+                reply: crate::transcript::render_replies(&[reply], Default::default()),
             });
         }
         Ok(reply)

@@ -6,6 +6,7 @@ use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use crate::client::Endpoint;
@@ -77,8 +78,35 @@ pub struct ServerProcess {
     pub dir: TempDir,
 }
 
+/// A port nobody listens on now, never handed out twice by this process: parallel tests
+/// must not start two servers on one port (the loser's exit would be missed if the winner
+/// already answers there).
 pub fn free_port() -> std::io::Result<u16> {
-    Ok(TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
+    static GIVEN: Mutex<Vec<u16>> = Mutex::new(Vec::new());
+    loop {
+        let port = TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
+        let mut given = GIVEN.lock().unwrap_or_else(|e| e.into_inner());
+        if !given.contains(&port) {
+            given.push(port);
+            return Ok(port);
+        }
+    }
+}
+
+/// Whether the server answering on `port` is our child: Redis says its `process_id` in
+/// `INFO server`; a server that does not is trusted if the child is still alive.
+fn answers_as(port: u16, pid: u32) -> bool {
+    let ep = Endpoint { host: "127.0.0.1".into(), port, db: 0 };
+    let Ok(mut conn) = crate::client::Conn::connect(&ep, Duration::from_secs(5)) else {
+        return false;
+    };
+    match crate::info::ServerInfo::fetch(&mut conn) {
+        Ok(info) => match info.fields.get("process_id") {
+            Some(p) => p.parse::<u32>().ok() == Some(pid),
+            None => true,
+        },
+        Err(_) => true,
+    }
 }
 
 impl ServerProcess {
@@ -137,7 +165,13 @@ impl ServerProcess {
             let deadline = Instant::now() + STARTUP_TIMEOUT;
             loop {
                 if TcpStream::connect(("127.0.0.1", port)).is_ok() {
-                    return Ok(ServerProcess { child, port, dir });
+                    if answers_as(port, child.id()) && matches!(child.try_wait(), Ok(None)) {
+                        return Ok(ServerProcess { child, port, dir });
+                    }
+                    // Someone else's server holds the port: ours failed or will fail to bind.
+                    let _ = child.kill();
+                    let _ = child.wait();
+                    break;
                 }
                 // Exited early: most likely lost the port to someone else; try another.
                 if let Ok(Some(_)) = child.try_wait() {

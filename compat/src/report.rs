@@ -8,6 +8,9 @@ use serde::Serialize;
 use crate::diff::{unified, Divergence};
 use crate::divergences::Known;
 
+/// Commands listed in the text summary's "divergences by command" line.
+const TOP_COMMANDS: usize = 15;
+
 #[derive(Debug, Clone, Serialize, PartialEq)]
 #[serde(rename_all = "snake_case", tag = "status", content = "detail")]
 pub enum Status {
@@ -158,6 +161,12 @@ impl Report {
                 k.reason
             );
         }
+        let by_command = self.unknown_by_command();
+        if !by_command.is_empty() {
+            let top: Vec<String> =
+                by_command.iter().take(TOP_COMMANDS).map(|(name, n)| format!("{name} {n}")).collect();
+            let _ = writeln!(out, "divergences by command: {}", top.join(", "));
+        }
         let s = self.summary();
         let _ = writeln!(
             out,
@@ -176,6 +185,18 @@ impl Report {
             self.elapsed_ms as f64 / 1000.0
         );
         out
+    }
+
+    /// Unregistered divergences counted per command name, most frequent first: where a
+    /// server's work is.
+    pub fn unknown_by_command(&self) -> Vec<(String, usize)> {
+        let mut counts: std::collections::BTreeMap<String, usize> = Default::default();
+        for d in self.scripts.iter().flat_map(|r| r.unknown_divergences()) {
+            *counts.entry(d.name.clone()).or_default() += 1;
+        }
+        let mut v: Vec<_> = counts.into_iter().collect();
+        v.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+        v
     }
 
     pub fn to_json(&self) -> String {

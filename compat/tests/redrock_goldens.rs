@@ -71,31 +71,39 @@ fn redrock_matches_every_golden() {
             panic!("{e}: record it with `redrock-compat record --reference redis://…` from real Redis")
         });
         let script = Script::load(path, name.clone()).unwrap();
-        let outcomes = run_script(&ep, &script, &RunOptions::default())
-            .unwrap_or_else(|e| panic!("{name}: cannot run against Redrock: {e}"));
-        let mut actual: Vec<_> = outcomes
-            .iter()
-            .enumerate()
-            .map(|(i, o)| {
-                let flags =
-                    golden.entries.get(i).map(|e| e.flags).unwrap_or_else(|| o.flags.with_tips(Default::default()));
-                to_entry(o, flags)
-            })
-            .collect();
-        ran.lock().unwrap().insert(name.clone());
-        for mut d in compare(&golden.entries, &actual) {
-            register.lock().unwrap().classify(&name, &mut d);
-            if let Some(reason) = &d.known {
-                // A known divergence: show the golden's text so the snapshot passes.
-                if let Some(pos) = actual.iter().position(|e| e.line == d.line && e.command == d.command) {
-                    if let Some(g) = golden.entries.iter().find(|g| g.line == d.line) {
-                        actual[pos] = g.clone();
+        // A script that cannot run (FLUSHALL refused, connection refused) still yields a
+        // snapshot, so every script is reported rather than the first failure only.
+        let text = match run_script(&ep, &script, &RunOptions::default()) {
+            Err(e) => format!("!! cannot run against Redrock: {e}"),
+            Ok(outcomes) => {
+                let mut actual: Vec<_> = outcomes
+                    .iter()
+                    .enumerate()
+                    .map(|(i, o)| {
+                        let flags = golden
+                            .entries
+                            .get(i)
+                            .map(|e| e.flags)
+                            .unwrap_or_else(|| o.flags.with_tips(Default::default()));
+                        to_entry(o, flags)
+                    })
+                    .collect();
+                ran.lock().unwrap().insert(name.clone());
+                for mut d in compare(&golden.entries, &actual) {
+                    register.lock().unwrap().classify(&name, &mut d);
+                    if let Some(reason) = &d.known {
+                        // A known divergence: show the golden's text so the snapshot passes.
+                        if let Some(pos) = actual.iter().position(|e| e.line == d.line && e.command == d.command) {
+                            if let Some(g) = golden.entries.iter().find(|g| g.line == d.line) {
+                                actual[pos] = g.clone();
+                            }
+                        }
+                        known.lock().unwrap().push(format!("{name}:{} {} -- {reason}", d.line, d.command));
                     }
                 }
-                known.lock().unwrap().push(format!("{name}:{} {} -- {reason}", d.line, d.command));
+                transcript::to_text(&actual)
             }
-        }
-        let text = transcript::to_text(&actual);
+        };
         let mut settings = insta::Settings::clone_current();
         settings.set_snapshot_path(golden_dir().join(family));
         settings.remove_snapshot_suffix();
