@@ -1,5 +1,6 @@
 //! One module per Redis type: the type's operations on top of `db` and `storage`.
 
+pub mod collection;
 pub mod hash;
 pub mod list;
 pub mod set;

@@ -1,0 +1,326 @@
+//! What hashes and sets (and any type whose elements are `sub -> value` sub-keys) share:
+//! finding a live collection, point reads of its elements, ordered iteration over its
+//! sub-keys, writing its metadata with an exact size, SCAN cursors and random picks.
+//!
+//! A collection is never read whole to serve one element: point operations go through
+//! [`Live::get`] / [`Live::multi_get`] (one RocksDB point read per element), sizes come from
+//! the metadata record.
+
+use std::cell::Cell;
+use std::hash::{BuildHasher, Hasher};
+
+use crate::db::Db;
+use crate::error::{Error, Result};
+use crate::glob;
+use crate::shared::ScanCursors;
+use crate::storage::{Batch, Cf, KeyType, Metadata, StorageError};
+
+/// Largest COUNT a SCAN-family call honours in one reply: bounds the work of one call
+/// whatever the client asks (the cursor resumes the rest).
+pub const MAX_SCAN_COUNT: usize = 1 << 20;
+
+/// One incarnation of a collection: its metadata and the prefix of its sub-keys.
+pub struct Live {
+    pub meta: Metadata,
+    pub prefix: Vec<u8>,
+    /// True when no record existed (or it had expired): the caller creates it.
+    pub is_new: bool,
+}
+
+impl Live {
+    pub fn size(&self) -> u64 {
+        self.meta.collection.map(|c| c.size).unwrap_or(0)
+    }
+
+    fn set_size(&mut self, size: u64) {
+        if let Some(c) = self.meta.collection.as_mut() {
+            c.size = size;
+        }
+    }
+
+    /// Adds `delta` (may be negative) to the size kept in the metadata.
+    pub fn add_size(&mut self, delta: i64) {
+        let size = self.size().saturating_add_signed(delta);
+        self.set_size(size);
+    }
+
+    pub fn sub_key(&self, sub: &[u8]) -> Vec<u8> {
+        let mut out = Vec::with_capacity(self.prefix.len() + sub.len());
+        out.extend_from_slice(&self.prefix);
+        out.extend_from_slice(sub);
+        out
+    }
+
+    /// One element's value: a single point read.
+    pub fn get(&self, db: &Db<'_>, sub: &[u8]) -> Result<Option<Vec<u8>>> {
+        Ok(db.storage.get(Cf::SubKeys, &self.sub_key(sub))?)
+    }
+
+    /// Several elements' values in one batched point read.
+    pub fn multi_get<'s>(&self, db: &Db<'_>, subs: impl Iterator<Item = &'s [u8]>) -> Result<Vec<Option<Vec<u8>>>> {
+        let keys: Vec<Vec<u8>> = subs.map(|s| self.sub_key(s)).collect();
+        Ok(db.storage.multi_get(Cf::SubKeys, &keys)?)
+    }
+
+    /// Calls `visit(sub, value)` for each element from `from` (inclusive) on, in sub-key byte
+    /// order, until it returns false.
+    pub fn for_each(&self, db: &Db<'_>, from: &[u8], mut visit: impl FnMut(&[u8], &[u8]) -> bool) -> Result<()> {
+        let mut it = db.storage.iter_prefix(Cf::SubKeys, &self.prefix);
+        it.seek(self.sub_key(from));
+        while let (Some(k), Some(v)) = (it.key(), it.value()) {
+            if !visit(&k[self.prefix.len()..], v) {
+                return Ok(());
+            }
+            it.next();
+        }
+        it.status().map_err(StorageError::from)?;
+        Ok(())
+    }
+
+    /// Every element, in sub-key order (bounded by the data: the caller serves a whole-
+    /// collection command).
+    pub fn all(&self, db: &Db<'_>) -> Result<Vec<(Vec<u8>, Vec<u8>)>> {
+        let mut out = Vec::with_capacity(self.size().min(1 << 16) as usize);
+        self.for_each(db, b"", |k, v| {
+            out.push((k.to_vec(), v.to_vec()));
+            true
+        })?;
+        Ok(out)
+    }
+
+    /// Writes (or, when it became empty, deletes) the metadata record in `batch`: Redis
+    /// deletes a collection with its last element.
+    pub fn write_meta(&self, db: &Db<'_>, batch: &mut Batch<'_>, key: &[u8]) {
+        if self.size() == 0 {
+            db.delete_in(batch, key);
+        } else {
+            batch.put(Cf::Metadata, &db.meta_key(key), &self.meta.encode());
+        }
+    }
+}
+
+/// The live collection at `key` if it has type `expected`; `WRONGTYPE` if it has another.
+pub fn lookup(db: &Db<'_>, key: &[u8], expected: KeyType) -> Result<Option<Live>> {
+    let Some(record) = db.lookup_typed(key, expected)? else {
+        return Ok(None);
+    };
+    let version = record.version().ok_or(Error::WrongType)?;
+    Ok(Some(Live { prefix: db.sub_prefix(key, version), meta: record.meta, is_new: false }))
+}
+
+/// The collection at `key` for a write: the live one, or a new empty one with a fresh version
+/// (also when an expired key of any type sits there).
+pub fn open_for_write(db: &Db<'_>, key: &[u8], expected: KeyType) -> Result<Live> {
+    if let Some(live) = lookup(db, key, expected)? {
+        return Ok(live);
+    }
+    Ok(new_collection(db, key, expected))
+}
+
+/// A new, empty collection at `key` with a fresh version (the caller fills and writes it).
+pub fn new_collection(db: &Db<'_>, key: &[u8], key_type: KeyType) -> Live {
+    let version = db.storage.next_version();
+    Live { meta: Metadata::new_collection(key_type, version), prefix: db.sub_prefix(key, version), is_new: true }
+}
+
+/// Options of HSCAN/SSCAN/ZSCAN after the cursor.
+pub struct ScanOptions {
+    pub count: usize,
+    pub pattern: Option<Vec<u8>>,
+}
+
+/// Redis's cursor parsing: an unsigned decimal (`strtoull`), else `ERR invalid cursor`.
+pub fn parse_cursor(arg: &[u8]) -> Result<u64> {
+    let text = std::str::from_utf8(arg).map_err(|_| Error::err("invalid cursor"))?;
+    if text.is_empty() || !text.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(Error::err("invalid cursor"));
+    }
+    text.parse::<u64>().map_err(|_| Error::err("invalid cursor"))
+}
+
+/// `[MATCH pattern] [COUNT count]`, as Redis's `scanGenericCommand` parses them for a key
+/// (TYPE is only for SCAN). `args` starts after the cursor.
+pub fn parse_scan_options(args: &[bytes::Bytes]) -> Result<ScanOptions> {
+    let mut options = ScanOptions { count: 10, pattern: None };
+    let mut i = 0;
+    while i < args.len() {
+        let more = i + 1 < args.len();
+        if crate::cmd::args::is(&args[i], "count") && more {
+            let count = crate::cmd::args::parse_i64(&args[i + 1])?;
+            if count < 1 {
+                return Err(Error::Syntax);
+            }
+            options.count = (count as u64).min(MAX_SCAN_COUNT as u64) as usize;
+            i += 2;
+        } else if crate::cmd::args::is(&args[i], "match") && more {
+            // "*" matches everything: Redis skips matching then too.
+            options.pattern = (&args[i + 1][..] != b"*").then(|| args[i + 1].to_vec());
+            i += 2;
+        } else {
+            return Err(Error::Syntax);
+        }
+    }
+    Ok(options)
+}
+
+/// One step of a SCAN over a collection's elements, in sub-key order.
+///
+/// The cursor a client sees is an id in `cursors` mapping to the first element not yet
+/// returned; the order is the stable sub-key order, so an element present for the whole scan
+/// sits either before the resume point (returned earlier) or after it (returned later): it is
+/// returned at least once, whatever is added or removed meanwhile. An unknown cursor restarts
+/// the scan, which keeps the guarantee.
+///
+/// Redis replies to a SCAN of a compactly encoded collection (listpack, intset) in one call,
+/// ignoring COUNT. `compact` mimics that: a collection of at most `compact.max_entries`
+/// elements whose every element passes `compact.element` is returned whole with cursor 0.
+pub fn scan(
+    db: &Db<'_>,
+    cursors: &ScanCursors,
+    live: &Live,
+    cursor: u64,
+    options: &ScanOptions,
+    compact: &CompactEncoding,
+) -> Result<(u64, Vec<(Vec<u8>, Vec<u8>)>)> {
+    let matches = |sub: &[u8]| options.pattern.as_ref().is_none_or(|p| glob::matches(p, sub, false));
+    if live.size() <= compact.max_entries {
+        let all = live.all(db)?;
+        if all.iter().all(|(sub, value)| (compact.element)(sub, value)) {
+            return Ok((0, all.into_iter().filter(|(sub, _)| matches(sub)).collect()));
+        }
+    }
+    let from = cursors.resume_key(cursor);
+    let mut out = Vec::new();
+    let mut visited = 0usize;
+    let mut resume: Option<Vec<u8>> = None;
+    live.for_each(db, &from, |sub, value| {
+        if visited == options.count {
+            resume = Some(sub.to_vec());
+            return false;
+        }
+        visited += 1;
+        if matches(sub) {
+            out.push((sub.to_vec(), value.to_vec()));
+        }
+        true
+    })?;
+    let next = match resume {
+        Some(key) => cursors.save(key),
+        None => 0,
+    };
+    Ok((next, out))
+}
+
+/// When Redis keeps a collection in a compact encoding that SCAN returns in one call.
+pub struct CompactEncoding {
+    pub max_entries: u64,
+    pub element: fn(&[u8], &[u8]) -> bool,
+}
+
+thread_local! {
+    static RNG_STATE: Cell<u64> = Cell::new(seed());
+}
+
+fn seed() -> u64 {
+    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+    h.write_u64(
+        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos() as u64).unwrap_or(0),
+    );
+    h.finish() | 1
+}
+
+/// A pseudo-random u64 (xorshift64*, per thread): random picks need speed, not secrecy.
+pub fn random_u64() -> u64 {
+    RNG_STATE.with(|state| {
+        let mut x = state.get();
+        x ^= x >> 12;
+        x ^= x << 25;
+        x ^= x >> 27;
+        state.set(x);
+        x.wrapping_mul(0x2545_f491_4f6c_dd1d)
+    })
+}
+
+/// A uniform integer in `0..n` (`n` > 0).
+pub fn random_below(n: u64) -> u64 {
+    // Multiply-shift: unbiased enough for sampling (bias < n / 2^64).
+    ((random_u64() as u128 * n as u128) >> 64) as u64
+}
+
+/// `count` distinct indexes of `0..size`, sorted (Floyd's algorithm: O(count) draws).
+pub fn distinct_random_indexes(size: u64, count: u64) -> Vec<u64> {
+    debug_assert!(count <= size);
+    let mut chosen = std::collections::BTreeSet::new();
+    for j in size - count..size {
+        let t = random_below(j + 1);
+        if !chosen.insert(t) {
+            chosen.insert(j);
+        }
+    }
+    chosen.into_iter().collect()
+}
+
+/// The elements at the sorted `indexes` (positions in sub-key order; repeats allowed), in one
+/// ordered pass that stops at the last index wanted.
+pub fn elements_at(db: &Db<'_>, live: &Live, indexes: &[u64]) -> Result<Vec<(Vec<u8>, Vec<u8>)>> {
+    let mut out = Vec::with_capacity(indexes.len());
+    let mut wanted = indexes.iter().peekable();
+    let mut position = 0u64;
+    live.for_each(db, b"", |sub, value| {
+        while wanted.next_if(|&&i| i == position).is_some() {
+            out.push((sub.to_vec(), value.to_vec()));
+        }
+        position += 1;
+        wanted.peek().is_some()
+    })?;
+    Ok(out)
+}
+
+/// Fisher-Yates shuffle: replies with repeats come in random order on Redis too.
+pub fn shuffle<T>(items: &mut [T]) {
+    for i in (1..items.len()).rev() {
+        let j = random_below(i as u64 + 1) as usize;
+        items.swap(i, j);
+    }
+}
+
+/// One uniformly random element (`live` is non-empty). It is an ordered walk to a random
+/// position, O(position): the sub-key layout has no rank index. Sizes come from metadata.
+pub fn random_element(db: &Db<'_>, live: &Live) -> Result<Option<(Vec<u8>, Vec<u8>)>> {
+    let index = random_below(live.size().max(1));
+    Ok(elements_at(db, live, &[index])?.pop())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn floyd_picks_distinct_sorted_indexes_in_range() {
+        for _ in 0..200 {
+            let picked = distinct_random_indexes(10, 4);
+            assert_eq!(picked.len(), 4);
+            assert!(picked.windows(2).all(|w| w[0] < w[1]));
+            assert!(picked.iter().all(|&i| i < 10));
+        }
+        assert_eq!(distinct_random_indexes(5, 5), vec![0, 1, 2, 3, 4]);
+    }
+
+    #[test]
+    fn random_below_stays_in_range() {
+        for n in [1u64, 2, 3, 1000, u64::MAX] {
+            for _ in 0..100 {
+                assert!(random_below(n) < n);
+            }
+        }
+    }
+
+    #[test]
+    fn cursors_parse_like_strtoull() {
+        assert_eq!(parse_cursor(b"0").unwrap(), 0);
+        assert_eq!(parse_cursor(b"18446744073709551615").unwrap(), u64::MAX);
+        assert!(parse_cursor(b"-1").is_err());
+        assert!(parse_cursor(b"1x").is_err());
+        assert!(parse_cursor(b"").is_err());
+    }
+}
