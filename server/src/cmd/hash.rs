@@ -7,7 +7,7 @@ use redrock_protocol::Reply;
 use super::spec::{acl, flag, key_flags, CommandSpec, Group, KeySpec};
 use super::{args, Ctx};
 use crate::error::{Error, Result};
-use crate::types::collection::{self, Live};
+use crate::types::collection::{self, Element, Live};
 use crate::types::hash;
 
 /// Key-spec flags of HDEL and SREM (not in `spec::key_flags`, which another helper owns).
@@ -112,7 +112,7 @@ fn bulk(bytes: Vec<u8>) -> Reply {
 /// `key field value [field value ...]` pairs; an odd count is an arity error (Redis checks it
 /// in the handler).
 fn field_value_pairs<'a>(name: &str, rest: &'a [Bytes]) -> Result<Vec<(&'a [u8], &'a [u8])>> {
-    if rest.is_empty() || rest.len() % 2 != 0 {
+    if rest.is_empty() || !rest.len().is_multiple_of(2) {
         return Err(Error::WrongArity(name.to_string()));
     }
     Ok(rest.chunks(2).map(|p| (&p[0][..], &p[1][..])).collect())
@@ -175,7 +175,7 @@ fn hincrbyfloat(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Result<Reply> {
 }
 
 /// The whole hash, for HGETALL/HKEYS/HVALS (bounded by the data).
-fn whole(ctx: &Ctx<'_>, key: &[u8]) -> Result<Vec<(Vec<u8>, Vec<u8>)>> {
+fn whole(ctx: &Ctx<'_>, key: &[u8]) -> Result<Vec<Element>> {
     let db = ctx.db();
     match hash::lookup(&db, key)? {
         Some(live) => live.all(&db),
@@ -256,7 +256,7 @@ pub fn parse_random_count(arg: &[u8]) -> Result<i64> {
 /// Random elements as HRANDFIELD/SRANDMEMBER pick them: a negative count picks |count|
 /// elements with repetitions (in random order), a positive one distinct elements (all of them
 /// when count ≥ size, in the collection's order as Redis does for its CASE 2).
-pub fn random_picks(db: &crate::db::Db<'_>, live: &Live, count: i64) -> Result<Vec<(Vec<u8>, Vec<u8>)>> {
+pub fn random_picks(db: &crate::db::Db<'_>, live: &Live, count: i64) -> Result<Vec<Element>> {
     let size = live.size();
     if count == 0 || size == 0 {
         return Ok(Vec::new());

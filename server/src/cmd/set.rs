@@ -250,10 +250,11 @@ fn spop(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Result<Reply> {
         db.storage.write(batch)?;
         return Ok(bulk(member));
     }
-    let count = args::parse_i64(&args[2])?;
-    if count < 0 {
-        return Err(Error::err("value is out of range, must be positive"));
-    }
+    // Redis's getPositiveLongFromObjectOrReply: one text for "not a number" and "negative".
+    let count = args::parse_i64(&args[2])
+        .ok()
+        .filter(|&c| c >= 0)
+        .ok_or_else(|| Error::err("value is out of range, must be positive"))?;
     let Some(mut live) = set::lookup(&db, &args[1])? else {
         return Ok(Reply::Set(Vec::new()));
     };

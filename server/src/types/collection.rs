@@ -19,6 +19,9 @@ use crate::storage::{Batch, Cf, KeyType, Metadata, StorageError};
 /// whatever the client asks (the cursor resumes the rest).
 pub const MAX_SCAN_COUNT: usize = 1 << 20;
 
+/// An element: its sub (field, member) and its value (empty for sets).
+pub type Element = (Vec<u8>, Vec<u8>);
+
 /// One incarnation of a collection: its metadata and the prefix of its sub-keys.
 pub struct Live {
     pub meta: Metadata,
@@ -79,7 +82,7 @@ impl Live {
 
     /// Every element, in sub-key order (bounded by the data: the caller serves a whole-
     /// collection command).
-    pub fn all(&self, db: &Db<'_>) -> Result<Vec<(Vec<u8>, Vec<u8>)>> {
+    pub fn all(&self, db: &Db<'_>) -> Result<Vec<Element>> {
         let mut out = Vec::with_capacity(self.size().min(1 << 16) as usize);
         self.for_each(db, b"", |k, v| {
             out.push((k.to_vec(), v.to_vec()));
@@ -129,13 +132,29 @@ pub struct ScanOptions {
     pub pattern: Option<Vec<u8>>,
 }
 
-/// Redis's cursor parsing: an unsigned decimal (`strtoull`), else `ERR invalid cursor`.
+/// Redis's `parseScanCursorOrReply`: C's `strtoul` over the argument (up to a NUL byte, as a
+/// C string ends): an optional sign, decimal digits, nothing after them; `-n` wraps as
+/// strtoul does, an empty argument is cursor 0, a leading space or an overflow is
+/// `ERR invalid cursor`.
 pub fn parse_cursor(arg: &[u8]) -> Result<u64> {
-    let text = std::str::from_utf8(arg).map_err(|_| Error::err("invalid cursor"))?;
-    if text.is_empty() || !text.bytes().all(|b| b.is_ascii_digit()) {
-        return Err(Error::err("invalid cursor"));
+    let invalid = || Error::err("invalid cursor");
+    let text = &arg[..arg.iter().position(|&b| b == 0).unwrap_or(arg.len())];
+    if text.is_empty() {
+        return Ok(0);
     }
-    text.parse::<u64>().map_err(|_| Error::err("invalid cursor"))
+    let (negative, digits) = match text[0] {
+        b'-' => (true, &text[1..]),
+        b'+' => (false, &text[1..]),
+        _ => (false, text),
+    };
+    if digits.is_empty() || !digits.iter().all(u8::is_ascii_digit) {
+        return Err(invalid());
+    }
+    let mut value: u64 = 0;
+    for &d in digits {
+        value = value.checked_mul(10).and_then(|v| v.checked_add(u64::from(d - b'0'))).ok_or_else(invalid)?;
+    }
+    Ok(if negative { value.wrapping_neg() } else { value })
 }
 
 /// `[MATCH pattern] [COUNT count]`, as Redis's `scanGenericCommand` parses them for a key
@@ -181,7 +200,7 @@ pub fn scan(
     cursor: u64,
     options: &ScanOptions,
     compact: &CompactEncoding,
-) -> Result<(u64, Vec<(Vec<u8>, Vec<u8>)>)> {
+) -> Result<(u64, Vec<Element>)> {
     let matches = |sub: &[u8]| options.pattern.as_ref().is_none_or(|p| glob::matches(p, sub, false));
     if live.size() <= compact.max_entries {
         let all = live.all(db)?;
@@ -262,7 +281,7 @@ pub fn distinct_random_indexes(size: u64, count: u64) -> Vec<u64> {
 
 /// The elements at the sorted `indexes` (positions in sub-key order; repeats allowed), in one
 /// ordered pass that stops at the last index wanted.
-pub fn elements_at(db: &Db<'_>, live: &Live, indexes: &[u64]) -> Result<Vec<(Vec<u8>, Vec<u8>)>> {
+pub fn elements_at(db: &Db<'_>, live: &Live, indexes: &[u64]) -> Result<Vec<Element>> {
     let mut out = Vec::with_capacity(indexes.len());
     let mut wanted = indexes.iter().peekable();
     let mut position = 0u64;
@@ -286,7 +305,7 @@ pub fn shuffle<T>(items: &mut [T]) {
 
 /// One uniformly random element (`live` is non-empty). It is an ordered walk to a random
 /// position, O(position): the sub-key layout has no rank index. Sizes come from metadata.
-pub fn random_element(db: &Db<'_>, live: &Live) -> Result<Option<(Vec<u8>, Vec<u8>)>> {
+pub fn random_element(db: &Db<'_>, live: &Live) -> Result<Option<Element>> {
     let index = random_below(live.size().max(1));
     Ok(elements_at(db, live, &[index])?.pop())
 }
@@ -319,8 +338,13 @@ mod tests {
     fn cursors_parse_like_strtoull() {
         assert_eq!(parse_cursor(b"0").unwrap(), 0);
         assert_eq!(parse_cursor(b"18446744073709551615").unwrap(), u64::MAX);
-        assert!(parse_cursor(b"-1").is_err());
+        assert_eq!(parse_cursor(b"-1").unwrap(), u64::MAX);
+        assert_eq!(parse_cursor(b"+7").unwrap(), 7);
+        assert_eq!(parse_cursor(b"").unwrap(), 0);
+        assert_eq!(parse_cursor(b"5\x00junk").unwrap(), 5);
+        assert!(parse_cursor(b"18446744073709551616").is_err());
+        assert!(parse_cursor(b" 1").is_err());
+        assert!(parse_cursor(b"-").is_err());
         assert!(parse_cursor(b"1x").is_err());
-        assert!(parse_cursor(b"").is_err());
     }
 }
