@@ -7,15 +7,12 @@ use redrock_protocol::Reply;
 use super::spec::{acl, flag, key_flags, CommandSpec, Group, KeySpec};
 use super::{args, Ctx};
 use crate::error::{Error, Result};
-use crate::types::collection::{self, Element, Live};
+use crate::types::collection::{self, Element};
 use crate::types::hash;
+use crate::types::sample;
 
 /// Key-spec flags of HDEL and SREM (not in `spec::key_flags`, which another helper owns).
 pub const RW_DELETE: &[&str] = &["RW", "delete"];
-
-/// Largest |count| HRANDFIELD serves with repetitions: Redis has no limit but its output
-/// buffer; this bounds one reply's memory.
-const MAX_RANDOM_REPLY_ELEMENTS: u64 = 1 << 24;
 
 pub const COMMANDS: &[CommandSpec] = &[
     CommandSpec::new("hdel", -3, Group::Hash, hdel)
@@ -219,7 +216,7 @@ fn hrandfield(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Result<Reply> {
         let Some(live) = hash::lookup(&db, &args[1])? else {
             return Ok(Reply::Null);
         };
-        return Ok(collection::random_element(&db, &live)?.map(|(f, _)| bulk(f)).unwrap_or(Reply::Null));
+        return Ok(sample::random_element(&db, &live)?.map(|(f, _)| bulk(f)).unwrap_or(Reply::Null));
     }
     let count = parse_random_count(&args[2])?;
     if args.len() > 4 || (args.len() == 4 && !args::is(&args[3], "withvalues")) {
@@ -232,7 +229,7 @@ fn hrandfield(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Result<Reply> {
     let Some(live) = hash::lookup(&db, &args[1])? else {
         return Ok(Reply::Array(Vec::new()));
     };
-    let picked = random_picks(&db, &live, count)?;
+    let picked = sample::random_picks(&db, &live, count)?;
     let resp3 = ctx.client.resp == redrock_protocol::RespVersion::Resp3;
     let reply = if !with_values {
         picked.into_iter().map(|(f, _)| bulk(f)).collect()
@@ -251,32 +248,4 @@ pub fn parse_random_count(arg: &[u8]) -> Result<i64> {
         return Err(Error::err(format!("value is out of range, value must between {} and {}", -i64::MAX, i64::MAX)));
     }
     Ok(count)
-}
-
-/// Random elements as HRANDFIELD/SRANDMEMBER pick them: a negative count picks |count|
-/// elements with repetitions (in random order), a positive one distinct elements (all of them
-/// when count ≥ size, in the collection's order as Redis does for its CASE 2).
-pub fn random_picks(db: &crate::db::Db<'_>, live: &Live, count: i64) -> Result<Vec<Element>> {
-    let size = live.size();
-    if count == 0 || size == 0 {
-        return Ok(Vec::new());
-    }
-    if count < 0 {
-        let wanted = count.unsigned_abs();
-        if wanted > MAX_RANDOM_REPLY_ELEMENTS {
-            return Err(Error::err(format!("count exceeds the limit of {MAX_RANDOM_REPLY_ELEMENTS} elements")));
-        }
-        let mut indexes: Vec<u64> = (0..wanted).map(|_| collection::random_below(size)).collect();
-        indexes.sort_unstable();
-        let mut picked = collection::elements_at(db, live, &indexes)?;
-        collection::shuffle(&mut picked);
-        return Ok(picked);
-    }
-    let wanted = count as u64;
-    if wanted >= size {
-        return live.all(db);
-    }
-    let mut picked = collection::elements_at(db, live, &collection::distinct_random_indexes(size, wanted))?;
-    collection::shuffle(&mut picked);
-    Ok(picked)
 }

@@ -6,12 +6,12 @@ use std::collections::BTreeSet;
 use bytes::Bytes;
 use redrock_protocol::Reply;
 
-use super::hash::{parse_random_count, random_picks, scan_reply, RW_DELETE};
+use super::hash::{parse_random_count, scan_reply, RW_DELETE};
 use super::spec::{acl, flag, key_flags, BeginSearch, CommandSpec, FindKeys, Group, KeySpec};
 use super::{args, Ctx};
 use crate::error::{Error, Result};
-use crate::types::collection;
 use crate::types::set;
+use crate::types::{collection, sample};
 
 pub const COMMANDS: &[CommandSpec] = &[
     CommandSpec::new("sadd", -3, Group::Set, sadd)
@@ -242,7 +242,7 @@ fn spop(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Result<Reply> {
         let Some(mut live) = set::lookup(&db, &args[1])? else {
             return Ok(Reply::Null);
         };
-        let Some((member, _)) = collection::random_element(&db, &live)? else {
+        let Some((member, _)) = sample::random_element(&db, &live)? else {
             return Ok(Reply::Null);
         };
         let mut batch = db.storage.batch();
@@ -261,7 +261,7 @@ fn spop(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Result<Reply> {
     if count == 0 {
         return Ok(Reply::Set(Vec::new()));
     }
-    let popped: Vec<Vec<u8>> = random_picks(&db, &live, count)?.into_iter().map(|(m, _)| m).collect();
+    let popped: Vec<Vec<u8>> = sample::random_picks(&db, &live, count)?.into_iter().map(|(m, _)| m).collect();
     let mut batch = db.storage.batch();
     set::remove_known_in(&db, &mut batch, &args[1], &mut live, &popped);
     db.storage.write(batch)?;
@@ -277,13 +277,13 @@ fn srandmember(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Result<Reply> {
         let Some(live) = set::lookup(&db, &args[1])? else {
             return Ok(Reply::Null);
         };
-        return Ok(collection::random_element(&db, &live)?.map(|(m, _)| bulk(m)).unwrap_or(Reply::Null));
+        return Ok(sample::random_element(&db, &live)?.map(|(m, _)| bulk(m)).unwrap_or(Reply::Null));
     }
     let count = parse_random_count(&args[2])?;
     let Some(live) = set::lookup(&db, &args[1])? else {
         return Ok(Reply::Array(Vec::new()));
     };
-    Ok(Reply::Array(random_picks(&db, &live, count)?.into_iter().map(|(m, _)| bulk(m)).collect()))
+    Ok(Reply::Array(sample::random_picks(&db, &live, count)?.into_iter().map(|(m, _)| bulk(m)).collect()))
 }
 
 fn sscan(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Result<Reply> {

@@ -6,9 +6,6 @@
 //! [`Live::get`] / [`Live::multi_get`] (one RocksDB point read per element), sizes come from
 //! the metadata record.
 
-use std::cell::Cell;
-use std::hash::{BuildHasher, Hasher};
-
 use crate::db::Db;
 use crate::error::{Error, Result};
 use crate::glob;
@@ -78,6 +75,28 @@ impl Live {
         }
         it.status().map_err(StorageError::from)?;
         Ok(())
+    }
+
+    /// The first element at or after `from` in sub-key order.
+    pub fn first_from(&self, db: &Db<'_>, from: &[u8]) -> Result<Option<Element>> {
+        let mut found = None;
+        self.for_each(db, from, |sub, value| {
+            found = Some((sub.to_vec(), value.to_vec()));
+            false
+        })?;
+        Ok(found)
+    }
+
+    /// The last element in sub-key order.
+    pub fn last(&self, db: &Db<'_>) -> Result<Option<Element>> {
+        let mut it = db.storage.iter_prefix(Cf::SubKeys, &self.prefix);
+        it.seek_to_last();
+        let found = match (it.key(), it.value()) {
+            (Some(k), Some(v)) => Some((k[self.prefix.len()..].to_vec(), v.to_vec())),
+            _ => None,
+        };
+        it.status().map_err(StorageError::from)?;
+        Ok(found)
     }
 
     /// Every element, in sub-key order (bounded by the data: the caller serves a whole-
@@ -236,103 +255,9 @@ pub struct CompactEncoding {
     pub element: fn(&[u8], &[u8]) -> bool,
 }
 
-thread_local! {
-    static RNG_STATE: Cell<u64> = Cell::new(seed());
-}
-
-fn seed() -> u64 {
-    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
-    h.write_u64(
-        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos() as u64).unwrap_or(0),
-    );
-    h.finish() | 1
-}
-
-/// A pseudo-random u64 (xorshift64*, per thread): random picks need speed, not secrecy.
-pub fn random_u64() -> u64 {
-    RNG_STATE.with(|state| {
-        let mut x = state.get();
-        x ^= x >> 12;
-        x ^= x << 25;
-        x ^= x >> 27;
-        state.set(x);
-        x.wrapping_mul(0x2545_f491_4f6c_dd1d)
-    })
-}
-
-/// A uniform integer in `0..n` (`n` > 0).
-pub fn random_below(n: u64) -> u64 {
-    // Multiply-shift: unbiased enough for sampling (bias < n / 2^64).
-    ((random_u64() as u128 * n as u128) >> 64) as u64
-}
-
-/// `count` distinct indexes of `0..size`, sorted (Floyd's algorithm: O(count) draws).
-pub fn distinct_random_indexes(size: u64, count: u64) -> Vec<u64> {
-    debug_assert!(count <= size);
-    let mut chosen = std::collections::BTreeSet::new();
-    for j in size - count..size {
-        let t = random_below(j + 1);
-        if !chosen.insert(t) {
-            chosen.insert(j);
-        }
-    }
-    chosen.into_iter().collect()
-}
-
-/// The elements at the sorted `indexes` (positions in sub-key order; repeats allowed), in one
-/// ordered pass that stops at the last index wanted.
-pub fn elements_at(db: &Db<'_>, live: &Live, indexes: &[u64]) -> Result<Vec<Element>> {
-    let mut out = Vec::with_capacity(indexes.len());
-    let mut wanted = indexes.iter().peekable();
-    let mut position = 0u64;
-    live.for_each(db, b"", |sub, value| {
-        while wanted.next_if(|&&i| i == position).is_some() {
-            out.push((sub.to_vec(), value.to_vec()));
-        }
-        position += 1;
-        wanted.peek().is_some()
-    })?;
-    Ok(out)
-}
-
-/// Fisher-Yates shuffle: replies with repeats come in random order on Redis too.
-pub fn shuffle<T>(items: &mut [T]) {
-    for i in (1..items.len()).rev() {
-        let j = random_below(i as u64 + 1) as usize;
-        items.swap(i, j);
-    }
-}
-
-/// One uniformly random element (`live` is non-empty). It is an ordered walk to a random
-/// position, O(position): the sub-key layout has no rank index. Sizes come from metadata.
-pub fn random_element(db: &Db<'_>, live: &Live) -> Result<Option<Element>> {
-    let index = random_below(live.size().max(1));
-    Ok(elements_at(db, live, &[index])?.pop())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn floyd_picks_distinct_sorted_indexes_in_range() {
-        for _ in 0..200 {
-            let picked = distinct_random_indexes(10, 4);
-            assert_eq!(picked.len(), 4);
-            assert!(picked.windows(2).all(|w| w[0] < w[1]));
-            assert!(picked.iter().all(|&i| i < 10));
-        }
-        assert_eq!(distinct_random_indexes(5, 5), vec![0, 1, 2, 3, 4]);
-    }
-
-    #[test]
-    fn random_below_stays_in_range() {
-        for n in [1u64, 2, 3, 1000, u64::MAX] {
-            for _ in 0..100 {
-                assert!(random_below(n) < n);
-            }
-        }
-    }
 
     #[test]
     fn cursors_parse_like_strtoull() {

@@ -3,6 +3,7 @@
 pub mod collection;
 pub mod hash;
 pub mod list;
+pub mod sample;
 pub mod set;
 pub mod string;
 pub mod zset;
