@@ -218,3 +218,21 @@ fn cannot_run_still_reports_json_and_junit() {
     let xml = std::fs::read_to_string(&junit).unwrap();
     assert!(xml.contains("<error message=\"cannot connect"), "{xml}");
 }
+
+#[test]
+fn register_new_records_current_divergences() {
+    let r = redis();
+    let tmp = TempDir::new("redrock-compat-register-new").unwrap();
+    let golden = altered_goldens(tmp.path());
+    let register = tmp.path().join("divergences.toml");
+    std::fs::write(&register, "# known divergences\n").unwrap();
+    let (g, reg) = (golden.to_str().unwrap(), register.to_str().unwrap());
+    let run = cli(&["check", "--target", &r.url(), "--golden", g, "--divergences", reg, "--register-new", "not yet"]);
+    assert_eq!(run.code, 0, "{}", run.show());
+    let text = std::fs::read_to_string(&register).unwrap();
+    assert!(text.starts_with("# known divergences\n"), "{text}");
+    assert!(text.contains("script = \"strings/basic\"\ncommand = \"GET\"\nreason = \"not yet\""), "{text}");
+    let run = cli(&["check", "--target", &r.url(), "--golden", g, "--divergences", reg]);
+    assert_eq!(run.code, 0, "{}", run.show());
+    assert!(run.stdout.contains("1 known-only"), "{}", run.show());
+}

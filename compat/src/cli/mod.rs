@@ -43,6 +43,11 @@ pub enum Cmd {
         /// Folder of goldens.
         #[arg(long, default_value = "golden")]
         golden: PathBuf,
+        /// Append every unregistered divergence found to the register (one entry per script
+        /// and command) with this reason, e.g. "not implemented yet". Entries that stop
+        /// diverging later fail the run, so the register shrinks as the server improves.
+        #[arg(long, value_name = "REASON")]
+        register_new: Option<String>,
         #[command(flatten)]
         common: Common,
     },
@@ -144,7 +149,9 @@ pub fn main() -> i32 {
 pub fn run(cli: Cli) -> i32 {
     match cli.command {
         Cmd::Diff { reference, target, common } => replay::diff(&reference, &target, &common),
-        Cmd::Check { target, golden, common } => replay::check(&target, &golden, &common),
+        Cmd::Check { target, golden, register_new, common } => {
+            replay::check(&target, &golden, register_new.as_deref(), &common)
+        }
         Cmd::Record { reference, golden, allow_new_reference, common } => {
             replay::record(&reference, &golden, allow_new_reference, &common)
         }

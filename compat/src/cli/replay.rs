@@ -95,19 +95,49 @@ pub fn diff(reference: &str, target: &str, c: &Common) -> i32 {
     }
 }
 
-pub fn check(target: &str, golden: &Path, c: &Common) -> i32 {
+pub fn check(target: &str, golden: &Path, register_new: Option<&str>, c: &Common) -> i32 {
     let run = || -> Result<Report, String> {
         let t = endpoint(target)?;
         if !golden.is_dir() {
             return Err(format!("{}: no golden folder", golden.display()));
         }
         let mut p = prepare(c)?;
-        suite::check(&t, golden, &p.files, &mut p.register, &p.opts).map_err(|e| e.to_string())
+        let mut report = suite::check(&t, golden, &p.files, &mut p.register, &p.opts).map_err(|e| e.to_string())?;
+        if let Some(reason) = register_new {
+            register_all(&mut report, reason, c)?;
+        }
+        Ok(report)
     };
     match run() {
         Ok(report) => emit(&report, c),
         Err(e) => cannot_run_with("check", e, c),
     }
+}
+
+/// `check --register-new REASON`: appends the run's unknown divergences to the register and
+/// marks them known in the report.
+fn register_all(report: &mut Report, reason: &str, c: &Common) -> Result<(), String> {
+    if reason.trim().is_empty() {
+        return Err("--register-new needs a reason".into());
+    }
+    let path = c.divergences.clone().unwrap_or_else(|| PathBuf::from(DEFAULT_REGISTER));
+    let found = report.scripts.iter().flat_map(|r| r.divergences.iter().map(move |d| (r.name.as_str(), d)));
+    let entries = crate::divergences::new_entries(found, reason);
+    if entries.is_empty() {
+        return Ok(());
+    }
+    let mut text = std::fs::read_to_string(&path).unwrap_or_default();
+    text.push_str(&crate::divergences::entries_text(&entries));
+    std::fs::write(&path, text).map_err(|e| format!("{}: {e}", path.display()))?;
+    for r in &mut report.scripts {
+        for d in &mut r.divergences {
+            if d.known.is_none() {
+                d.known = Some(reason.to_string());
+            }
+        }
+    }
+    eprintln!("registered {} new divergence entries in {}", entries.len(), path.display());
+    Ok(())
 }
 
 pub fn record(reference: &str, golden: &Path, allow_new_reference: bool, c: &Common) -> i32 {
