@@ -128,7 +128,12 @@ fn answers_as(port: u16, pid: u32) -> bool {
 impl ServerProcess {
     /// A real `redis-server` with no persistence; `extra` args are appended.
     pub fn redis(extra: &[&str]) -> Result<ServerProcess, ProcessError> {
-        Self::start(&redis_server_bin(), |port, dir| {
+        Self::start_redis(&redis_server_bin(), extra)
+    }
+
+    /// A `redis-server` binary of one's choice, started like [`ServerProcess::redis`].
+    pub fn start_redis(bin: &str, extra: &[&str]) -> Result<ServerProcess, ProcessError> {
+        Self::start(bin, |port, dir| {
             let mut args: Vec<String> = [
                 "--port",
                 &port.to_string(),

@@ -7,6 +7,7 @@ use std::time::Duration;
 use super::{Common, Format, EXIT_CANNOT_RUN};
 use crate::client::Endpoint;
 use crate::divergences::Register;
+use crate::process::ServerProcess;
 use crate::report::Report;
 use crate::runner::RunOptions;
 use crate::suite::{self, ScriptFile, SuiteOptions};
@@ -63,8 +64,26 @@ fn prepare(c: &Common) -> Result<Prepared, String> {
     })
 }
 
-fn endpoint(url: &str) -> Result<Endpoint, String> {
-    Endpoint::parse(url).map_err(|e| e.to_string())
+/// A server to talk to: a URL, or `spawn:BINARY`, a scratch server started for this run
+/// (`redis-server` without persistence, any other binary with Redrock's
+/// `--port --bind --dir`), killed when the run ends.
+struct Server {
+    ep: Endpoint,
+    _process: Option<ServerProcess>,
+}
+
+fn endpoint(url: &str) -> Result<Server, String> {
+    let Some(bin) = url.strip_prefix("spawn:") else {
+        return Ok(Server { ep: Endpoint::parse(url).map_err(|e| e.to_string())?, _process: None });
+    };
+    let path = Path::new(bin);
+    let process = if path.file_name().is_some_and(|f| f == "redis-server") {
+        ServerProcess::start_redis(bin, &[])
+    } else {
+        ServerProcess::redrock(path)
+    }
+    .map_err(|e| e.to_string())?;
+    Ok(Server { ep: process.endpoint(), _process: Some(process) })
 }
 
 fn emit(report: &Report, c: &Common) -> i32 {
@@ -85,7 +104,8 @@ fn emit(report: &Report, c: &Common) -> i32 {
 
 pub fn diff(reference: &str, target: &str, c: &Common) -> i32 {
     let run = || -> Result<Report, String> {
-        let (r, t) = (endpoint(reference)?, endpoint(target)?);
+        let (rs, ts) = (endpoint(reference)?, endpoint(target)?);
+        let (r, t) = (rs.ep.clone(), ts.ep.clone());
         let mut p = prepare(c)?;
         suite::diff(&r, &t, &p.files, &mut p.register, &p.opts).map_err(|e| e.to_string())
     };
@@ -97,7 +117,8 @@ pub fn diff(reference: &str, target: &str, c: &Common) -> i32 {
 
 pub fn check(target: &str, golden: &Path, register_new: Option<&str>, c: &Common) -> i32 {
     let run = || -> Result<Report, String> {
-        let t = endpoint(target)?;
+        let ts = endpoint(target)?;
+        let t = ts.ep.clone();
         if !golden.is_dir() {
             return Err(format!("{}: no golden folder", golden.display()));
         }
@@ -142,7 +163,8 @@ fn register_all(report: &mut Report, reason: &str, c: &Common) -> Result<(), Str
 
 pub fn record(reference: &str, golden: &Path, allow_new_reference: bool, c: &Common) -> i32 {
     let run = || -> Result<Report, String> {
-        let r = endpoint(reference)?;
+        let rs = endpoint(reference)?;
+        let r = rs.ep.clone();
         let p = prepare(c)?;
         suite::record(&r, golden, &p.files, &p.opts, allow_new_reference).map_err(|e| e.to_string())
     };
