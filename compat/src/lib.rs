@@ -14,6 +14,7 @@ pub mod golden;
 pub mod import;
 pub mod info;
 pub mod process;
+pub mod pubsub;
 pub mod report;
 pub mod resp;
 pub mod runner;
