@@ -284,8 +284,14 @@ fn any_golden_version(dir: &Path) -> Option<Version> {
 }
 
 /// `record`: writes one golden per script from a real Redis.
+///
+/// Every script runs twice, the second time on `verify` (another real Redis of the same
+/// version, so hash-table orders differ too) or else again on the reference; a script whose
+/// two transcripts differ gets no golden: it needs a directive, or it would make the
+/// re-record check and `diff` of two real Redis flaky.
 pub fn record(
     reference: &Endpoint,
+    verify: Option<&Endpoint>,
     golden_dir: &Path,
     files: &[ScriptFile],
     opts: &SuiteOptions,
@@ -296,6 +302,16 @@ pub fn record(
     if let Some(why) = info.not_real_redis() {
         return Err(SuiteError::NotRedis { url: reference.url(), why });
     }
+    if let Some(v) = verify {
+        let (vinfo, _) = reference_facts(v, opts)?;
+        if let Some(why) = vinfo.not_real_redis() {
+            return Err(SuiteError::NotRedis { url: v.url(), why });
+        }
+        if vinfo.description() != info.description() {
+            return Err(SuiteError::MixedReferences { existing: info.description(), new: vinfo.description() });
+        }
+    }
+    let second = verify.unwrap_or(reference);
     if !allow_new_reference {
         if let Some(existing) = other_reference(golden_dir, &info.description()) {
             return Err(SuiteError::MixedReferences { existing, new: info.description() });
@@ -305,7 +321,7 @@ pub fn record(
     let pb = progress_bar(files.len(), opts.progress);
     for f in files {
         pb.set_message(f.name.clone());
-        report.scripts.push(record_one(f, reference, golden_dir, &info, &tips, opts));
+        report.scripts.push(record_one(f, [reference, second], golden_dir, &info, &tips, opts));
         pb.inc(1);
     }
     pb.finish_and_clear();
@@ -315,7 +331,7 @@ pub fn record(
 
 fn record_one(
     f: &ScriptFile,
-    reference: &Endpoint,
+    [reference, second]: [&Endpoint; 2],
     golden_dir: &Path,
     info: &ServerInfo,
     tips: &Tips,
@@ -335,11 +351,25 @@ fn record_one(
     if let Some(broken) = outcomes.iter().find_map(|o| o.result.as_ref().err()) {
         return script_report(f, Status::Error(format!("the reference failed mid-script: {broken}")));
     }
-    let golden = Golden {
-        description: info.description(),
-        input_file: input_file_for(&f.path),
-        entries: tip_entries(&outcomes, tips),
+    let entries = tip_entries(&outcomes, tips);
+    let again = match run_script(second, &script, &opts.run) {
+        Ok(o) => tip_entries(&o, tips),
+        Err(e) => return script_report(f, Status::Error(format!("second run: {e}"))),
     };
+    if let Some(d) = compare(&entries, &again).first() {
+        return script_report(
+            f,
+            Status::Error(format!(
+                "{}:{}: `{}` replies differently on two runs of real Redis; mark it (@nondeterministic, \
+                 @unordered, @tolerance…) or make it deterministic:\n{}",
+                f.path.display(),
+                d.line,
+                d.command,
+                crate::diff::unified(&d.expected, &d.actual, false)
+            )),
+        );
+    }
+    let golden = Golden { description: info.description(), input_file: input_file_for(&f.path), entries };
     match golden.write(&golden_path(golden_dir, &f.name)) {
         Ok(()) => ScriptReport { commands: outcomes.len(), ..script_report(f, Status::Pass) },
         Err(e) => script_report(f, Status::Error(e.to_string())),

@@ -236,3 +236,29 @@ fn register_new_records_current_divergences() {
     assert_eq!(run.code, 0, "{}", run.show());
     assert!(run.stdout.contains("1 known-only"), "{}", run.show());
 }
+
+#[test]
+fn record_refuses_a_script_real_redis_answers_differently_twice() {
+    let tmp = TempDir::new("redrock-compat-flaky").unwrap();
+    let scripts = tmp.path().join("scripts/misc");
+    std::fs::create_dir_all(&scripts).unwrap();
+    std::fs::write(scripts.join("flaky.redis"), "SET k v\n@exact\nTIME\n").unwrap();
+    std::fs::write(scripts.join("fine.redis"), "SET k v\nTIME\n").unwrap();
+    let root = tmp.path().join("scripts");
+    let golden = tmp.path().join("golden");
+    let reference = format!("spawn:{}", redrock_compat::process::redis_server_bin());
+    let run = cli(&[
+        "record",
+        "--reference",
+        &reference,
+        "--golden",
+        golden.to_str().unwrap(),
+        "--scripts-root",
+        root.to_str().unwrap(),
+        root.to_str().unwrap(),
+    ]);
+    assert_eq!(run.code, 2, "{}", run.show());
+    assert!(run.stdout.contains("flaky.redis:3: `TIME` replies differently on two runs"), "{}", run.show());
+    assert!(!golden.join("misc/flaky.snap").exists());
+    assert!(golden.join("misc/fine.snap").exists());
+}

@@ -58,6 +58,11 @@ pub enum Cmd {
         /// Folder of goldens to write.
         #[arg(long, default_value = "golden")]
         golden: PathBuf,
+        /// A second real Redis (same version) every script is also run on: a script whose two
+        /// transcripts differ gets no golden. Default: the reference again, or a second
+        /// spawned server when the reference is `spawn:`.
+        #[arg(long, value_name = "URL")]
+        verify_with: Option<String>,
         /// Allow recording from a Redis version other than the one the folder's goldens name
         /// (all goldens of a folder must come from one reference).
         #[arg(long)]
@@ -152,8 +157,8 @@ pub fn run(cli: Cli) -> i32 {
         Cmd::Check { target, golden, register_new, common } => {
             replay::check(&target, &golden, register_new.as_deref(), &common)
         }
-        Cmd::Record { reference, golden, allow_new_reference, common } => {
-            replay::record(&reference, &golden, allow_new_reference, &common)
+        Cmd::Record { reference, golden, verify_with, allow_new_reference, common } => {
+            replay::record(&reference, verify_with.as_deref(), &golden, allow_new_reference, &common)
         }
         Cmd::Import { source, output } => import::run(&source, output.as_deref()),
         Cmd::Bench { reference, target, commands } => bench::run(&reference, &target, commands),

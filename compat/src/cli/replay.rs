@@ -161,12 +161,18 @@ fn register_all(report: &mut Report, reason: &str, c: &Common) -> Result<(), Str
     Ok(())
 }
 
-pub fn record(reference: &str, golden: &Path, allow_new_reference: bool, c: &Common) -> i32 {
+pub fn record(reference: &str, verify_with: Option<&str>, golden: &Path, allow_new_reference: bool, c: &Common) -> i32 {
     let run = || -> Result<Report, String> {
         let rs = endpoint(reference)?;
-        let r = rs.ep.clone();
+        // A spawned reference gets a spawned twin to verify against.
+        let verify = match verify_with {
+            Some(v) => Some(endpoint(v)?),
+            None if reference.starts_with("spawn:") => Some(endpoint(reference)?),
+            None => None,
+        };
         let p = prepare(c)?;
-        suite::record(&r, golden, &p.files, &p.opts, allow_new_reference).map_err(|e| e.to_string())
+        suite::record(&rs.ep, verify.as_ref().map(|v| &v.ep), golden, &p.files, &p.opts, allow_new_reference)
+            .map_err(|e| e.to_string())
     };
     match run() {
         Ok(report) => emit(&report, c),
