@@ -155,10 +155,10 @@ pub fn run(cli: Cli) -> i32 {
     match cli.command {
         Cmd::Diff { reference, target, common } => replay::diff(&reference, &target, &common),
         Cmd::Check { target, golden, register_new, common } => {
-            replay::check(&target, &golden, register_new.as_deref(), &common)
+            replay::check(&target, &replay::locate(&golden), register_new.as_deref(), &common)
         }
         Cmd::Record { reference, golden, verify_with, allow_new_reference, common } => {
-            replay::record(&reference, verify_with.as_deref(), &golden, allow_new_reference, &common)
+            replay::record(&reference, verify_with.as_deref(), &replay::locate(&golden), allow_new_reference, &common)
         }
         Cmd::Import { source, output } => import::run(&source, output.as_deref()),
         Cmd::Bench { reference, target, commands } => bench::run(&reference, &target, commands),

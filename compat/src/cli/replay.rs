@@ -47,9 +47,23 @@ struct Prepared {
     opts: SuiteOptions,
 }
 
+/// The defaults (`compat/scripts`, `golden`, the register) are relative to the workspace
+/// root; run from a subfolder (say `compat/`), they are found in the nearest ancestor.
+pub fn locate(p: &Path) -> PathBuf {
+    if p.is_absolute() || p.exists() {
+        return p.to_path_buf();
+    }
+    let Ok(cwd) = std::env::current_dir() else {
+        return p.to_path_buf();
+    };
+    cwd.ancestors().map(|a| a.join(p)).find(|c| c.exists()).unwrap_or_else(|| p.to_path_buf())
+}
+
 fn prepare(c: &Common) -> Result<Prepared, String> {
-    let files = suite::discover(&c.paths, &c.scripts_root).map_err(|e| e.to_string())?;
-    let register_path = c.divergences.clone().or_else(|| Some(PathBuf::from(DEFAULT_REGISTER)).filter(|p| p.exists()));
+    let paths: Vec<PathBuf> = c.paths.iter().map(|p| locate(p)).collect();
+    let files = suite::discover(&paths, &locate(&c.scripts_root)).map_err(|e| e.to_string())?;
+    let register_path =
+        c.divergences.clone().or_else(|| Some(locate(Path::new(DEFAULT_REGISTER))).filter(|p| p.exists()));
     let register = match register_path {
         Some(p) => Register::load(&p).map_err(|e| e.to_string())?,
         None => Register::default(),
@@ -141,7 +155,7 @@ fn register_all(report: &mut Report, reason: &str, c: &Common) -> Result<(), Str
     if reason.trim().is_empty() {
         return Err("--register-new needs a reason".into());
     }
-    let path = c.divergences.clone().unwrap_or_else(|| PathBuf::from(DEFAULT_REGISTER));
+    let path = c.divergences.clone().unwrap_or_else(|| locate(Path::new(DEFAULT_REGISTER)));
     let found = report.scripts.iter().flat_map(|r| r.divergences.iter().map(move |d| (r.name.as_str(), d)));
     let entries = crate::divergences::new_entries(found, reason);
     if entries.is_empty() {
