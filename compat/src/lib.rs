@@ -18,6 +18,7 @@ pub mod pubsub;
 pub mod report;
 pub mod resp;
 pub mod runner;
+pub mod scratch;
 pub mod script;
 pub mod suite;
 pub mod tips;

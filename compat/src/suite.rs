@@ -25,6 +25,8 @@ pub enum SuiteError {
     Discover(#[from] crate::discover::DiscoverError),
     #[error("{0}")]
     Client(#[from] ClientError),
+    #[error("{0}")]
+    Scratch(#[from] crate::scratch::ScratchError),
     #[error(
         "the goldens here were recorded from {existing}, this reference is {new}; all goldens of \
          a folder come from one reference (pass --allow-new-reference and re-record them all)"
@@ -41,6 +43,27 @@ pub enum SuiteError {
 pub struct SuiteOptions {
     pub run: RunOptions,
     pub progress: bool,
+    /// Run even on a server that holds data (which the first FLUSHALL erases).
+    pub allow_flush: bool,
+}
+
+/// Before a run that flushes: every server must be a scratch one (see [`crate::scratch`]).
+fn guard(endpoints: &[&Endpoint], opts: &SuiteOptions) -> Result<(), SuiteError> {
+    if opts.run.flush && !opts.allow_flush {
+        for ep in endpoints {
+            crate::scratch::ensure_empty(ep, opts.run.read_timeout)?;
+        }
+    }
+    Ok(())
+}
+
+/// After a run that flushed: leave the servers empty for the next one.
+fn cleanup(endpoints: &[&Endpoint], opts: &SuiteOptions) {
+    if opts.run.flush {
+        for ep in endpoints {
+            crate::scratch::leave_empty(ep, opts.run.read_timeout);
+        }
+    }
 }
 
 fn progress_bar(len: usize, enabled: bool) -> ProgressBar {
@@ -122,6 +145,7 @@ pub fn diff(
     let (info, tips) = reference_facts(reference, opts)?;
     // Fail fast (exit 2) when the target is not there at all.
     Conn::connect(target, opts.run.read_timeout)?;
+    guard(&[reference, target], opts)?;
     let pb = progress_bar(files.len(), opts.progress);
     let mut ran = HashSet::new();
     for f in files {
@@ -130,6 +154,7 @@ pub fn diff(
         pb.inc(1);
     }
     pb.finish_and_clear();
+    cleanup(&[reference, target], opts);
     report.stale_known = register.stale(&ran);
     report.set_elapsed(start.elapsed());
     Ok(report)
@@ -184,6 +209,7 @@ pub fn check(
     let start = Instant::now();
     let mut report = Report::new("check", Some(golden_dir.display().to_string()), Some(target.url()));
     Conn::connect(target, opts.run.read_timeout)?;
+    guard(&[target], opts)?;
     let pb = progress_bar(files.len(), opts.progress);
     let mut ran = HashSet::new();
     // The reference version, learnt from whichever golden is read first; used to tell a
@@ -195,6 +221,7 @@ pub fn check(
         pb.inc(1);
     }
     pb.finish_and_clear();
+    cleanup(&[target], opts);
     report.stale_known = register.stale(&ran);
     report.set_elapsed(start.elapsed());
     Ok(report)
@@ -312,6 +339,7 @@ pub fn record(
         }
     }
     let second = verify.unwrap_or(reference);
+    guard(&[reference, second], opts)?;
     if !allow_new_reference {
         if let Some(existing) = other_reference(golden_dir, &info.description()) {
             return Err(SuiteError::MixedReferences { existing, new: info.description() });
@@ -325,6 +353,7 @@ pub fn record(
         pb.inc(1);
     }
     pb.finish_and_clear();
+    cleanup(&[reference, second], opts);
     report.set_elapsed(start.elapsed());
     Ok(report)
 }

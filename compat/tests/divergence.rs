@@ -262,3 +262,24 @@ fn record_refuses_a_script_real_redis_answers_differently_twice() {
     assert!(!golden.join("misc/flaky.snap").exists());
     assert!(golden.join("misc/fine.snap").exists());
 }
+
+#[test]
+fn refuses_a_server_holding_data_and_leaves_scratch_servers_empty() {
+    use redrock_compat::client::Conn;
+    use redrock_compat::resp::Reply;
+    let r = redis();
+    let mut c = Conn::connect(&r.endpoint(), std::time::Duration::from_secs(5)).unwrap();
+    c.call(&[b"SELECT".to_vec(), b"4".to_vec()]).unwrap();
+    c.call(&[b"SET".to_vec(), b"precious".to_vec(), b"data".to_vec()]).unwrap();
+    let run = cli(&["check", "--target", &r.url(), "--divergences", "/dev/null"]);
+    assert_eq!(run.code, 2, "{}", run.show());
+    assert!(run.stderr.contains("holds data (db4:keys=1"), "{}", run.show());
+    assert_eq!(c.call(&[b"DBSIZE".to_vec()]).unwrap(), Reply::Integer(1), "data must be untouched");
+
+    let run = cli(&["check", "--target", &r.url(), "--divergences", "/dev/null", "--allow-flush"]);
+    assert_eq!(run.code, 0, "{}", run.show());
+    assert_eq!(c.call(&[b"DBSIZE".to_vec()]).unwrap(), Reply::Integer(0));
+    // What the run wrote is gone too, so the next run finds a scratch server again.
+    let run = cli(&["check", "--target", &r.url(), "--divergences", "/dev/null"]);
+    assert_eq!(run.code, 0, "{}", run.show());
+}

@@ -128,6 +128,10 @@ pub struct Common {
     /// Do not FLUSHALL before each script.
     #[arg(long)]
     pub no_flush: bool,
+    /// Run even if a server holds data: the harness FLUSHALLs, so by default it refuses
+    /// any server that is not empty (and empties its scratch servers when it ends).
+    #[arg(long)]
+    pub allow_flush: bool,
     /// Register of known divergences (default: compat/divergences.toml when it exists).
     #[arg(long)]
     pub divergences: Option<PathBuf>,

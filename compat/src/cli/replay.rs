@@ -74,6 +74,7 @@ fn prepare(c: &Common) -> Result<Prepared, String> {
         opts: SuiteOptions {
             run: RunOptions { flush: !c.no_flush, resp3: c.resp3, read_timeout: Duration::from_secs(c.timeout.max(1)) },
             progress: !c.no_progress && c.format == Format::Text,
+            allow_flush: c.allow_flush,
         },
     })
 }
