@@ -69,7 +69,8 @@ fn no_acknowledged_write_is_lost_across_kill_9_cycles() {
             for (id, counter) in counters.iter_mut().enumerate() {
                 let expected = *counter;
                 let reply = conn.call(&[b"GET", format!("counter:{id}").as_bytes()]);
-                let value = String::from_utf8_lossy(&reply).lines().nth(1).and_then(|v| v.parse::<i64>().ok()).unwrap_or(0);
+                let value =
+                    String::from_utf8_lossy(&reply).lines().nth(1).and_then(|v| v.parse::<i64>().ok()).unwrap_or(0);
                 // An INCR in flight at the kill may or may not have landed: at most one more.
                 assert!(
                     value >= expected && value <= expected + 1,
@@ -104,7 +105,11 @@ fn no_acknowledged_write_is_lost_across_kill_9_cycles() {
             if let Some(last) = a.last_key {
                 for seq in [0, last / 2, last] {
                     let key = format!("w{id}:c{cycle}:{seq}");
-                    assert_eq!(conn.call(&[b"EXISTS", key.as_bytes()]), b":1\r\n", "cycle {cycle}: acknowledged {key} lost");
+                    assert_eq!(
+                        conn.call(&[b"EXISTS", key.as_bytes()]),
+                        b":1\r\n",
+                        "cycle {cycle}: acknowledged {key} lost"
+                    );
                 }
             }
         }
