@@ -13,6 +13,7 @@ pub mod set;
 pub mod spec;
 pub mod strings;
 pub mod table;
+pub mod transaction;
 pub mod zset;
 
 use std::sync::Arc;
@@ -35,6 +36,7 @@ pub const FAMILIES: &[&[CommandSpec]] = &[
     list::COMMANDS,
     set::COMMANDS,
     zset::COMMANDS,
+    transaction::COMMANDS,
 ];
 
 /// What a handler can reach: the server's shared state and its own connection's state.
