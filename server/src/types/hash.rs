@@ -10,9 +10,10 @@ use crate::error::{Error, Result};
 use crate::float::{self, IncrFloatError};
 use crate::storage::{Cf, KeyType};
 
-/// Redis 7.0's `hash-max-listpack-entries` / `hash-max-listpack-value` defaults: below them a
-/// hash is a listpack, which HSCAN returns in one call.
-pub const LISTPACK: CompactEncoding = CompactEncoding { max_entries: 128, element: listpack_element };
+/// Redis 7.0's built-in `hash-max-listpack-entries` / `hash-max-listpack-value` defaults
+/// (config.c says 512 entries; the sample redis.conf's 128 is not the default): within them
+/// a hash is a listpack, which HSCAN returns in one call.
+pub const LISTPACK: CompactEncoding = CompactEncoding { max_entries: 512, element: listpack_element };
 
 fn listpack_element(field: &[u8], value: &[u8]) -> bool {
     const MAX_LISTPACK_VALUE_BYTES: usize = 64;
