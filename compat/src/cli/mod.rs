@@ -9,6 +9,13 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
+/// Writes to standard output, ignoring a closed pipe (`redrock-compat check | head` must
+/// not panic; the exit code still tells the result).
+pub fn out(text: &str) {
+    use std::io::Write;
+    let _ = std::io::stdout().lock().write_all(text.as_bytes());
+}
+
 pub const EXIT_OK: i32 = 0;
 pub const EXIT_DIVERGED: i32 = 1;
 pub const EXIT_CANNOT_RUN: i32 = 2;

@@ -28,7 +28,7 @@ fn cannot_run(msg: impl std::fmt::Display) -> i32 {
 fn cannot_run_with(mode: &str, msg: impl std::fmt::Display, c: &Common) -> i32 {
     let msg = msg.to_string();
     if c.format == Format::Json {
-        println!("{}", serde_json::json!({ "mode": mode, "error": msg, "exit_code": EXIT_CANNOT_RUN }));
+        super::out(&format!("{}\n", serde_json::json!({ "mode": mode, "error": msg, "exit_code": EXIT_CANNOT_RUN })));
     }
     if let Some(j) = &c.junit {
         let mut report = Report::new(mode, None, None);
@@ -106,10 +106,10 @@ fn endpoint(url: &str) -> Result<Server, String> {
 
 fn emit(report: &Report, c: &Common) -> i32 {
     match c.format {
-        Format::Json => println!("{}", report.to_json()),
+        Format::Json => super::out(&format!("{}\n", report.to_json())),
         Format::Text => {
             let color = std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none();
-            print!("{}", report.to_text(color));
+            super::out(&report.to_text(color));
         }
     }
     if let Some(j) = &c.junit {
