@@ -3,6 +3,7 @@
 mod bench;
 pub use bench::generate as generate_bench_script;
 mod import;
+mod lint;
 mod replay;
 
 use std::path::PathBuf;
@@ -84,6 +85,17 @@ pub enum Cmd {
         /// Output script (default: standard output).
         #[arg(short, long)]
         output: Option<PathBuf>,
+    },
+    /// Check scripts without a server: syntax (file:line), a golden per script, a script per
+    /// golden.
+    Lint {
+        /// Scripts or folders of scripts.
+        #[arg(default_value = "compat/scripts")]
+        paths: Vec<PathBuf>,
+        #[arg(long, default_value = "compat/scripts")]
+        scripts_root: PathBuf,
+        #[arg(long, default_value = "golden")]
+        golden: PathBuf,
     },
     /// Measure replay speed: N generated commands diffed between two servers.
     Bench {
@@ -172,6 +184,10 @@ pub fn run(cli: Cli) -> i32 {
             replay::record(&reference, &verify_with, &replay::locate(&golden), allow_new_reference, &common)
         }
         Cmd::Import { source, output } => import::run(&source, output.as_deref()),
+        Cmd::Lint { paths, scripts_root, golden } => {
+            let paths: Vec<PathBuf> = paths.iter().map(|p| replay::locate(p)).collect();
+            lint::run(&paths, &replay::locate(&scripts_root), &replay::locate(&golden))
+        }
         Cmd::Bench { reference, target, commands } => bench::run(&reference, &target, commands),
     }
 }
