@@ -97,6 +97,12 @@ pub enum Cmd {
         #[arg(long, default_value = "golden")]
         golden: PathBuf,
     },
+    /// List the commands a reference's COMMAND tips mark nondeterministic or unordered, i.e.
+    /// what scripts compare loosely unless a directive says otherwise.
+    Tips {
+        #[arg(long)]
+        reference: String,
+    },
     /// Measure replay speed: N generated commands diffed between two servers.
     Bench {
         #[arg(long)]
@@ -184,6 +190,7 @@ pub fn run(cli: Cli) -> i32 {
             replay::record(&reference, &verify_with, &replay::locate(&golden), allow_new_reference, &common)
         }
         Cmd::Import { source, output } => import::run(&source, output.as_deref()),
+        Cmd::Tips { reference } => replay::tips(&reference),
         Cmd::Lint { paths, scripts_root, golden } => {
             let paths: Vec<PathBuf> = paths.iter().map(|p| replay::locate(p)).collect();
             lint::run(&paths, &replay::locate(&scripts_root), &replay::locate(&golden))

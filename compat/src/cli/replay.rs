@@ -201,3 +201,29 @@ pub fn record(reference: &str, verify_with: &[String], golden: &Path, allow_new_
         Err(e) => cannot_run_with("record", e, c),
     }
 }
+
+/// `tips`: the flags each command gets from the reference's tips.
+pub fn tips(reference: &str) -> i32 {
+    let run = || -> Result<String, String> {
+        let rs = endpoint(reference)?;
+        let mut conn =
+            crate::client::Conn::connect(&rs.ep, crate::client::DEFAULT_READ_TIMEOUT).map_err(|e| e.to_string())?;
+        let tips = crate::tips::Tips::fetch(&mut conn).map_err(|e| e.to_string())?;
+        let mut out = String::new();
+        for (name, f) in tips.list() {
+            let entry = crate::transcript::Entry { line: 0, command: name, flags: f, body: String::new() };
+            // Reuse the transcript header's flag notation: `### 0 [unordered]: smembers`.
+            let header = entry.header();
+            let flags = header.split_once(" [").and_then(|(_, r)| r.split_once("]: ")).map(|(f, _)| f);
+            out.push_str(&format!("{:<28} {}\n", entry.command, flags.unwrap_or("")));
+        }
+        Ok(out)
+    };
+    match run() {
+        Ok(text) => {
+            super::out(&text);
+            super::EXIT_OK
+        }
+        Err(e) => cannot_run(e),
+    }
+}
