@@ -11,6 +11,7 @@ pub mod list;
 pub mod server;
 pub mod set;
 pub mod spec;
+pub mod string_options;
 pub mod strings;
 pub mod table;
 pub mod zset;

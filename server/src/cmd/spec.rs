@@ -406,6 +406,7 @@ pub mod key_flags {
     pub const RW_UPDATE: &[&str] = &["RW", "update"];
     pub const RM_DELETE: &[&str] = &["RM", "delete"];
     pub const OW_UPDATE: &[&str] = &["OW", "update"];
+    pub const OW_INSERT: &[&str] = &["OW", "insert"];
     pub const RW_ACCESS_DELETE_VARIABLE: &[&str] = &["RW", "access", "delete", "variable_flags"];
     pub const RW_ACCESS_UPDATE_VARIABLE: &[&str] = &["RW", "access", "update", "variable_flags"];
 }

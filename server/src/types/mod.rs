@@ -1,6 +1,7 @@
 //! One module per Redis type: the type's operations on top of `db` and `storage`.
 
 pub mod hash;
+pub mod lcs;
 pub mod list;
 pub mod set;
 pub mod string;
