@@ -157,6 +157,7 @@ pub enum Group {
     Connection,
     Server,
     Transactions,
+    Bitmap,
 }
 
 impl Group {
@@ -171,6 +172,7 @@ impl Group {
             Group::Connection => "connection",
             Group::Server => "server",
             Group::Transactions => "transactions",
+            Group::Bitmap => "bitmap",
         }
     }
 }
