@@ -15,6 +15,7 @@ pub mod spec;
 pub mod string_options;
 pub mod strings;
 pub mod table;
+pub mod transaction;
 pub mod zset;
 
 use std::sync::Arc;
@@ -38,6 +39,7 @@ pub const FAMILIES: &[&[CommandSpec]] = &[
     list::COMMANDS,
     set::COMMANDS,
     zset::COMMANDS,
+    transaction::COMMANDS,
 ];
 
 /// What a handler can reach: the server's shared state and its own connection's state.
