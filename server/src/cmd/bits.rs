@@ -5,7 +5,7 @@
 use bytes::Bytes;
 use redrock_protocol::Reply;
 
-use super::args::parse_i64;
+use super::args::{c_str, parse_i64};
 use super::spec::{acl, flag, key_flags, CommandSpec, Group, KeySpec};
 use super::Ctx;
 use crate::error::{Error, Result};
@@ -76,7 +76,7 @@ fn parse_bit_offset(ctx: &Ctx<'_>, arg: &[u8], field_bits: Option<u32>) -> Resul
 
 /// `BYTE` or `BIT` (case-insensitive, up to a NUL as C's strcasecmp reads it).
 fn parse_unit(arg: &[u8]) -> Result<Unit> {
-    let name = arg.split(|&b| b == 0).next().unwrap_or_default();
+    let name = c_str(arg);
     if name.eq_ignore_ascii_case(b"bit") {
         Ok(Unit::Bit)
     } else if name.eq_ignore_ascii_case(b"byte") {
@@ -166,7 +166,7 @@ fn bitpos(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Result<Reply> {
 /// `BITOP AND|OR|XOR|NOT destkey key...`: the result replaces `destkey` (any type, without
 /// expiry); an empty result deletes it.
 fn bitop(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Result<Reply> {
-    let name = args[1].split(|&b| b == 0).next().unwrap_or_default();
+    let name = c_str(&args[1]);
     let op = [("and", BitOp::And), ("or", BitOp::Or), ("xor", BitOp::Xor), ("not", BitOp::Not)]
         .into_iter()
         .find(|(text, _)| name.eq_ignore_ascii_case(text.as_bytes()))
@@ -217,8 +217,8 @@ fn parse_field_type(arg: &[u8]) -> Result<FieldType> {
         Some(b'u') => false,
         _ => return Err(error()),
     };
-    // Redis reads the width with strlen: a NUL ends it.
-    let digits = arg[1..].split(|&b| b == 0).next().unwrap_or_default();
+    // Redis reads the width with strlen.
+    let digits = c_str(&arg[1..]);
     let max_bits = if signed { 64 } else { 63 };
     match redrock_protocol::string2ll(digits) {
         Some(bits) if (1..=max_bits).contains(&bits) => Ok(FieldType { signed, bits: bits as u32 }),
@@ -233,14 +233,14 @@ fn parse_fields(ctx: &Ctx<'_>, args: &[Bytes]) -> Result<Vec<Field>> {
     let mut j = 2;
     while j < args.len() {
         let remaining = args.len() - j - 1;
-        let name = args[j].split(|&b| b == 0).next().unwrap_or_default();
+        let name = c_str(&args[j]);
         let is = |text: &str| name.eq_ignore_ascii_case(text.as_bytes());
         let takes_value = if is("get") && remaining >= 2 {
             false
         } else if (is("set") || is("incrby")) && remaining >= 3 {
             true
         } else if is("overflow") && remaining >= 1 {
-            let mode = args[j + 1].split(|&b| b == 0).next().unwrap_or_default();
+            let mode = c_str(&args[j + 1]);
             overflow = [("wrap", Overflow::Wrap), ("sat", Overflow::Sat), ("fail", Overflow::Fail)]
                 .into_iter()
                 .find(|(text, _)| mode.eq_ignore_ascii_case(text.as_bytes()))

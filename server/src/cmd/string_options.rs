@@ -5,7 +5,7 @@
 
 use bytes::Bytes;
 
-use super::args::parse_i64;
+use super::args::{c_str, parse_i64};
 use crate::error::{Error, Result};
 
 /// Which command's options are parsed: the option sets differ.
@@ -48,12 +48,6 @@ pub struct StringOptions {
     pub keep_ttl: bool,
     pub persist: bool,
     pub expire: Option<(ExpireKind, Bytes)>,
-}
-
-/// An option's name as C's string functions see it: up to the first NUL byte. Redis compares
-/// options with `strcasecmp` and `opt[2] == '\0'`, so `"NX\0junk"` is `NX` there, and here.
-fn c_str(arg: &[u8]) -> &[u8] {
-    arg.iter().position(|&b| b == 0).map_or(arg, |end| &arg[..end])
 }
 
 /// Parses `args[from..]`.

@@ -4,7 +4,7 @@
 use bytes::Bytes;
 use redrock_protocol::Reply;
 
-use super::args::parse_i64;
+use super::args::{c_str, parse_i64};
 use super::spec::{acl, flag, key_flags, CommandSpec, Group, KeySpec};
 use super::string_options::{self, expire_at_ms, ExpireKind, OptionsOf, StringOptions};
 use super::Ctx;
@@ -401,8 +401,7 @@ fn lcs(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Result<Reply> {
     let (mut want_len, mut want_idx, mut with_match_len, mut min_match_len) = (false, false, false, 0i64);
     let mut i = 3;
     while i < args.len() {
-        // Redis compares with strcasecmp: a NUL ends the option name.
-        let name = args[i].split(|&b| b == 0).next().unwrap_or_default();
+        let name = c_str(&args[i]);
         if name.eq_ignore_ascii_case(b"idx") {
             want_idx = true;
         } else if name.eq_ignore_ascii_case(b"len") {

@@ -49,15 +49,21 @@ impl LcsError {
     }
 }
 
-/// Checks the sizes as Redis does (lengths must fit in u32 minus the table's border).
+/// Checks the sizes as Redis does (lengths must fit in u32 minus the table's border), and
+/// the table against [`MAX_TABLE_BYTES`].
 fn table_dimensions(a: &[u8], b: &[u8]) -> Result<(usize, usize), LcsError> {
     if a.len() as u64 >= u32::MAX as u64 - 1 || b.len() as u64 >= u32::MAX as u64 - 1 {
         return Err(LcsError::TooLong);
     }
+    let cells = (a.len() as u64 + 1) * (b.len() as u64 + 1);
+    if cells.saturating_mul(4) > MAX_TABLE_BYTES {
+        return Err(LcsError::TableTooLarge);
+    }
     Ok((a.len(), b.len()))
 }
 
-/// The length only, in two rows of memory (LEN needs no walk back).
+/// The length only, in two rows of memory (LEN needs no walk back). The table's bound still
+/// applies: it is Redis's limit, and it bounds the time (one step per cell).
 pub fn length(a: &[u8], b: &[u8]) -> Result<u32, LcsError> {
     let (_, blen) = table_dimensions(a, b)?;
     let mut previous = vec![0u32; blen + 1];
@@ -74,14 +80,11 @@ pub fn length(a: &[u8], b: &[u8]) -> Result<u32, LcsError> {
 /// The subsequence and its runs (Redis's full table and walk back).
 pub fn compute(a: &[u8], b: &[u8]) -> Result<Lcs, LcsError> {
     let (alen, blen) = table_dimensions(a, b)?;
-    let cells = (alen as u64 + 1) * (blen as u64 + 1);
-    if cells.saturating_mul(4) > MAX_TABLE_BYTES {
-        return Err(LcsError::TableTooLarge);
-    }
     let width = blen + 1;
+    let cells = (alen + 1) * width;
     let mut table = Vec::new();
-    table.try_reserve_exact(cells as usize).map_err(|_| LcsError::TableTooLarge)?;
-    table.resize(cells as usize, 0u32);
+    table.try_reserve_exact(cells).map_err(|_| LcsError::TableTooLarge)?;
+    table.resize(cells, 0u32);
     for i in 1..=alen {
         for j in 1..=blen {
             table[i * width + j] = if a[i - 1] == b[j - 1] {
