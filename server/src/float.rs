@@ -71,6 +71,9 @@ mod tests {
         assert!(matches!(incr_by_float(Some(b"abc"), b"1"), Err(Error::NotFloat)));
         assert!(matches!(incr_by_float(Some(b"1"), b" 1"), Err(Error::NotFloat)));
         assert!(matches!(incr_by_float(Some(b"1"), b"inf"), Err(Error::NanOrInfinity)));
+        // A NUL ends C's strtold early; Redis checks that the whole buffer was read.
+        assert!(matches!(incr_by_float(Some(b"1"), b"1\x00"), Err(Error::NotFloat)));
+        assert!(matches!(incr_by_float(Some(b"1\x002"), b"1"), Err(Error::NotFloat)));
     }
 
     #[test]

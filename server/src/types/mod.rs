@@ -1,6 +1,8 @@
 //! One module per Redis type: the type's operations on top of `db` and `storage`.
 
+pub mod bitmap;
 pub mod hash;
+pub mod lcs;
 pub mod list;
 pub mod set;
 pub mod string;
