@@ -5,9 +5,12 @@ pub mod args;
 pub mod command;
 pub mod config;
 pub mod connection;
+pub mod expire;
 pub mod hash;
 pub mod keyspace;
 pub mod list;
+pub mod object;
+pub mod scan;
 pub mod server;
 pub mod set;
 pub mod spec;
@@ -27,6 +30,9 @@ use crate::shared::Shared;
 pub const FAMILIES: &[&[CommandSpec]] = &[
     strings::COMMANDS,
     keyspace::COMMANDS,
+    expire::COMMANDS,
+    scan::COMMANDS,
+    object::COMMANDS,
     connection::COMMANDS,
     server::COMMANDS,
     config::COMMANDS,
