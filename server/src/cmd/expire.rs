@@ -101,7 +101,10 @@ impl Condition {
     fn allows(self, current_ms: Option<i64>, when_ms: i64) -> bool {
         match current_ms {
             None => !self.xx && !self.gt,
-            Some(current) => !self.nx && !(self.gt && when_ms <= current) && !(self.lt && when_ms >= current),
+            Some(current) => {
+                let refused = self.nx || (self.gt && when_ms <= current) || (self.lt && when_ms >= current);
+                !refused
+            }
         }
     }
 }
@@ -183,7 +186,9 @@ fn ttl_generic(ctx: &mut Ctx<'_>, key: &[u8], output: TtlOutput) -> Result<Reply
     };
     Ok(Reply::Integer(match output {
         TtlOutput::RelativeMilliseconds | TtlOutput::AbsoluteMilliseconds => ms,
-        TtlOutput::RelativeSeconds | TtlOutput::AbsoluteSeconds => ms.saturating_add(500) / 1000,
+        // Redis computes `(ms + 500) / 1000` on a `long long`; what its build prints for
+        // an expiry near i64::MAX is the exact quotient, so compute it without overflow.
+        TtlOutput::RelativeSeconds | TtlOutput::AbsoluteSeconds => ((i128::from(ms) + 500) / 1000) as i64,
     }))
 }
 

@@ -212,11 +212,12 @@ fn move_(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Result<Reply> {
 }
 
 /// A logical database index as COPY and MOVE read it: Redis's `getIntFromObjectOrReply`
-/// (an `int`), then `ERR DB index is out of range` outside `0..databases`.
+/// (an integer, then the range of a C `int`), then `ERR DB index is out of range` outside
+/// `0..databases`.
 fn parse_db_index(ctx: &Ctx<'_>, arg: &[u8]) -> Result<usize> {
     let index = parse_i64(arg)?;
     if i32::try_from(index).is_err() {
-        return Err(Error::NotInteger);
+        return Err(Error::err("value is out of range, value must between -2147483648 and 2147483647"));
     }
     if index < 0 || index >= ctx.shared.databases as i64 {
         return Err(Error::DbIndexOutOfRange);

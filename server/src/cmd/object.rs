@@ -17,8 +17,9 @@ use crate::db::{Db, Record};
 use crate::error::{Error, Result};
 use crate::storage::KeyType;
 
-/// Redis 7.0 defaults (`hash-max-listpack-entries`, `hash-max-listpack-value`, ...).
-pub const HASH_MAX_LISTPACK_ENTRIES: u64 = 128;
+/// Redis 7.0's built-in defaults (`hash-max-listpack-entries` is 512 in config.c, though the
+/// sample redis.conf says 128).
+pub const HASH_MAX_LISTPACK_ENTRIES: u64 = 512;
 pub const HASH_MAX_LISTPACK_VALUE: usize = 64;
 pub const ZSET_MAX_LISTPACK_ENTRIES: u64 = 128;
 pub const ZSET_MAX_LISTPACK_VALUE: usize = 64;
@@ -68,10 +69,11 @@ const SUBCOMMANDS: &[CommandSpec] = &[
         .keys(OBJECT_KEY)
         .tips(INTROSPECTION)
         .doc("4.0.0", "Get the logarithmic access frequency counter of a Redis object", "O(1)"),
-    CommandSpec::new("help", 2, Group::Generic, help)
-        .flags(flag::LOADING | flag::STALE)
-        .acl(acl::KEYSPACE)
-        .doc("6.2.0", "Show helpful text about the different subcommands", "O(1)"),
+    CommandSpec::new("help", 2, Group::Generic, help).flags(flag::LOADING | flag::STALE).acl(acl::KEYSPACE).doc(
+        "6.2.0",
+        "Show helpful text about the different subcommands",
+        "O(1)",
+    ),
     CommandSpec::new("idletime", 3, Group::Generic, idletime)
         .flags(flag::READONLY)
         .acl(acl::KEYSPACE)
@@ -192,7 +194,9 @@ fn idletime(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Result<Reply> {
 
 fn refcount(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Result<Reply> {
     Ok(match ctx.db().lookup(&args[2])? {
-        Some(record) if record.meta.key_type == KeyType::String => Reply::Integer(string_refcount(record.string_value())),
+        Some(record) if record.meta.key_type == KeyType::String => {
+            Reply::Integer(string_refcount(record.string_value()))
+        }
         Some(_) => Reply::Integer(1),
         None => Reply::Null,
     })
