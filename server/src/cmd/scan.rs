@@ -257,7 +257,9 @@ mod tests {
             for _ in 0..200 {
                 let point = random_between(first, last, &mut random);
                 assert!(point.as_slice() >= first);
-                let cut = last.len().min(point.len());
+                // Up to and including the first byte where first and last differ.
+                let common = first.iter().zip(last).take_while(|(a, b)| a == b).count();
+                let cut = (common + 1).min(last.len());
                 assert!(point[..cut] <= last[..cut], "{point:?} > {last:?}");
             }
         }
