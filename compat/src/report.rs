@@ -205,10 +205,16 @@ impl Report {
             #[serde(flatten)]
             report: &'a Report,
             summary: Summary,
+            divergences_by_command: Vec<(String, usize)>,
             exit_code: i32,
         }
-        serde_json::to_string_pretty(&Out { report: self, summary: self.summary(), exit_code: self.exit_code() })
-            .expect("report serializes")
+        serde_json::to_string_pretty(&Out {
+            report: self,
+            summary: self.summary(),
+            divergences_by_command: self.unknown_by_command(),
+            exit_code: self.exit_code(),
+        })
+        .expect("report serializes")
     }
 
     pub fn to_junit(&self) -> String {

@@ -7,7 +7,7 @@ use common::*;
 
 #[test]
 fn goldens_are_exactly_what_real_redis_records() {
-    let redis = redis();
+    let (redis, twin) = (redis(), redis());
     let tmp = TempDir::new("redrock-compat-rerecord").unwrap();
     let golden_tmp = tmp.path().join("golden");
     let scripts = scripts_dir();
@@ -15,6 +15,8 @@ fn goldens_are_exactly_what_real_redis_records() {
         "record",
         "--reference",
         &redis.url(),
+        "--verify-with",
+        &twin.url(),
         "--golden",
         golden_tmp.to_str().unwrap(),
         "--no-progress",

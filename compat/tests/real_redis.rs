@@ -46,3 +46,13 @@ fn replays_100k_commands_on_two_servers_under_5_seconds() {
     assert_eq!(run.code, 0, "{}", run.show());
     assert!(took.as_secs_f64() < 5.0, "100k commands took {took:?}:\n{}", run.show());
 }
+
+#[test]
+fn spawned_servers_need_no_setup() {
+    let bin = format!("spawn:{}", redrock_compat::process::redis_server_bin());
+    let run = cli(&["diff", "--reference", &bin, "--target", &bin, "--divergences", "/dev/null", "--format", "json"]);
+    assert_eq!(run.code, 0, "{}", run.show());
+    let v: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
+    assert_eq!(v["summary"]["diverged"], 0);
+    assert!(v["summary"]["passed"].as_u64().unwrap() > 0);
+}

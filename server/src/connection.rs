@@ -36,6 +36,7 @@ pub async fn serve(shared: Arc<Shared>, mut stream: TcpStream) {
     if let Err(e) = run(&shared, &mut client, &mut stream).await {
         tracing::debug!(client = handle.id, error = %e, "connection closed");
     }
+    client.unwatch_all(&shared.watches);
     shared.clients.unregister(handle.id);
 }
 
@@ -80,7 +81,7 @@ async fn run(shared: &Arc<Shared>, client: &mut ClientState, stream: &mut TcpStr
             let limits = Limits { proto_max_bulk_len, authenticated: client.authenticated };
             match parser.parse(&mut input, &limits) {
                 Ok(Some(args)) => {
-                    let reply = dispatch::execute(shared, client, &args);
+                    let reply = dispatch::execute(shared, client, args);
                     if client.close_without_reply {
                         return flush(shared, stream, &mut output).await;
                     }

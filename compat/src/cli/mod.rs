@@ -43,6 +43,11 @@ pub enum Cmd {
         /// Folder of goldens.
         #[arg(long, default_value = "golden")]
         golden: PathBuf,
+        /// Append every unregistered divergence found to the register (one entry per script
+        /// and command) with this reason, e.g. "not implemented yet". Entries that stop
+        /// diverging later fail the run, so the register shrinks as the server improves.
+        #[arg(long, value_name = "REASON")]
+        register_new: Option<String>,
         #[command(flatten)]
         common: Common,
     },
@@ -53,6 +58,11 @@ pub enum Cmd {
         /// Folder of goldens to write.
         #[arg(long, default_value = "golden")]
         golden: PathBuf,
+        /// A second real Redis (same version) every script is also run on: a script whose two
+        /// transcripts differ gets no golden. Default: the reference again, or a second
+        /// spawned server when the reference is `spawn:`.
+        #[arg(long, value_name = "URL")]
+        verify_with: Option<String>,
         /// Allow recording from a Redis version other than the one the folder's goldens name
         /// (all goldens of a folder must come from one reference).
         #[arg(long)]
@@ -118,6 +128,10 @@ pub struct Common {
     /// Do not FLUSHALL before each script.
     #[arg(long)]
     pub no_flush: bool,
+    /// Run even if a server holds data: the harness FLUSHALLs, so by default it refuses
+    /// any server that is not empty (and empties its scratch servers when it ends).
+    #[arg(long)]
+    pub allow_flush: bool,
     /// Register of known divergences (default: compat/divergences.toml when it exists).
     #[arg(long)]
     pub divergences: Option<PathBuf>,
@@ -144,9 +158,11 @@ pub fn main() -> i32 {
 pub fn run(cli: Cli) -> i32 {
     match cli.command {
         Cmd::Diff { reference, target, common } => replay::diff(&reference, &target, &common),
-        Cmd::Check { target, golden, common } => replay::check(&target, &golden, &common),
-        Cmd::Record { reference, golden, allow_new_reference, common } => {
-            replay::record(&reference, &golden, allow_new_reference, &common)
+        Cmd::Check { target, golden, register_new, common } => {
+            replay::check(&target, &replay::locate(&golden), register_new.as_deref(), &common)
+        }
+        Cmd::Record { reference, golden, verify_with, allow_new_reference, common } => {
+            replay::record(&reference, verify_with.as_deref(), &replay::locate(&golden), allow_new_reference, &common)
         }
         Cmd::Import { source, output } => import::run(&source, output.as_deref()),
         Cmd::Bench { reference, target, commands } => bench::run(&reference, &target, commands),

@@ -16,6 +16,7 @@ pub mod set;
 pub mod spec;
 pub mod strings;
 pub mod table;
+pub mod transaction;
 pub mod zset;
 
 use std::sync::Arc;
@@ -41,6 +42,7 @@ pub const FAMILIES: &[&[CommandSpec]] = &[
     list::COMMANDS,
     set::COMMANDS,
     zset::COMMANDS,
+    transaction::COMMANDS,
 ];
 
 /// What a handler can reach: the server's shared state and its own connection's state.
