@@ -141,6 +141,18 @@ impl<'a> Db<'a> {
         start: &[u8],
         mut visit: impl FnMut(&[u8], &Metadata) -> bool,
     ) -> Result<()> {
+        self.for_each_record_with_prefix(key_prefix, start, |key, meta, expired| expired || visit(key, meta))
+    }
+
+    /// Like [`Db::for_each_key_with_prefix`], but expired records (not yet deleted by the
+    /// active cycle) are visited too, flagged: SCAN counts them as work so that one call
+    /// stays bounded whatever lies in the range.
+    pub fn for_each_record_with_prefix(
+        &self,
+        key_prefix: &[u8],
+        start: &[u8],
+        mut visit: impl FnMut(&[u8], &Metadata, bool) -> bool,
+    ) -> Result<()> {
         let prefix = self.prefix();
         let mut range = prefix.clone();
         range.extend_from_slice(key_prefix);
@@ -151,7 +163,7 @@ impl<'a> Db<'a> {
         let now = now_ms();
         while let (Some(k), Some(v)) = (it.key(), it.value()) {
             let meta = Metadata::decode(v).map_err(crate::storage::StorageError::from)?;
-            if !meta.is_expired(now) && !visit(&k[prefix.len()..], &meta) {
+            if !visit(&k[prefix.len()..], &meta, meta.is_expired(now)) {
                 return Ok(());
             }
             it.next();
@@ -160,10 +172,22 @@ impl<'a> Db<'a> {
         Ok(())
     }
 
-    /// The last live key in byte order (RANDOMKEY's upper bound).
-    pub fn last_key(&self) -> Result<Option<Vec<u8>>> {
+    /// The first live key from `start` on among those starting with `key_prefix`.
+    pub fn first_key_with_prefix(&self, key_prefix: &[u8], start: &[u8]) -> Result<Option<Vec<u8>>> {
+        let mut first = None;
+        self.for_each_key_with_prefix(key_prefix, start, |key, _| {
+            first = Some(key.to_vec());
+            false
+        })?;
+        Ok(first)
+    }
+
+    /// The last live key in byte order among those starting with `key_prefix`.
+    pub fn last_key_with_prefix(&self, key_prefix: &[u8]) -> Result<Option<Vec<u8>>> {
         let prefix = self.prefix();
-        let mut it = self.storage.iter(Cf::Metadata, &prefix, prefix_successor(&prefix));
+        let mut range = prefix.clone();
+        range.extend_from_slice(key_prefix);
+        let mut it = self.storage.iter(Cf::Metadata, &range, prefix_successor(&range));
         it.seek_to_last();
         let now = now_ms();
         while let (Some(k), Some(v)) = (it.key(), it.value()) {

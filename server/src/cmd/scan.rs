@@ -19,8 +19,8 @@ use crate::storage::Metadata;
 
 /// SCAN's work per call when COUNT is not given (Redis's default).
 pub const SCAN_DEFAULT_COUNT: i64 = 10;
-/// Random bytes appended to RANDOMKEY's seek target past the first differing byte.
-const RANDOM_TAIL_BYTES: usize = 8;
+/// Branching points RANDOMKEY descends at most before taking the first key below.
+const RANDOMKEY_MAX_BRANCHINGS: usize = 64;
 
 pub const COMMANDS: &[CommandSpec] = &[
     CommandSpec::new("scan", -2, Group::Generic, scan)
@@ -119,17 +119,18 @@ fn scan(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Result<Reply> {
     let db = ctx.db();
     let start = ctx.shared.scan_cursors.resume_key(cursor);
     let prefix = pattern.map(literal_prefix).unwrap_or_default();
-    // COUNT is the work per call: the number of live keys examined, matching or not.
+    // COUNT is the work per call: the number of records examined, matching or not, expired
+    // or not (as Redis's COUNT counts buckets, whatever they hold).
     let mut examined: i64 = 0;
     let mut resume: Option<Vec<u8>> = None;
     let mut keys = Vec::new();
-    db.for_each_key_with_prefix(prefix, &start, |key, meta| {
+    db.for_each_record_with_prefix(prefix, &start, |key, meta, expired| {
         if examined == count {
             resume = Some(key.to_vec());
             return false;
         }
         examined += 1;
-        if selected(key, meta, pattern, type_name) {
+        if !expired && selected(key, meta, pattern, type_name) {
             keys.push(Reply::Bulk(Bytes::copy_from_slice(key)));
         }
         true
@@ -162,47 +163,53 @@ fn keys(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Result<Reply> {
     Ok(Reply::Array(keys))
 }
 
-/// `RANDOMKEY`: seeks to a random point between the first and the last key and returns the
-/// key found there (the first key when the point is past the last live one). Like Redis's
-/// random bucket, this is not uniform, but every key can come out; it costs two seeks.
+/// `RANDOMKEY`: a random descent of the keys' trie, one branching point at a time. Under
+/// the current prefix, the first and the last key share a longer prefix (taken at once);
+/// where they differ, a byte between theirs is drawn and the first key at or after it
+/// picks the branch (the prefix itself, when it is a key, is one more choice). Each level
+/// costs three seeks; like Redis's random bucket, the draw is not uniform over keys, but it
+/// spreads over every branch, whatever alphabet the keys use.
 fn randomkey(ctx: &mut Ctx<'_>, _args: &[Bytes]) -> Result<Reply> {
     let db = ctx.db();
-    let mut first = None;
-    db.for_each_key(b"", |key, _| {
-        first = Some(key.to_vec());
-        false
-    })?;
-    let Some(first) = first else {
-        return Ok(Reply::Null);
-    };
-    let last = db.last_key()?.unwrap_or_else(|| first.clone());
-    let target = random_between(&first, &last, &mut Random::new());
-    let mut found = None;
-    db.for_each_key(&target, |key, _| {
-        found = Some(key.to_vec());
-        false
-    })?;
-    Ok(Reply::Bulk(Bytes::from(found.unwrap_or(first))))
-}
-
-/// A byte string `s` with `first <= s`, and `s <= last` up to the first byte where they
-/// differ, which is drawn uniformly between theirs; random bytes follow.
-fn random_between(first: &[u8], last: &[u8], random: &mut Random) -> Vec<u8> {
-    let mut out = Vec::with_capacity(last.len() + RANDOM_TAIL_BYTES);
-    for i in 0.. {
-        let low = first.get(i).copied();
-        let high = last.get(i).copied().unwrap_or(u8::MAX);
-        match low {
-            Some(low) if low == high => out.push(low),
-            _ => {
-                let low = low.unwrap_or(0);
-                out.push(low + (random.next() % (u64::from(high - low) + 1)) as u8);
-                break;
+    let mut random = Random::new();
+    let mut prefix: Vec<u8> = Vec::new();
+    for _ in 0..RANDOMKEY_MAX_BRANCHINGS {
+        let (Some(first), Some(last)) = (db.first_key_with_prefix(&prefix, b"")?, db.last_key_with_prefix(&prefix)?)
+        else {
+            // Empty database (or the branch vanished under a concurrent delete).
+            return Ok(db.first_key_with_prefix(b"", b"")?.map_or(Reply::Null, |k| Reply::Bulk(Bytes::from(k))));
+        };
+        if first == last {
+            return Ok(Reply::Bulk(Bytes::from(first)));
+        }
+        let common = first.iter().zip(&last).take_while(|(a, b)| a == b).count();
+        prefix = last[..common].to_vec();
+        let high = last[common];
+        let (low, prefix_is_key) = match first.get(common) {
+            Some(&low) => (low, false),
+            // The prefix is a key: its children start at the next key (`last` is one).
+            None => {
+                let mut after = prefix.clone();
+                after.push(0);
+                let child = db.first_key_with_prefix(&prefix, &after)?;
+                (child.and_then(|c| c.get(common).copied()).unwrap_or(high), true)
             }
+        };
+        // The choices: the prefix itself (if it is a key), then the bytes low..=high.
+        let choices = u64::from(high - low) + 1 + u64::from(prefix_is_key);
+        let draw = random.next() % choices;
+        if prefix_is_key && draw == 0 {
+            return Ok(Reply::Bulk(Bytes::from(first)));
+        }
+        let byte = low + (draw - u64::from(prefix_is_key)) as u8;
+        let mut target = prefix.clone();
+        target.push(byte);
+        match db.first_key_with_prefix(&prefix, &target)? {
+            Some(branch) if branch.len() > common => prefix.push(branch[common]),
+            _ => prefix.push(high),
         }
     }
-    out.extend((0..RANDOM_TAIL_BYTES).map(|_| random.next() as u8));
-    out
+    Ok(db.first_key_with_prefix(&prefix, b"")?.map_or(Reply::Null, |k| Reply::Bulk(Bytes::from(k))))
 }
 
 /// A small xorshift generator seeded from the process's random hasher keys: RANDOMKEY needs
@@ -248,20 +255,5 @@ mod tests {
         assert_eq!(literal_prefix(b"a\\*b"), b"a");
         assert_eq!(literal_prefix(b"[ab]"), b"");
         assert_eq!(literal_prefix(b"exact"), b"exact");
-    }
-
-    #[test]
-    fn random_points_lie_between_first_and_last() {
-        let mut random = Random::new();
-        for (first, last) in [(&b"a"[..], &b"z"[..]), (b"key:1", b"key:999"), (b"", b"\xff\xff"), (b"same", b"same")] {
-            for _ in 0..200 {
-                let point = random_between(first, last, &mut random);
-                assert!(point.as_slice() >= first);
-                // Up to and including the first byte where first and last differ.
-                let common = first.iter().zip(last).take_while(|(a, b)| a == b).count();
-                let cut = (common + 1).min(last.len());
-                assert!(point[..cut] <= last[..cut], "{point:?} > {last:?}");
-            }
-        }
     }
 }
