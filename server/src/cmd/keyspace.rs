@@ -234,3 +234,61 @@ fn parse_db_index(ctx: &Ctx<'_>, arg: &[u8]) -> Result<usize> {
     }
     Ok(index as usize)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::super::spec::{acl, flag};
+    use super::super::table;
+
+    /// `COMMAND INFO` of Redis 7.0.15 for the generic family: name, arity, flags, legacy
+    /// (first, last, step), ACL categories.
+    const REDIS: &[(&str, i32, &str, (i32, i32, i32), &str)] = &[
+        ("copy", -3, "write denyoom", (1, 2, 1), "@keyspace @write @slow"),
+        ("del", -2, "write", (1, -1, 1), "@keyspace @write @slow"),
+        ("exists", -2, "readonly fast", (1, -1, 1), "@keyspace @read @fast"),
+        ("expire", -3, "write fast", (1, 1, 1), "@keyspace @write @fast"),
+        ("expireat", -3, "write fast", (1, 1, 1), "@keyspace @write @fast"),
+        ("pexpire", -3, "write fast", (1, 1, 1), "@keyspace @write @fast"),
+        ("pexpireat", -3, "write fast", (1, 1, 1), "@keyspace @write @fast"),
+        ("expiretime", 2, "readonly fast", (1, 1, 1), "@keyspace @read @fast"),
+        ("pexpiretime", 2, "readonly fast", (1, 1, 1), "@keyspace @read @fast"),
+        ("persist", 2, "write fast", (1, 1, 1), "@keyspace @write @fast"),
+        ("ttl", 2, "readonly fast", (1, 1, 1), "@keyspace @read @fast"),
+        ("pttl", 2, "readonly fast", (1, 1, 1), "@keyspace @read @fast"),
+        ("keys", 2, "readonly", (0, 0, 0), "@keyspace @read @slow @dangerous"),
+        ("move", 3, "write fast", (1, 1, 1), "@keyspace @write @fast"),
+        ("randomkey", 1, "readonly", (0, 0, 0), "@keyspace @read @slow"),
+        ("rename", 3, "write", (1, 2, 1), "@keyspace @write @slow"),
+        ("renamenx", 3, "write fast", (1, 2, 1), "@keyspace @write @fast"),
+        ("scan", -2, "readonly", (0, 0, 0), "@keyspace @read @slow"),
+        ("touch", -2, "readonly fast", (1, -1, 1), "@keyspace @read @fast"),
+        ("type", 2, "readonly fast", (1, 1, 1), "@keyspace @read @fast"),
+        ("unlink", -2, "write fast", (1, -1, 1), "@keyspace @write @fast"),
+        ("object", -2, "", (0, 0, 0), "@slow"),
+        ("object|encoding", 3, "readonly", (2, 2, 1), "@keyspace @read @slow"),
+        ("object|freq", 3, "readonly", (2, 2, 1), "@keyspace @read @slow"),
+        ("object|idletime", 3, "readonly", (2, 2, 1), "@keyspace @read @slow"),
+        ("object|refcount", 3, "readonly", (2, 2, 1), "@keyspace @read @slow"),
+        ("object|help", 2, "loading stale", (0, 0, 0), "@keyspace @slow"),
+    ];
+
+    #[test]
+    fn the_table_matches_redis_command_info() {
+        for &(name, arity, flags, range, categories) in REDIS {
+            let spec = match name.split_once('|') {
+                Some((container, sub)) => {
+                    table::lookup_subcommand(table::lookup(container.as_bytes()).unwrap(), sub.as_bytes()).unwrap()
+                }
+                None => table::lookup(name.as_bytes()).unwrap(),
+            };
+            assert_eq!(spec.arity, arity, "{name}");
+            let shown: Vec<&str> = flag::NAMES.iter().filter(|(f, _)| spec.flags & f != 0).map(|(_, n)| *n).collect();
+            assert_eq!(shown.join(" "), flags, "{name}");
+            assert_eq!(spec.legacy_range(), (range, false), "{name}");
+            let cats = spec.acl_categories();
+            let shown: Vec<String> =
+                acl::NAMES.iter().filter(|(c, _)| cats & c != 0).map(|(_, n)| format!("@{n}")).collect();
+            assert_eq!(shown.join(" "), categories, "{name}");
+        }
+    }
+}
