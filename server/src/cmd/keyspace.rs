@@ -240,9 +240,11 @@ mod tests {
     use super::super::spec::{acl, flag};
     use super::super::table;
 
-    /// `COMMAND INFO` of Redis 7.0.15 for the generic family: name, arity, flags, legacy
-    /// (first, last, step), ACL categories.
-    const REDIS: &[(&str, i32, &str, (i32, i32, i32), &str)] = &[
+    /// Name, arity, flags, legacy (first, last, step), ACL categories.
+    type Info = (&'static str, i32, &'static str, (i32, i32, i32), &'static str);
+
+    /// `COMMAND INFO` of Redis 7.0.15 for the generic family.
+    const REDIS: &[Info] = &[
         ("copy", -3, "write denyoom", (1, 2, 1), "@keyspace @write @slow"),
         ("del", -2, "write", (1, -1, 1), "@keyspace @write @slow"),
         ("exists", -2, "readonly fast", (1, -1, 1), "@keyspace @read @fast"),
