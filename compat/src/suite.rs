@@ -312,13 +312,14 @@ fn any_golden_version(dir: &Path) -> Option<Version> {
 
 /// `record`: writes one golden per script from a real Redis.
 ///
-/// Every script runs twice, the second time on `verify` (another real Redis of the same
-/// version, so hash-table orders differ too) or else again on the reference; a script whose
-/// two transcripts differ gets no golden: it needs a directive, or it would make the
-/// re-record check and `diff` of two real Redis flaky.
+/// Every script also runs on each of `verify` (other real Redis processes of the same
+/// version: hash seeds differ per process, so a reply in hash-table order shows up), or
+/// again on the reference when there is none; a script whose transcripts differ gets no
+/// golden: it needs a directive, or it would make the re-record check and `diff` of two
+/// real Redis flaky.
 pub fn record(
     reference: &Endpoint,
-    verify: Option<&Endpoint>,
+    verify: &[&Endpoint],
     golden_dir: &Path,
     files: &[ScriptFile],
     opts: &SuiteOptions,
@@ -329,7 +330,7 @@ pub fn record(
     if let Some(why) = info.not_real_redis() {
         return Err(SuiteError::NotRedis { url: reference.url(), why });
     }
-    if let Some(v) = verify {
+    for v in verify {
         let (vinfo, _) = reference_facts(v, opts)?;
         if let Some(why) = vinfo.not_real_redis() {
             return Err(SuiteError::NotRedis { url: v.url(), why });
@@ -338,8 +339,10 @@ pub fn record(
             return Err(SuiteError::MixedReferences { existing: info.description(), new: vinfo.description() });
         }
     }
-    let second = verify.unwrap_or(reference);
-    guard(&[reference, second], opts)?;
+    let others: Vec<&Endpoint> = if verify.is_empty() { vec![reference] } else { verify.to_vec() };
+    let mut all = vec![reference];
+    all.extend(verify);
+    guard(&all, opts)?;
     if !allow_new_reference {
         if let Some(existing) = other_reference(golden_dir, &info.description()) {
             return Err(SuiteError::MixedReferences { existing, new: info.description() });
@@ -349,18 +352,19 @@ pub fn record(
     let pb = progress_bar(files.len(), opts.progress);
     for f in files {
         pb.set_message(f.name.clone());
-        report.scripts.push(record_one(f, [reference, second], golden_dir, &info, &tips, opts));
+        report.scripts.push(record_one(f, reference, &others, golden_dir, &info, &tips, opts));
         pb.inc(1);
     }
     pb.finish_and_clear();
-    cleanup(&[reference, second], opts);
+    cleanup(&all, opts);
     report.set_elapsed(start.elapsed());
     Ok(report)
 }
 
 fn record_one(
     f: &ScriptFile,
-    [reference, second]: [&Endpoint; 2],
+    reference: &Endpoint,
+    others: &[&Endpoint],
     golden_dir: &Path,
     info: &ServerInfo,
     tips: &Tips,
@@ -381,22 +385,24 @@ fn record_one(
         return script_report(f, Status::Error(format!("the reference failed mid-script: {broken}")));
     }
     let entries = tip_entries(&outcomes, tips);
-    let again = match run_script(second, &script, &opts.run) {
-        Ok(o) => tip_entries(&o, tips),
-        Err(e) => return script_report(f, Status::Error(format!("second run: {e}"))),
-    };
-    if let Some(d) = compare(&entries, &again).first() {
-        return script_report(
-            f,
-            Status::Error(format!(
-                "{}:{}: `{}` replies differently on two runs of real Redis; mark it (@nondeterministic, \
-                 @unordered, @tolerance…) or make it deterministic:\n{}",
-                f.path.display(),
-                d.line,
-                d.command,
-                crate::diff::unified(&d.expected, &d.actual, false)
-            )),
-        );
+    for other in others {
+        let again = match run_script(other, &script, &opts.run) {
+            Ok(o) => tip_entries(&o, tips),
+            Err(e) => return script_report(f, Status::Error(format!("verification run: {e}"))),
+        };
+        if let Some(d) = compare(&entries, &again).first() {
+            return script_report(
+                f,
+                Status::Error(format!(
+                    "{}:{}: `{}` replies differently on two runs of real Redis; mark it (@nondeterministic, \
+                     @unordered, @tolerance…) or make it deterministic:\n{}",
+                    f.path.display(),
+                    d.line,
+                    d.command,
+                    crate::diff::unified(&d.expected, &d.actual, false)
+                )),
+            );
+        }
     }
     let golden = Golden { description: info.description(), input_file: input_file_for(&f.path), entries };
     match golden.write(&golden_path(golden_dir, &f.name)) {

@@ -58,11 +58,11 @@ pub enum Cmd {
         /// Folder of goldens to write.
         #[arg(long, default_value = "golden")]
         golden: PathBuf,
-        /// A second real Redis (same version) every script is also run on: a script whose two
-        /// transcripts differ gets no golden. Default: the reference again, or a second
-        /// spawned server when the reference is `spawn:`.
+        /// Another real Redis (same version) every script is also run on; repeatable. A
+        /// script whose transcripts differ gets no golden. Default: the reference again, or
+        /// spawned twins when the reference is `spawn:`.
         #[arg(long, value_name = "URL")]
-        verify_with: Option<String>,
+        verify_with: Vec<String>,
         /// Allow recording from a Redis version other than the one the folder's goldens name
         /// (all goldens of a folder must come from one reference).
         #[arg(long)]
@@ -162,7 +162,7 @@ pub fn run(cli: Cli) -> i32 {
             replay::check(&target, &replay::locate(&golden), register_new.as_deref(), &common)
         }
         Cmd::Record { reference, golden, verify_with, allow_new_reference, common } => {
-            replay::record(&reference, verify_with.as_deref(), &replay::locate(&golden), allow_new_reference, &common)
+            replay::record(&reference, &verify_with, &replay::locate(&golden), allow_new_reference, &common)
         }
         Cmd::Import { source, output } => import::run(&source, output.as_deref()),
         Cmd::Bench { reference, target, commands } => bench::run(&reference, &target, commands),

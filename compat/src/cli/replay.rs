@@ -12,6 +12,9 @@ use crate::report::Report;
 use crate::runner::RunOptions;
 use crate::suite::{self, ScriptFile, SuiteOptions};
 
+/// Twins spawned to verify a `spawn:` reference's recordings.
+const SPAWNED_TWINS: usize = 4;
+
 /// Used when `--divergences` is not given and this file exists.
 pub const DEFAULT_REGISTER: &str = "compat/divergences.toml";
 
@@ -176,18 +179,22 @@ fn register_all(report: &mut Report, reason: &str, c: &Common) -> Result<(), Str
     Ok(())
 }
 
-pub fn record(reference: &str, verify_with: Option<&str>, golden: &Path, allow_new_reference: bool, c: &Common) -> i32 {
+pub fn record(reference: &str, verify_with: &[String], golden: &Path, allow_new_reference: bool, c: &Common) -> i32 {
     let run = || -> Result<Report, String> {
         let rs = endpoint(reference)?;
-        // A spawned reference gets a spawned twin to verify against.
-        let verify = match verify_with {
-            Some(v) => Some(endpoint(v)?),
-            None if reference.starts_with("spawn:") => Some(endpoint(reference)?),
-            None => None,
+        // A spawned reference gets spawned twins to verify against: each is another process,
+        // so another hash seed; with SPAWNED_TWINS, a two-element reply in hash order escapes
+        // detection one time in 2^SPAWNED_TWINS.
+        let verify: Vec<Server> = if !verify_with.is_empty() {
+            verify_with.iter().map(|v| endpoint(v)).collect::<Result<_, _>>()?
+        } else if reference.starts_with("spawn:") {
+            (0..SPAWNED_TWINS).map(|_| endpoint(reference)).collect::<Result<_, _>>()?
+        } else {
+            Vec::new()
         };
         let p = prepare(c)?;
-        suite::record(&rs.ep, verify.as_ref().map(|v| &v.ep), golden, &p.files, &p.opts, allow_new_reference)
-            .map_err(|e| e.to_string())
+        let verify_eps: Vec<&Endpoint> = verify.iter().map(|v| &v.ep).collect();
+        suite::record(&rs.ep, &verify_eps, golden, &p.files, &p.opts, allow_new_reference).map_err(|e| e.to_string())
     };
     match run() {
         Ok(report) => emit(&report, c),
