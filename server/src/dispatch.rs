@@ -34,8 +34,18 @@ pub fn resolve(args: &[Bytes]) -> Result<(&'static CommandSpec, Option<&'static 
     Ok((sub, Some(spec)))
 }
 
-/// Executes one request and returns its reply.
+/// Executes one request and returns its reply. Clients blocked on keys the command made
+/// ready are served before the reply leaves (see blocking.rs).
 pub fn execute(shared: &Arc<Shared>, client: &mut ClientState, args: &[Bytes]) -> Reply {
+    let reply = execute_unserved(shared, client, args);
+    shared.blocking.serve_ready(shared);
+    reply
+}
+
+/// [`execute`] without serving blocked clients: for EXEC and scripts, whose commands run as
+/// one unit. Their own dispatch serves once, after the whole unit, as Redis does (set
+/// `client.deny_blocking` while they run, so their blocking commands do not block).
+pub fn execute_unserved(shared: &Arc<Shared>, client: &mut ClientState, args: &[Bytes]) -> Reply {
     Stats::add(&shared.stats.total_commands_processed, 1);
     client.handle.last_interaction_ms.store(client.handle.created.elapsed().as_millis() as u64, Ordering::Relaxed);
     let (spec, parent) = match resolve(args) {
@@ -55,22 +65,17 @@ pub fn execute(shared: &Arc<Shared>, client: &mut ClientState, args: &[Bytes]) -
     let positions = spec.key_positions(args);
     let physical_db = shared.physical_db(client.db);
     let namespace = client.namespace.clone();
-    let reply = {
-        let _guards = (!positions.is_empty())
-            .then(|| shared.locks.lock(&namespace, physical_db, positions.iter().map(|&i| &args[i][..])));
-        let mut ctx = Ctx { shared, client };
-        let reply = match handler(&mut ctx, args) {
-            Ok(reply) => reply,
-            Err(e) => e.into(),
-        };
-        // Registered under the key locks, so no write can come between "found nothing" and
-        // "waits" (see blocking.rs).
-        if let Some(request) = client.block_request.take() {
-            client.blocked = Some(shared.blocking.register(shared, client, spec, args, request));
-        }
-        reply
+    let _guards = (!positions.is_empty())
+        .then(|| shared.locks.lock(&namespace, physical_db, positions.iter().map(|&i| &args[i][..])));
+    let mut ctx = Ctx { shared, client };
+    let reply = match handler(&mut ctx, args) {
+        Ok(reply) => reply,
+        Err(e) => e.into(),
     };
-    // Waiters on keys this command made ready are served before its reply leaves.
-    shared.blocking.serve_ready(shared);
+    // Registered under the key locks, so no write can come between "found nothing" and
+    // "waits" (see blocking.rs).
+    if let Some(request) = client.block_request.take() {
+        client.blocked = Some(shared.blocking.register(shared, client, spec, args, request));
+    }
     reply
 }
