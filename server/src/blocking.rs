@@ -43,7 +43,6 @@ use tokio::sync::oneshot;
 
 use crate::client::{ClientHandle, ClientState};
 use crate::cmd::{CommandSpec, Ctx};
-use crate::db::Db;
 use crate::error::{Error, Result};
 use crate::shared::Shared;
 
@@ -56,11 +55,12 @@ pub fn timeout_reply() -> Reply {
 /// The reply to a client unblocked by `CLIENT UNBLOCK id ERROR`.
 pub const UNBLOCKED_ERROR: &str = "UNBLOCKED client unblocked via CLIENT UNBLOCK";
 
-/// A key a client waits for: namespace, physical database, user key.
+/// A key a client waits for: namespace, logical database (what the client selected: after
+/// SWAPDB a blocked client waits on its database's new contents, as in Redis), user key.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct WaitKey {
     pub ns: Bytes,
-    pub db: u8,
+    pub db: usize,
     pub key: Bytes,
 }
 
@@ -157,16 +157,14 @@ impl Blocking {
     /// `args`. Called by dispatch with the command's key locks held.
     pub fn register(
         &self,
-        shared: &Shared,
         client: &ClientState,
         spec: &'static CommandSpec,
         args: &[Bytes],
         request: BlockRequest,
     ) -> BlockedWait {
-        let physical_db = shared.physical_db(client.db);
         let mut keys: Vec<WaitKey> = Vec::with_capacity(request.keys.len());
         for key in request.keys {
-            let wait_key = WaitKey { ns: client.namespace.clone(), db: physical_db, key };
+            let wait_key = WaitKey { ns: client.namespace.clone(), db: client.db, key };
             // BLPOP k k 0 waits once on k.
             if !keys.contains(&wait_key) {
                 keys.push(wait_key);
@@ -220,8 +218,9 @@ impl Blocking {
         true
     }
 
-    /// Notes that `key` may now serve waiting clients. Cheap when nobody waits.
-    pub fn signal(&self, ns: &[u8], db: u8, key: &[u8]) {
+    /// Notes that `key` of logical database `db` may now serve waiting clients. Cheap when
+    /// nobody waits.
+    pub fn signal(&self, ns: &[u8], db: usize, key: &[u8]) {
         if self.blocked_clients() == 0 {
             return;
         }
@@ -268,7 +267,8 @@ impl Blocking {
                 None => continue,
             };
             let positions = spec.key_positions(&args);
-            let _guards = shared.locks.lock(&key.ns, key.db, positions.iter().map(|&i| &args[i][..]));
+            let physical_db = shared.physical_db(key.db);
+            let _guards = shared.locks.lock(&key.ns, physical_db, positions.iter().map(|&i| &args[i][..]));
             let mut waiters = self.lock_waiters();
             let Some(waiter) = waiters.by_client.get(&id) else {
                 continue;
@@ -282,8 +282,7 @@ impl Blocking {
                 }
                 None => {
                     drop(waiters);
-                    let db = Db { storage: &shared.storage, ns: &key.ns, index: key.db };
-                    if db.lookup(&key.key).map(|record| record.is_none()).unwrap_or(true) {
+                    if shared.db(&key.ns, key.db).lookup(&key.key).map(|record| record.is_none()).unwrap_or(true) {
                         return;
                     }
                 }
@@ -348,8 +347,7 @@ impl Ctx<'_> {
     /// Tells waiting clients that `key` (of the selected database) may now have something
     /// for them: call it after writing whenever a command creates a list or a sorted set.
     pub fn signal_key_ready(&self, key: &[u8]) {
-        let physical_db = self.shared.physical_db(self.client.db);
-        self.shared.blocking.signal(&self.client.namespace, physical_db, key);
+        self.shared.blocking.signal(&self.client.namespace, self.client.db, key);
     }
 
     /// Whether the handler is re-run on behalf of a blocked client (a source key of another

@@ -75,7 +75,7 @@ pub fn execute_unserved(shared: &Arc<Shared>, client: &mut ClientState, args: &[
     // Registered under the key locks, so no write can come between "found nothing" and
     // "waits" (see blocking.rs).
     if let Some(request) = client.block_request.take() {
-        client.blocked = Some(shared.blocking.register(shared, client, spec, args, request));
+        client.blocked = Some(shared.blocking.register(client, spec, args, request));
     }
     reply
 }
