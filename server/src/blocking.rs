@@ -30,7 +30,9 @@
 //! (a key created with the wrong type wakes nobody) rather than replying WRONGTYPE.
 //!
 //! Lock order: key locks, then the waiter registry, then the ready-key set. The registry is
-//! never held while waiting for a key lock, so serving cannot deadlock with commands.
+//! never held while waiting for a key lock, so serving cannot deadlock with commands. A
+//! handler re-run for a waiter runs with the registry held: handlers may signal keys, but
+//! must not call the registry's other methods.
 
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -327,7 +329,8 @@ pub fn parse_timeout(arg: &[u8]) -> Result<Option<Instant>> {
     if timeout_ms == 0 {
         return Ok(None);
     }
-    // Redis 7.0 has no upper bound (7.2 added "timeout is out of range"). A deadline past what `Instant` can hold is forever in practice.
+    // Redis 7.0 has no upper bound (7.2 added "timeout is out of range"). A deadline past
+    // what `Instant` can hold is forever in practice.
     Ok(Instant::now().checked_add(Duration::from_millis(timeout_ms as u64)))
 }
 
