@@ -359,3 +359,70 @@ impl Ctx<'_> {
         self.client.serving_blocked
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::client::ClientRegistry;
+
+    fn client(registry: &ClientRegistry) -> ClientState {
+        ClientState::new(registry.register("127.0.0.1:1".into(), "127.0.0.1:2".into()), true)
+    }
+
+    fn request(keys: &[&str]) -> BlockRequest {
+        BlockRequest { keys: keys.iter().map(|k| Bytes::copy_from_slice(k.as_bytes())).collect(), deadline: None }
+    }
+
+    fn queue(blocking: &Blocking, key: &str) -> Vec<u64> {
+        let wait_key = WaitKey { ns: Bytes::new(), db: 0, key: Bytes::copy_from_slice(key.as_bytes()) };
+        blocking.lock_waiters().queues.get(&wait_key).map(|q| q.iter().copied().collect()).unwrap_or_default()
+    }
+
+    #[test]
+    fn waiters_queue_in_arrival_order_and_leave_nothing_behind() {
+        let (registry, blocking) = (ClientRegistry::default(), Blocking::default());
+        let spec = crate::cmd::table::lookup(b"blpop").expect("blpop is in the table");
+        let args: Vec<Bytes> = ["BLPOP", "k", "k", "other", "0"].iter().map(|a| Bytes::from(*a)).collect();
+        let (a, b) = (client(&registry), client(&registry));
+        let _wait_a = blocking.register(&a, spec, &args, request(&["k", "k", "other"]));
+        let mut wait_b = blocking.register(&b, spec, &args, request(&["k"]));
+        assert_eq!(queue(&blocking, "k"), vec![a.id(), b.id()], "duplicate keys wait once, in arrival order");
+        assert_eq!((blocking.blocked_clients(), blocking.blocking_keys()), (2, 2));
+        assert!(blocking.withdraw(a.id()));
+        assert!(!blocking.withdraw(a.id()), "a second withdrawal finds nothing");
+        assert_eq!(queue(&blocking, "k"), vec![b.id()]);
+        assert!(queue(&blocking, "other").is_empty());
+        assert!(blocking.unblock(b.id(), timeout_reply()));
+        assert_eq!(wait_b.reply.try_recv().ok(), Some(Reply::NullArray));
+        assert_eq!((blocking.blocked_clients(), blocking.blocking_keys()), (0, 0));
+        assert!(!blocking.is_blocked(b.id()));
+    }
+
+    #[test]
+    fn signals_are_ignored_while_nobody_waits_and_kept_once_otherwise() {
+        let (registry, blocking) = (ClientRegistry::default(), Blocking::default());
+        blocking.signal(b"", 0, b"k");
+        assert_eq!(blocking.ready_count.load(Ordering::SeqCst), 0);
+        let spec = crate::cmd::table::lookup(b"blpop").expect("blpop is in the table");
+        let args: Vec<Bytes> = ["BLPOP", "k", "0"].iter().map(|a| Bytes::from(*a)).collect();
+        let _wait = blocking.register(&client(&registry), spec, &args, request(&["k"]));
+        blocking.signal(b"", 0, b"k");
+        blocking.signal(b"", 0, b"k");
+        blocking.signal(b"", 1, b"k");
+        assert_eq!(blocking.ready_count.load(Ordering::SeqCst), 2);
+    }
+
+    #[test]
+    fn timeouts_follow_redis() {
+        assert_eq!(parse_timeout(b"0").unwrap(), None);
+        assert!(parse_timeout(b"0.5").unwrap().is_some());
+        let message = |arg: &[u8]| parse_timeout(arg).unwrap_err().to_string();
+        assert_eq!(message(b"abc"), "ERR timeout is not a float or out of range");
+        assert_eq!(message(b"nan"), "ERR timeout is not a float or out of range");
+        assert_eq!(message(b"-1"), "ERR timeout is negative");
+        // (long long)(inf * 1000) is LLONG_MIN on x86-64, as Redis gets it there.
+        if cfg!(target_arch = "x86_64") {
+            assert_eq!(message(b"inf"), "ERR timeout is negative");
+        }
+    }
+}
