@@ -70,6 +70,15 @@ pub struct ClientState {
     pub close_after_reply: bool,
     /// Close without replying to this command (SHUTDOWN).
     pub close_without_reply: bool,
+    /// Blocking commands reply at once instead of blocking (Redis's CLIENT_DENY_BLOCKING).
+    /// The hook for MULTI/EXEC and scripts: set it while they run commands.
+    pub deny_blocking: bool,
+    /// Set by a blocking handler that found nothing (`Ctx::block`); dispatch registers it.
+    pub block_request: Option<crate::blocking::BlockRequest>,
+    /// Set by dispatch once the client waits; the connection loop awaits it.
+    pub blocked: Option<crate::blocking::BlockedWait>,
+    /// True while a handler is re-run on behalf of a blocked client (see blocking.rs).
+    pub serving_blocked: bool,
 }
 
 impl ClientState {
@@ -82,6 +91,10 @@ impl ClientState {
             namespace: Bytes::new(),
             close_after_reply: false,
             close_without_reply: false,
+            deny_blocking: false,
+            block_request: None,
+            blocked: None,
+            serving_blocked: false,
         }
     }
 

@@ -55,11 +55,22 @@ pub fn execute(shared: &Arc<Shared>, client: &mut ClientState, args: &[Bytes]) -
     let positions = spec.key_positions(args);
     let physical_db = shared.physical_db(client.db);
     let namespace = client.namespace.clone();
-    let _guards = (!positions.is_empty())
-        .then(|| shared.locks.lock(&namespace, physical_db, positions.iter().map(|&i| &args[i][..])));
-    let mut ctx = Ctx { shared, client };
-    match handler(&mut ctx, args) {
-        Ok(reply) => reply,
-        Err(e) => e.into(),
-    }
+    let reply = {
+        let _guards = (!positions.is_empty())
+            .then(|| shared.locks.lock(&namespace, physical_db, positions.iter().map(|&i| &args[i][..])));
+        let mut ctx = Ctx { shared, client };
+        let reply = match handler(&mut ctx, args) {
+            Ok(reply) => reply,
+            Err(e) => e.into(),
+        };
+        // Registered under the key locks, so no write can come between "found nothing" and
+        // "waits" (see blocking.rs).
+        if let Some(request) = client.block_request.take() {
+            client.blocked = Some(shared.blocking.register(shared, client, spec, args, request));
+        }
+        reply
+    };
+    // Waiters on keys this command made ready are served before its reply leaves.
+    shared.blocking.serve_ready(shared);
+    reply
 }
