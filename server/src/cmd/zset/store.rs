@@ -8,7 +8,8 @@ use bytes::Bytes;
 use redrock_protocol::{Reply, RespVersion};
 
 use super::scored_reply;
-use crate::cmd::args::{is, parse_f64, parse_i64};
+use crate::blocking::parse_timeout;
+use crate::cmd::args::{is, parse_i64};
 use crate::cmd::Ctx;
 use crate::db::Db;
 use crate::error::{Error, Result};
@@ -405,13 +406,19 @@ fn parse_mpop(args: &[Bytes], numkeys_at: usize) -> Result<MpopArgs<'_>> {
     Ok(MpopArgs { keys: &args[numkeys_at + 1..where_at], max, count: count.unwrap_or(1) })
 }
 
-/// Pops from the first non-empty key of `keys`: `None` if all are empty.
+/// Pops from the first non-empty key of `keys`: `None` if all are empty (or absent).
 fn mpop_first(ctx: &mut Ctx<'_>, keys: &[Bytes], max: bool, count: u64) -> Result<Option<(Bytes, Scored)>> {
     let db = ctx.db();
     for key in keys {
-        if let Some(zset) = ZSet::load(&db, key)? {
-            return Ok(Some((key.clone(), pop(db, key, zset, max, count)?)));
-        }
+        let zset = match ZSet::load(&db, key) {
+            Ok(Some(zset)) => zset,
+            Ok(None) => continue,
+            // Re-run for a blocked client, a key of another type counts as empty: a key
+            // created with the wrong type wakes nobody (see blocking.rs).
+            Err(Error::WrongType) if ctx.serving_blocked() => continue,
+            Err(e) => return Err(e),
+        };
+        return Ok(Some((key.clone(), pop(db, key, zset, max, count)?)));
     }
     Ok(None)
 }
@@ -424,19 +431,6 @@ pub(crate) fn zmpop(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Result<Reply> {
     })
 }
 
-/// Redis's `getTimeoutFromObjectOrReply` for seconds given as a float.
-fn parse_timeout_ms(arg: &[u8]) -> Result<u64> {
-    let seconds = parse_f64(arg).map_err(|_| Error::err("timeout is not a float or out of range"))?;
-    let ms = (seconds * 1000.0).ceil();
-    if ms > i64::MAX as f64 {
-        return Err(Error::err("timeout is out of range"));
-    }
-    if ms < 0.0 {
-        return Err(Error::err("timeout is negative"));
-    }
-    Ok(ms as u64)
-}
-
 pub(crate) fn bzpopmin(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Result<Reply> {
     bzpop_generic(ctx, args, false)
 }
@@ -445,31 +439,34 @@ pub(crate) fn bzpopmax(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Result<Reply> {
     bzpop_generic(ctx, args, true)
 }
 
-/// BZPOPMIN/BZPOPMAX: `[key, member, score]` from the first non-empty key.
+/// BZPOPMIN/BZPOPMAX: `[key, member, score]` from the first non-empty key, else block.
 fn bzpop_generic(ctx: &mut Ctx<'_>, args: &[Bytes], max: bool) -> Result<Reply> {
-    let _timeout_ms = parse_timeout_ms(&args[args.len() - 1])?;
+    let deadline = parse_timeout(&args[args.len() - 1])?;
     let keys = &args[1..args.len() - 1];
-    match mpop_first(ctx, keys, max, 1)? {
-        Some((key, popped)) => {
-            let mut out = vec![Reply::Bulk(key)];
-            for (member, score) in popped {
-                out.push(Reply::Bulk(Bytes::from(member)));
-                out.push(Reply::Double(score));
-            }
-            Ok(Reply::Array(out))
-        }
-        None => Ok(Reply::NullArray),
+    let Some((key, popped)) = mpop_first(ctx, keys, max, 1)? else {
+        return Ok(ctx.block(keys, deadline, Reply::NullArray));
+    };
+    let mut out = vec![Reply::Bulk(key)];
+    for (member, score) in popped {
+        out.push(Reply::Bulk(Bytes::from(member)));
+        out.push(Reply::Double(score));
     }
+    Ok(Reply::Array(out))
 }
 
+/// BZMPOP: as ZMPOP, else block. Redis parses numkeys, MIN|MAX and COUNT before the timeout.
 pub(crate) fn bzmpop(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Result<Reply> {
-    let _timeout_ms = parse_timeout_ms(&args[1])?;
     let parsed = parse_mpop(args, 2)?;
+    let deadline = parse_timeout(&args[1])?;
     Ok(match mpop_first(ctx, parsed.keys, parsed.max, parsed.count)? {
         Some((key, popped)) => mpop_reply(&key, popped),
-        None => Reply::NullArray,
+        None => ctx.block(parsed.keys, deadline, Reply::NullArray),
     })
 }
 
-/// Tells clients blocked on `key` that it now holds a sorted set of `size` members.
-pub(crate) fn signal_key(_ctx: &mut Ctx<'_>, _key: &[u8], _size: u64) {}
+/// Wakes clients blocked on `key` if it now holds a non-empty sorted set.
+pub(crate) fn signal_key(ctx: &mut Ctx<'_>, key: &[u8], size: u64) {
+    if size > 0 {
+        ctx.signal_key_ready(key);
+    }
+}
