@@ -218,27 +218,44 @@ impl ZSet {
         Ok(out)
     }
 
-    /// The 0-based rank of `member` in ascending (or, `reverse`, descending) order: O(rank),
-    /// counting the index entries before it.
+    /// The 0-based rank of `member` in ascending (or, `reverse`, descending) order. RocksDB
+    /// keeps no order statistics, so it is counted: two iterators walk in from both ends in
+    /// step, and the first to reach the member gives its rank, in O(min(rank, N - rank)).
     pub fn rank(&self, db: &Db<'_>, member: &[u8], reverse: bool) -> Result<Option<u64>> {
         let Some(score) = self.score(db, member)? else {
             return Ok(None);
         };
-        let mut it = db.storage.iter_prefix(Cf::ZSetScore, &self.prefix);
-        it.seek_to_first();
         let mut target = self.prefix.clone();
         target.extend_from_slice(&encode_score(score));
         target.extend_from_slice(member);
-        let mut before = 0u64;
-        while let Some(key) = it.key() {
-            if key >= target.as_slice() {
-                break;
+        let mut from_low = db.storage.iter_prefix(Cf::ZSetScore, &self.prefix);
+        let mut from_high = db.storage.iter_prefix(Cf::ZSetScore, &self.prefix);
+        from_low.seek_to_first();
+        from_high.seek_to_last();
+        // Members strictly below (resp. above) the target seen so far.
+        let (mut below, mut above) = (0u64, 0u64);
+        let ascending = loop {
+            match (from_low.key(), from_high.key()) {
+                (Some(low), Some(high)) => {
+                    if low >= target.as_slice() {
+                        break below;
+                    }
+                    if high <= target.as_slice() {
+                        break self.size.saturating_sub(above + 1);
+                    }
+                    below += 1;
+                    above += 1;
+                    from_low.next();
+                    from_high.prev();
+                }
+                _ => {
+                    iter_error(&from_low)?;
+                    iter_error(&from_high)?;
+                    return Err(StorageError::Format("sorted-set score index out of step with its members".into()).into());
+                }
             }
-            before += 1;
-            it.next();
-        }
-        iter_error(&it)?;
-        Ok(Some(if reverse { self.size - 1 - before.min(self.size - 1) } else { before }))
+        };
+        Ok(Some(if reverse { self.size.saturating_sub(ascending + 1) } else { ascending }))
     }
 }
 

@@ -171,13 +171,26 @@ fn collect(
     if skip >= zset.len() {
         return Ok(out);
     }
+    let want = left;
     let visit = |member: &[u8], score: f64| {
         out.push((member.to_vec(), score));
         left -= 1;
         Ok(left > 0)
     };
+    if let Spec::Rank(..) = spec {
+        // Ranks are counted by walking: start from the nearer end, then put the walk in order.
+        let len = zset.len();
+        let from_far_end = len - skip - want;
+        if from_far_end < skip {
+            zset.walk_by_score(db, None, !reverse, from_far_end, visit)?;
+            out.reverse();
+        } else {
+            zset.walk_by_score(db, None, reverse, skip, visit)?;
+        }
+        return Ok(out);
+    }
     match spec {
-        Spec::Rank(..) => zset.walk_by_score(db, None, reverse, skip, visit)?,
+        Spec::Rank(..) => {}
         Spec::Score(range) => zset.walk_by_score(db, Some(range), reverse, skip, visit)?,
         Spec::Lex(range) => zset.walk_by_lex(db, range, reverse, skip, visit)?,
     }
