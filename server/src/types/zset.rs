@@ -1,12 +1,13 @@
 //! Sorted sets on two column families (see storage/encoding.rs):
 //!
 //! - `default`: `[sub-key prefix][member]` → score (8 bytes, order-preserving u64): ZSCORE and
-//!   every membership test is one point read; iteration in member order serves the lex ranges;
+//!   every membership test is one point read; iteration in member order serves ZSCAN;
 //! - `zset_score`: `[sub-key prefix][score u64][member]` → empty: iteration in (score, member)
 //!   order, which is Redis's skiplist order, serves score and rank ranges with one seek.
 //!
-//! Ranks are counted by iteration: ZRANK and a rank range starting at `r` cost O(r) (RocksDB
-//! keeps no order statistics); score and lex ranges cost O(log N + M).
+//! Ranks are counted by iteration from the nearer end: ZRANK and a rank range starting at `r`
+//! cost O(min(r, N - r)) (RocksDB keeps no order statistics); score ranges, and lex ranges
+//! on sets of one score, cost O(log N + M).
 //!
 //! `-0` is stored as `0`: the two are one score for Redis, and the index must order them as one.
 
@@ -18,7 +19,7 @@ use crate::db::Db;
 use crate::error::{Error, Result};
 use crate::storage::encoding::{decode_f64_ordered, encode_f64_ordered, sub_key};
 use crate::storage::{Batch, Cf, KeyType, Metadata, RawIter, StorageError};
-use range::{LexBound, LexRange, ScoreRange};
+use range::{LexRange, ScoreRange};
 
 /// Sizes up to which Redis 7.0 keeps a sorted set as a listpack (`zset-max-listpack-entries`):
 /// ZSCAN then returns every element in one reply with cursor 0, and so does Redrock.
@@ -141,10 +142,16 @@ impl ZSet {
         iter_error(&it)
     }
 
-    /// Visits members in member order inside `range` (ascending, or descending if `reverse`),
-    /// skipping the first `skip`, until `visit` returns false. Redis walks its skiplist for
-    /// lex ranges, which is member order when all scores are equal, the case lex commands are
-    /// defined for.
+    /// Visits the members of a lex range in (score, member) order, ascending or descending
+    /// (`reverse`), after skipping `skip` members, until `visit` returns false.
+    ///
+    /// Redis defines lex ranges for sets whose scores are all equal; then the score index is
+    /// in member order and the start is one seek: O(log N + M). With mixed scores, Redis 7.0
+    /// does what its listpack walk does (sets of up to 128 members), and so does this: if the
+    /// last member is below `min` or the first above `max`, nothing; else the first member
+    /// (from the start side) inside the near end starts the range, if it is inside the far
+    /// end too; `skip` members are passed over without a test; then members are taken until
+    /// one is past the far end.
     pub fn walk_by_lex(
         &self,
         db: &Db<'_>,
@@ -156,32 +163,63 @@ impl ZSet {
         if range.is_empty() {
             return Ok(());
         }
-        let mut it = db.storage.iter_prefix(Cf::SubKeys, &self.prefix);
-        let start = if reverse { &range.max } else { &range.min };
-        match (start, reverse) {
-            (LexBound::NegInf, false) => it.seek_to_first(),
-            (LexBound::PosInf, true) => it.seek_to_last(),
-            (LexBound::PosInf, false) | (LexBound::NegInf, true) => return Ok(()),
-            (LexBound::Inclusive(m) | LexBound::Exclusive(m), false) => it.seek(sub_key(&self.prefix, m)),
-            (LexBound::Inclusive(m) | LexBound::Exclusive(m), true) => it.seek_for_prev(sub_key(&self.prefix, m)),
-        }
         let at = self.prefix.len();
-        while let (Some(key), Some(value)) = (it.key(), it.value()) {
-            let member = &key[at..];
-            let (before_start, past_end) = if reverse {
-                (!range.below_max(member), !range.above_min(member))
-            } else {
-                (!range.above_min(member), !range.below_max(member))
-            };
-            if past_end {
+        let mut it = db.storage.iter_prefix(Cf::ZSetScore, &self.prefix);
+        it.seek_to_last();
+        let Some(last) = it.key().map(<[u8]>::to_vec) else {
+            return iter_error(&it);
+        };
+        it.seek_to_first();
+        let Some(first) = it.key().map(<[u8]>::to_vec) else {
+            return iter_error(&it);
+        };
+        let member = |key: &[u8]| key[at + 8..].to_vec();
+        if !range.above_min(&member(&last)) || !range.below_max(&member(&first)) {
+            return Ok(());
+        }
+        let one_score = first[at..at + 8] == last[at..at + 8];
+        if one_score {
+            // Every key is [prefix][the score][member]: seek straight to the near end.
+            let mut target = first[..at + 8].to_vec();
+            match (reverse, range.max.member(), range.min.member()) {
+                (true, Some(max), _) => {
+                    target.extend_from_slice(max);
+                    it.seek_for_prev(&target);
+                }
+                (true, None, _) => it.seek_to_last(),
+                (false, _, Some(min)) => {
+                    target.extend_from_slice(min);
+                    it.seek(&target);
+                }
+                (false, _, None) => {}
+            }
+        } else if reverse {
+            it.seek_to_last();
+        }
+        let near = |m: &[u8]| if reverse { range.below_max(m) } else { range.above_min(m) };
+        let far = |m: &[u8]| if reverse { range.above_min(m) } else { range.below_max(m) };
+        // The first member inside the near end (a skipped exclusive bound, or a linear walk).
+        while let Some(key) = it.key() {
+            if near(&key[at + 8..]) {
                 break;
             }
-            if !before_start {
-                if skip > 0 {
-                    skip -= 1;
-                } else if !visit(member, decode_score(value)?)? {
-                    return Ok(());
-                }
+            step(&mut it, reverse);
+        }
+        match it.key() {
+            Some(key) if far(&key[at + 8..]) => {}
+            _ => return iter_error(&it),
+        }
+        while skip > 0 && it.valid() {
+            skip -= 1;
+            step(&mut it, reverse);
+        }
+        while let Some(key) = it.key() {
+            let member = &key[at + 8..];
+            if !far(member) {
+                break;
+            }
+            if !visit(member, decode_score(&key[at..at + 8])?)? {
+                return Ok(());
             }
             step(&mut it, reverse);
         }
@@ -251,7 +289,9 @@ impl ZSet {
                 _ => {
                     iter_error(&from_low)?;
                     iter_error(&from_high)?;
-                    return Err(StorageError::Format("sorted-set score index out of step with its members".into()).into());
+                    return Err(
+                        StorageError::Format("sorted-set score index out of step with its members".into()).into()
+                    );
                 }
             }
         };
