@@ -435,25 +435,45 @@ fn zrandmember(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Result<Reply> {
     if count == 0 {
         return Ok(Reply::Array(Vec::new()));
     }
-    let mut all = zset.all(&db)?;
-    let picked: Vec<(Vec<u8>, f64)> = if count < 0 {
+    let size = zset.len();
+    // The ranks to return: with repetition for a negative count, distinct otherwise (Floyd's
+    // sampling), or the whole set. One walk then collects them, holding only the reply.
+    let mut ranks: Vec<u64> = if count < 0 {
         let repeats = count.unsigned_abs();
         if repeats > MAX_RANDMEMBER_REPEATS {
             return Err(Error::err("value is out of range"));
         }
-        (0..repeats).map(|_| all[random_below(all.len() as u64) as usize].clone()).collect()
-    } else if count as u64 >= all.len() as u64 {
-        all
+        (0..repeats).map(|_| random_below(size)).collect()
+    } else if count as u64 >= size {
+        (0..size).collect()
     } else {
-        // Partial Fisher-Yates: the first `count` slots end up a uniform sample.
-        let count = count as usize;
-        for i in 0..count {
-            let j = i + random_below((all.len() - i) as u64) as usize;
-            all.swap(i, j);
+        let count = count as u64;
+        let mut chosen = std::collections::HashSet::with_capacity(count as usize);
+        for j in size - count..size {
+            let pick = random_below(j + 1);
+            chosen.insert(if chosen.contains(&pick) { j } else { pick });
         }
-        all.truncate(count);
-        all
+        chosen.into_iter().collect()
     };
+    let whole = ranks.len() as u64 == size && count > 0;
+    ranks.sort_unstable();
+    let mut picked: Vec<(Vec<u8>, f64)> = Vec::with_capacity(ranks.len());
+    let mut next = 0usize;
+    let mut rank = 0u64;
+    zset.walk_by_score(&db, None, false, 0, |member, score| {
+        while ranks.get(next) == Some(&rank) {
+            picked.push((member.to_vec(), score));
+            next += 1;
+        }
+        rank += 1;
+        Ok(next < ranks.len())
+    })?;
+    if !whole {
+        // Ranks were sorted for the walk; the reply comes in random order, as Redis's does.
+        for i in (1..picked.len()).rev() {
+            picked.swap(i, random_below(i as u64 + 1) as usize);
+        }
+    }
     Ok(scored_reply(picked, with_scores, ctx.client.resp))
 }
 

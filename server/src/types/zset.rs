@@ -246,16 +246,6 @@ impl ZSet {
         iter_error(&it)
     }
 
-    /// Every (member, score) in (score, member) order.
-    pub fn all(&self, db: &Db<'_>) -> Result<Vec<(Vec<u8>, f64)>> {
-        let mut out = Vec::with_capacity(self.size.min(1 << 16) as usize);
-        self.walk_by_score(db, None, false, 0, |m, s| {
-            out.push((m.to_vec(), s));
-            Ok(true)
-        })?;
-        Ok(out)
-    }
-
     /// The 0-based rank of `member` in ascending (or, `reverse`, descending) order. RocksDB
     /// keeps no order statistics, so it is counted: two iterators walk in from both ends in
     /// step, and the first to reach the member gives its rank, in O(min(rank, N - rank)).
