@@ -134,6 +134,7 @@ mod tests {
             expected: String::new(),
             actual: String::new(),
             known: None,
+            explanation: String::new(),
         }
     }
 

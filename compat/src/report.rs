@@ -131,6 +131,7 @@ impl Report {
                     let _ = writeln!(out, "{bold}DIVERGED{reset} {} ({})", r.name, r.path);
                     for d in r.unknown_divergences() {
                         let _ = writeln!(out, "  {}:{}: {}", r.path, d.line, d.command);
+                        let _ = writeln!(out, "    ({})", d.explanation);
                         for l in unified(&d.expected, &d.actual, color).lines() {
                             let _ = writeln!(out, "    {l}");
                         }
@@ -251,7 +252,7 @@ impl Report {
                 Status::Diverged if !unknown.is_empty() => {
                     let mut body = String::new();
                     for d in &unknown {
-                        let _ = writeln!(body, "{}:{}: {}", r.path, d.line, d.command);
+                        let _ = writeln!(body, "{}:{}: {} ({})", r.path, d.line, d.command, d.explanation);
                         body.push_str(&unified(&d.expected, &d.actual, false));
                     }
                     let _ = writeln!(

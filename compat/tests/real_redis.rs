@@ -67,3 +67,15 @@ fn spawned_servers_need_no_setup() {
     assert_eq!(v["summary"]["diverged"], 0);
     assert!(v["summary"]["passed"].as_u64().unwrap() > 0);
 }
+
+#[test]
+fn tips_lists_what_real_redis_marks() {
+    let bin = format!("spawn:{}", redrock_compat::process::redis_server_bin());
+    let run = cli(&["tips", "--reference", &bin]);
+    assert_eq!(run.code, 0, "{}", run.show());
+    let line = |name: &str| run.stdout.lines().find(|l| l.split_whitespace().next() == Some(name)).map(str::to_string);
+    assert!(line("smembers").is_some_and(|l| l.ends_with(" unordered")), "{}", run.show());
+    assert!(line("hgetall").is_some_and(|l| l.ends_with(" unordered-pairs")), "{}", run.show());
+    assert!(line("randomkey").is_some_and(|l| l.ends_with(" nondeterministic")), "{}", run.show());
+    assert!(line("get").is_none(), "{}", run.show());
+}

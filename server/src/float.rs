@@ -17,6 +17,7 @@ extern "C" {
         out_len: usize,
     ) -> c_int;
     fn redrock_string2d(s: *const c_char, slen: usize, out: *mut f64) -> c_int;
+    fn redrock_seconds_to_ms(s: *const c_char, slen: usize, out_ms: *mut i64) -> c_int;
 }
 
 /// Longest long double Redis prints ("%.17Lf" of 1e4932 is ~4950 characters).
@@ -77,6 +78,15 @@ pub fn parse_f64(bytes: &[u8]) -> Option<f64> {
     (ok == 1).then_some(value)
 }
 
+/// A blocking command's timeout argument in milliseconds, as Redis computes it: the
+/// seconds read as a C long double, times 1000, truncated (`None`: not a number).
+pub fn seconds_to_ms(bytes: &[u8]) -> Option<i64> {
+    let mut ms = 0i64;
+    // SAFETY: `bytes` is valid for its length; the C side copies it before reading.
+    let ok = unsafe { redrock_seconds_to_ms(bytes.as_ptr() as *const c_char, bytes.len(), &mut ms) };
+    (ok == 1).then_some(ms)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -91,6 +101,19 @@ mod tests {
         assert!(matches!(incr_by_float(Some(b"abc"), b"1"), Err(Error::NotFloat)));
         assert!(matches!(incr_by_float(Some(b"1"), b" 1"), Err(Error::NotFloat)));
         assert!(matches!(incr_by_float(Some(b"1"), b"inf"), Err(Error::NanOrInfinity)));
+        // A NUL ends C's strtold early; Redis checks that the whole buffer was read.
+        assert!(matches!(incr_by_float(Some(b"1"), b"1\x00"), Err(Error::NotFloat)));
+        assert!(matches!(incr_by_float(Some(b"1\x002"), b"1"), Err(Error::NotFloat)));
+    }
+
+    #[test]
+    fn timeouts_are_truncated_milliseconds() {
+        assert_eq!(seconds_to_ms(b"0.1"), Some(100));
+        assert_eq!(seconds_to_ms(b"1"), Some(1000));
+        assert_eq!(seconds_to_ms(b"0.0001"), Some(0));
+        assert_eq!(seconds_to_ms(b"-1"), Some(-1000));
+        assert_eq!(seconds_to_ms(b"abc"), None);
+        assert_eq!(seconds_to_ms(b""), None);
     }
 
     #[test]

@@ -3,11 +3,19 @@
 mod bench;
 pub use bench::generate as generate_bench_script;
 mod import;
+mod lint;
 mod replay;
 
 use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
+
+/// Writes to standard output, ignoring a closed pipe (`redrock-compat check | head` must
+/// not panic; the exit code still tells the result).
+pub fn out(text: &str) {
+    use std::io::Write;
+    let _ = std::io::stdout().lock().write_all(text.as_bytes());
+}
 
 pub const EXIT_OK: i32 = 0;
 pub const EXIT_DIVERGED: i32 = 1;
@@ -77,6 +85,23 @@ pub enum Cmd {
         /// Output script (default: standard output).
         #[arg(short, long)]
         output: Option<PathBuf>,
+    },
+    /// Check scripts without a server: syntax (file:line), a golden per script, a script per
+    /// golden.
+    Lint {
+        /// Scripts or folders of scripts.
+        #[arg(default_value = "compat/scripts")]
+        paths: Vec<PathBuf>,
+        #[arg(long, default_value = "compat/scripts")]
+        scripts_root: PathBuf,
+        #[arg(long, default_value = "golden")]
+        golden: PathBuf,
+    },
+    /// List the commands a reference's COMMAND tips mark nondeterministic or unordered, i.e.
+    /// what scripts compare loosely unless a directive says otherwise.
+    Tips {
+        #[arg(long)]
+        reference: String,
     },
     /// Measure replay speed: N generated commands diffed between two servers.
     Bench {
@@ -165,6 +190,11 @@ pub fn run(cli: Cli) -> i32 {
             replay::record(&reference, &verify_with, &replay::locate(&golden), allow_new_reference, &common)
         }
         Cmd::Import { source, output } => import::run(&source, output.as_deref()),
+        Cmd::Tips { reference } => replay::tips(&reference),
+        Cmd::Lint { paths, scripts_root, golden } => {
+            let paths: Vec<PathBuf> = paths.iter().map(|p| replay::locate(p)).collect();
+            lint::run(&paths, &replay::locate(&scripts_root), &replay::locate(&golden))
+        }
         Cmd::Bench { reference, target, commands } => bench::run(&reference, &target, commands),
     }
 }

@@ -28,7 +28,7 @@ fn cannot_run(msg: impl std::fmt::Display) -> i32 {
 fn cannot_run_with(mode: &str, msg: impl std::fmt::Display, c: &Common) -> i32 {
     let msg = msg.to_string();
     if c.format == Format::Json {
-        println!("{}", serde_json::json!({ "mode": mode, "error": msg, "exit_code": EXIT_CANNOT_RUN }));
+        super::out(&format!("{}\n", serde_json::json!({ "mode": mode, "error": msg, "exit_code": EXIT_CANNOT_RUN })));
     }
     if let Some(j) = &c.junit {
         let mut report = Report::new(mode, None, None);
@@ -106,10 +106,10 @@ fn endpoint(url: &str) -> Result<Server, String> {
 
 fn emit(report: &Report, c: &Common) -> i32 {
     match c.format {
-        Format::Json => println!("{}", report.to_json()),
+        Format::Json => super::out(&format!("{}\n", report.to_json())),
         Format::Text => {
             let color = std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none();
-            print!("{}", report.to_text(color));
+            super::out(&report.to_text(color));
         }
     }
     if let Some(j) = &c.junit {
@@ -199,5 +199,31 @@ pub fn record(reference: &str, verify_with: &[String], golden: &Path, allow_new_
     match run() {
         Ok(report) => emit(&report, c),
         Err(e) => cannot_run_with("record", e, c),
+    }
+}
+
+/// `tips`: the flags each command gets from the reference's tips.
+pub fn tips(reference: &str) -> i32 {
+    let run = || -> Result<String, String> {
+        let rs = endpoint(reference)?;
+        let mut conn =
+            crate::client::Conn::connect(&rs.ep, crate::client::DEFAULT_READ_TIMEOUT).map_err(|e| e.to_string())?;
+        let tips = crate::tips::Tips::fetch(&mut conn).map_err(|e| e.to_string())?;
+        let mut out = String::new();
+        for (name, f) in tips.list() {
+            let entry = crate::transcript::Entry { line: 0, command: name, flags: f, body: String::new() };
+            // Reuse the transcript header's flag notation: `### 0 [unordered]: smembers`.
+            let header = entry.header();
+            let flags = header.split_once(" [").and_then(|(_, r)| r.split_once("]: ")).map(|(f, _)| f);
+            out.push_str(&format!("{:<28} {}\n", entry.command, flags.unwrap_or("")));
+        }
+        Ok(out)
+    };
+    match run() {
+        Ok(text) => {
+            super::out(&text);
+            super::EXIT_OK
+        }
+        Err(e) => cannot_run(e),
     }
 }
