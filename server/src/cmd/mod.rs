@@ -2,6 +2,7 @@
 //! its handlers.
 
 pub mod args;
+pub mod bits;
 pub mod command;
 pub mod config;
 pub mod connection;
@@ -14,6 +15,7 @@ pub mod scan;
 pub mod server;
 pub mod set;
 pub mod spec;
+pub mod string_options;
 pub mod strings;
 pub mod table;
 pub mod transaction;
@@ -30,6 +32,7 @@ use crate::shared::Shared;
 /// Every family's entries; `table.rs` indexes them. Adding a family is one line here.
 pub const FAMILIES: &[&[CommandSpec]] = &[
     strings::COMMANDS,
+    bits::COMMANDS,
     keyspace::COMMANDS,
     expire::COMMANDS,
     scan::COMMANDS,
