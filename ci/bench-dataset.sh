@@ -56,7 +56,7 @@ mkdir -p "$work/redis" "$work/redrock"
 for server in redis redrock; do
   port=$(free_port)
   pid=$(start_$server "$port"); pids+=("$pid")
-  wait_get "$port" none >/dev/null 2>&1 & waiter=$!; sleep 0.5; kill $waiter 2>/dev/null || true
+  for _ in $(seq 200); do redis-cli -p "$port" ping >/dev/null 2>&1 && break; sleep 0.05; done
   t0=$(date +%s.%N); load "$port"; t1=$(date +%s.%N)
   result[$server,load_s]=$(echo "$t1 - $t0" | bc)
   [ "$server" = redis ] && redis-cli -p "$port" save >/dev/null
