@@ -234,6 +234,19 @@ impl Blocking {
         }
     }
 
+    /// Signals every key clients wait for in logical database `db` (of any namespace): for
+    /// SWAPDB, after which a blocked client waits on its database's new contents, which may
+    /// already hold what it waits for (Redis's `scanDatabaseForReadyKeys`).
+    pub fn signal_database(&self, db: usize) {
+        if self.blocked_clients() == 0 {
+            return;
+        }
+        let keys: Vec<WaitKey> = self.lock_waiters().queues.keys().filter(|k| k.db == db).cloned().collect();
+        for key in keys {
+            self.signal(&key.ns, key.db, &key.key);
+        }
+    }
+
     /// Serves the clients waiting on every signalled key (see the module notes). Called by
     /// dispatch after each command, with no key lock held.
     pub fn serve_ready(&self, shared: &Arc<Shared>) {
@@ -409,6 +422,18 @@ mod tests {
         blocking.signal(b"", 0, b"k");
         blocking.signal(b"", 0, b"k");
         blocking.signal(b"", 1, b"k");
+        assert_eq!(blocking.ready_count.load(Ordering::SeqCst), 2);
+    }
+
+    #[test]
+    fn swapdb_signals_the_waited_keys_of_a_database() {
+        let (registry, blocking) = (ClientRegistry::default(), Blocking::default());
+        let spec = crate::cmd::table::lookup(b"blpop").expect("blpop is in the table");
+        let args: Vec<Bytes> = ["BLPOP", "a", "b", "0"].iter().map(|a| Bytes::from(*a)).collect();
+        let _wait = blocking.register(&client(&registry), spec, &args, request(&["a", "b"]));
+        blocking.signal_database(1);
+        assert_eq!(blocking.ready_count.load(Ordering::SeqCst), 0);
+        blocking.signal_database(0);
         assert_eq!(blocking.ready_count.load(Ordering::SeqCst), 2);
     }
 
