@@ -331,7 +331,7 @@ fn rerun(shared: &Arc<Shared>, command: &BlockedCommand) -> Option<Reply> {
 }
 
 /// Redis's `getTimeoutFromObjectOrReply` in seconds: a float of seconds (read as a C long
-/// double and truncated to milliseconds, as Redis does), 0 meaning forever. Returns the
+/// double and rounded up to milliseconds, as Redis 7.0.15 does), 0 meaning forever. Returns the
 /// deadline, `None` for forever.
 pub fn parse_timeout(arg: &[u8]) -> Result<Option<Instant>> {
     let timeout_ms =
