@@ -35,7 +35,7 @@
 //! must not call the registry's other methods.
 
 use std::collections::{HashMap, HashSet, VecDeque};
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
@@ -135,8 +135,14 @@ pub struct Blocking {
     ready: Mutex<ReadyKeys>,
     /// Blocked clients: signals return at once while it is 0, the common case.
     blocked_clients: AtomicUsize,
-    /// Keys in `ready`: serving returns at once while it is 0.
+    /// Keys in `ready`: serving returns at once while it and `serving` are 0.
     ready_count: AtomicUsize,
+    /// One drain of the ready keys at a time (Redis serves them on its one thread).
+    serve_lock: Mutex<()>,
+    /// Set while a drain runs, before it takes keys from `ready`: a command whose signalled
+    /// key another thread is already serving waits for that drain, so its reply never
+    /// leaves before its waiters are served.
+    serving: AtomicBool,
 }
 
 impl Blocking {
@@ -250,6 +256,24 @@ impl Blocking {
     /// Serves the clients waiting on every signalled key (see the module notes). Called by
     /// dispatch after each command, with no key lock held.
     pub fn serve_ready(&self, shared: &Arc<Shared>) {
+        if self.ready_count.load(Ordering::SeqCst) == 0 && !self.serving.load(Ordering::SeqCst) {
+            return;
+        }
+        // Taken with no key lock held, and the drain takes key locks only under it: no cycle.
+        let _serving = self.serve_lock.lock().unwrap_or_else(|e| e.into_inner());
+        /// Clears `serving` however the drain ends.
+        struct Serving<'a>(&'a AtomicBool);
+        impl Drop for Serving<'_> {
+            fn drop(&mut self) {
+                self.0.store(false, Ordering::SeqCst);
+            }
+        }
+        self.serving.store(true, Ordering::SeqCst);
+        let _flag = Serving(&self.serving);
+        self.drain_ready(shared);
+    }
+
+    fn drain_ready(&self, shared: &Arc<Shared>) {
         while self.ready_count.load(Ordering::SeqCst) > 0 {
             let next = {
                 let mut ready = self.ready.lock().unwrap_or_else(|e| e.into_inner());
