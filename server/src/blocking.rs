@@ -351,6 +351,14 @@ fn rerun(shared: &Arc<Shared>, command: &BlockedCommand) -> Option<Reply> {
     if client.block_request.is_some() {
         return None;
     }
+    // As dispatch does for any write: the served command's keys (the popped source, a
+    // BLMOVE destination) abort transactions that WATCH them.
+    if command.spec.flags & crate::cmd::spec::flag::WRITE != 0 && !reply.is_error() {
+        let args = &command.args;
+        let physical_db = shared.physical_db(command.logical_db);
+        let keys = command.spec.key_positions(args);
+        shared.watches.touch(&command.namespace, physical_db, keys.iter().map(|&i| &args[i][..]));
+    }
     Some(reply)
 }
 

@@ -38,7 +38,8 @@ impl Storage {
     /// Removes all but the newest [`CHECKPOINTS_KEPT`] checkpoints; failures only log.
     fn prune_checkpoints(&self, root: &std::path::Path) {
         let Ok(entries) = std::fs::read_dir(root) else { return };
-        let mut folders: Vec<PathBuf> = entries.filter_map(|e| e.ok()).map(|e| e.path()).filter(|p| p.is_dir()).collect();
+        let mut folders: Vec<PathBuf> =
+            entries.filter_map(|e| e.ok()).map(|e| e.path()).filter(|p| p.is_dir()).collect();
         // Names start with the creation time in ms: lexicographic order of equal-length
         // numbers is age order; sort by (length, name) to stay right across digit counts.
         folders.sort_by_key(|p| {
