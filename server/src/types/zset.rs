@@ -15,7 +15,7 @@ pub mod range;
 
 use std::collections::HashMap;
 
-use crate::db::Db;
+use crate::db::{Db, Record};
 use crate::error::{Error, Result};
 use crate::storage::encoding::{decode_f64_ordered, encode_f64_ordered, sub_key};
 use crate::storage::{Batch, Cf, KeyType, Metadata, RawIter, StorageError};
@@ -52,14 +52,16 @@ pub struct ZSet {
 impl ZSet {
     /// The sorted set at `key`, `None` if absent, `WRONGTYPE` if another type.
     pub fn load(db: &Db<'_>, key: &[u8]) -> Result<Option<ZSet>> {
-        let Some(record) = db.lookup_typed(key, KeyType::ZSet)? else {
-            return Ok(None);
-        };
+        db.lookup_typed(key, KeyType::ZSet)?.map(|record| ZSet::from_record(db, key, record)).transpose()
+    }
+
+    /// The sorted set of a record already looked up (and known to be a sorted set).
+    pub fn from_record(db: &Db<'_>, key: &[u8], record: Record) -> Result<ZSet> {
         let collection = record
             .meta
             .collection
             .ok_or_else(|| StorageError::Format("sorted set without a collection header".into()))?;
-        Ok(Some(ZSet { prefix: db.sub_prefix(key, collection.version), size: collection.size, meta: record.meta }))
+        Ok(ZSet { prefix: db.sub_prefix(key, collection.version), size: collection.size, meta: record.meta })
     }
 
     pub fn len(&self) -> u64 {

@@ -30,7 +30,7 @@ impl Source {
             return Ok(Source::Missing);
         };
         match record.meta.key_type {
-            KeyType::ZSet => Ok(ZSet::load(db, key)?.map_or(Source::Missing, Source::ZSet)),
+            KeyType::ZSet => Ok(Source::ZSet(ZSet::from_record(db, key, record)?)),
             KeyType::Set => {
                 let c = record
                     .meta
