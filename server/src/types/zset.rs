@@ -309,7 +309,8 @@ pub struct ZSetWriter<'a> {
     size: u64,
     /// A new incarnation has no stored members to read.
     fresh: bool,
-    pending: HashMap<Vec<u8>, Option<f64>>,
+    /// Members whose current score is known (written by this command, or prefetched).
+    known: HashMap<Vec<u8>, Option<f64>>,
     batch: Batch<'a>,
 }
 
@@ -324,7 +325,7 @@ impl<'a> ZSetWriter<'a> {
                 meta: zset.meta,
                 prefix: zset.prefix,
                 fresh: false,
-                pending: HashMap::new(),
+                known: HashMap::new(),
                 batch: db.storage.batch(),
             },
             None => Self::replacing(db, key),
@@ -341,7 +342,7 @@ impl<'a> ZSetWriter<'a> {
             prefix: db.sub_prefix(key, version),
             size: 0,
             fresh: true,
-            pending: HashMap::new(),
+            known: HashMap::new(),
             batch: db.storage.batch(),
         }
     }
@@ -356,13 +357,28 @@ impl<'a> ZSetWriter<'a> {
 
     /// The score of `member`, this command's writes included.
     pub fn score(&self, member: &[u8]) -> Result<Option<f64>> {
-        if let Some(pending) = self.pending.get(member) {
-            return Ok(*pending);
+        if let Some(known) = self.known.get(member) {
+            return Ok(*known);
         }
         if self.fresh {
             return Ok(None);
         }
         self.db.storage.get(Cf::SubKeys, &sub_key(&self.prefix, member))?.map(|v| decode_score(&v)).transpose()
+    }
+
+    /// Reads the scores of `members` in one batched read, so the [`Self::score`] calls of a
+    /// many-member ZADD or ZREM are served from memory.
+    pub fn prefetch<M: AsRef<[u8]>>(&mut self, members: &[M]) -> Result<()> {
+        if self.fresh {
+            return Ok(());
+        }
+        let wanted: Vec<&[u8]> = members.iter().map(AsRef::as_ref).filter(|m| !self.known.contains_key(*m)).collect();
+        let keys: Vec<Vec<u8>> = wanted.iter().map(|m| sub_key(&self.prefix, m)).collect();
+        for (member, value) in wanted.into_iter().zip(self.db.storage.multi_get(Cf::SubKeys, &keys)?) {
+            let score = value.map(|v| decode_score(&v)).transpose()?;
+            self.known.insert(member.to_vec(), score);
+        }
+        Ok(())
     }
 
     /// Sets `member`'s score; `old` is its current score (from [`Self::score`] or a walk).
@@ -376,7 +392,7 @@ impl<'a> ZSetWriter<'a> {
         let code = encode_score(score);
         self.batch.put(Cf::SubKeys, &sub_key(&self.prefix, member), &code);
         self.batch.put(Cf::ZSetScore, &self.index_key(member, score), &[]);
-        self.pending.insert(member.to_vec(), Some(score));
+        self.known.insert(member.to_vec(), Some(score));
     }
 
     /// Removes `member`, whose current score is `score`.
@@ -384,7 +400,7 @@ impl<'a> ZSetWriter<'a> {
         self.batch.delete(Cf::SubKeys, &sub_key(&self.prefix, member));
         self.batch.delete(Cf::ZSetScore, &self.index_key(member, score));
         self.size = self.size.saturating_sub(1);
-        self.pending.insert(member.to_vec(), None);
+        self.known.insert(member.to_vec(), None);
     }
 
     fn index_key(&self, member: &[u8], score: f64) -> Vec<u8> {
