@@ -10,13 +10,14 @@
 //! on sets of one score, cost O(log N + M).
 //!
 //! `-0` is stored as `0`: the two are one score for Redis, and the index must order them as one.
+//! Redis 7.0 stores `0` too in a listpack (up to 128 members); only its skiplist keeps the sign.
 
 pub mod range;
 
 use std::collections::HashMap;
 
 use crate::db::{Db, Record};
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::storage::encoding::{decode_f64_ordered, encode_f64_ordered, sub_key};
 use crate::storage::{Batch, Cf, KeyType, Metadata, RawIter, StorageError};
 use range::{LexRange, ScoreRange};
@@ -425,14 +426,6 @@ impl<'a> ZSetWriter<'a> {
         }
         self.db.storage.write(self.batch)?;
         Ok(())
-    }
-}
-
-/// `WRONGTYPE` unless `key` is absent or holds a sorted set (for commands that create one).
-pub fn check_type(db: &Db<'_>, key: &[u8]) -> Result<()> {
-    match db.lookup(key)? {
-        Some(r) if r.meta.key_type != KeyType::ZSet => Err(Error::WrongType),
-        _ => Ok(()),
     }
 }
 
