@@ -30,10 +30,12 @@
 //! (a key created with the wrong type wakes nobody) rather than replying WRONGTYPE.
 //!
 //! Lock order: key locks, then the waiter registry, then the ready-key set. The registry is
-//! never held while waiting for a key lock, so serving cannot deadlock with commands.
+//! never held while waiting for a key lock, so serving cannot deadlock with commands. A
+//! handler re-run for a waiter runs with the registry held: handlers may signal keys, but
+//! must not call the registry's other methods.
 
 use std::collections::{HashMap, HashSet, VecDeque};
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
@@ -43,7 +45,6 @@ use tokio::sync::oneshot;
 
 use crate::client::{ClientHandle, ClientState};
 use crate::cmd::{CommandSpec, Ctx};
-use crate::db::Db;
 use crate::error::{Error, Result};
 use crate::shared::Shared;
 
@@ -56,11 +57,12 @@ pub fn timeout_reply() -> Reply {
 /// The reply to a client unblocked by `CLIENT UNBLOCK id ERROR`.
 pub const UNBLOCKED_ERROR: &str = "UNBLOCKED client unblocked via CLIENT UNBLOCK";
 
-/// A key a client waits for: namespace, physical database, user key.
+/// A key a client waits for: namespace, logical database (what the client selected: after
+/// SWAPDB a blocked client waits on its database's new contents, as in Redis), user key.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct WaitKey {
     pub ns: Bytes,
-    pub db: u8,
+    pub db: usize,
     pub key: Bytes,
 }
 
@@ -133,8 +135,14 @@ pub struct Blocking {
     ready: Mutex<ReadyKeys>,
     /// Blocked clients: signals return at once while it is 0, the common case.
     blocked_clients: AtomicUsize,
-    /// Keys in `ready`: serving returns at once while it is 0.
+    /// Keys in `ready`: serving returns at once while it and `serving` are 0.
     ready_count: AtomicUsize,
+    /// One drain of the ready keys at a time (Redis serves them on its one thread).
+    serve_lock: Mutex<()>,
+    /// Set while a drain runs, before it takes keys from `ready`: a command whose signalled
+    /// key another thread is already serving waits for that drain, so its reply never
+    /// leaves before its waiters are served.
+    serving: AtomicBool,
 }
 
 impl Blocking {
@@ -157,16 +165,14 @@ impl Blocking {
     /// `args`. Called by dispatch with the command's key locks held.
     pub fn register(
         &self,
-        shared: &Shared,
         client: &ClientState,
         spec: &'static CommandSpec,
         args: &[Bytes],
         request: BlockRequest,
     ) -> BlockedWait {
-        let physical_db = shared.physical_db(client.db);
         let mut keys: Vec<WaitKey> = Vec::with_capacity(request.keys.len());
         for key in request.keys {
-            let wait_key = WaitKey { ns: client.namespace.clone(), db: physical_db, key };
+            let wait_key = WaitKey { ns: client.namespace.clone(), db: client.db, key };
             // BLPOP k k 0 waits once on k.
             if !keys.contains(&wait_key) {
                 keys.push(wait_key);
@@ -220,8 +226,9 @@ impl Blocking {
         true
     }
 
-    /// Notes that `key` may now serve waiting clients. Cheap when nobody waits.
-    pub fn signal(&self, ns: &[u8], db: u8, key: &[u8]) {
+    /// Notes that `key` of logical database `db` may now serve waiting clients. Cheap when
+    /// nobody waits.
+    pub fn signal(&self, ns: &[u8], db: usize, key: &[u8]) {
         if self.blocked_clients() == 0 {
             return;
         }
@@ -233,9 +240,40 @@ impl Blocking {
         }
     }
 
+    /// Signals every key clients wait for in logical database `db` (of any namespace): for
+    /// SWAPDB, after which a blocked client waits on its database's new contents, which may
+    /// already hold what it waits for (Redis's `scanDatabaseForReadyKeys`).
+    pub fn signal_database(&self, db: usize) {
+        if self.blocked_clients() == 0 {
+            return;
+        }
+        let keys: Vec<WaitKey> = self.lock_waiters().queues.keys().filter(|k| k.db == db).cloned().collect();
+        for key in keys {
+            self.signal(&key.ns, key.db, &key.key);
+        }
+    }
+
     /// Serves the clients waiting on every signalled key (see the module notes). Called by
     /// dispatch after each command, with no key lock held.
     pub fn serve_ready(&self, shared: &Arc<Shared>) {
+        if self.ready_count.load(Ordering::SeqCst) == 0 && !self.serving.load(Ordering::SeqCst) {
+            return;
+        }
+        // Taken with no key lock held, and the drain takes key locks only under it: no cycle.
+        let _serving = self.serve_lock.lock().unwrap_or_else(|e| e.into_inner());
+        /// Clears `serving` however the drain ends.
+        struct Serving<'a>(&'a AtomicBool);
+        impl Drop for Serving<'_> {
+            fn drop(&mut self) {
+                self.0.store(false, Ordering::SeqCst);
+            }
+        }
+        self.serving.store(true, Ordering::SeqCst);
+        let _flag = Serving(&self.serving);
+        self.drain_ready(shared);
+    }
+
+    fn drain_ready(&self, shared: &Arc<Shared>) {
         while self.ready_count.load(Ordering::SeqCst) > 0 {
             let next = {
                 let mut ready = self.ready.lock().unwrap_or_else(|e| e.into_inner());
@@ -268,7 +306,8 @@ impl Blocking {
                 None => continue,
             };
             let positions = spec.key_positions(&args);
-            let _guards = shared.locks.lock(&key.ns, key.db, positions.iter().map(|&i| &args[i][..]));
+            let physical_db = shared.physical_db(key.db);
+            let _guards = shared.locks.lock(&key.ns, physical_db, positions.iter().map(|&i| &args[i][..]));
             let mut waiters = self.lock_waiters();
             let Some(waiter) = waiters.by_client.get(&id) else {
                 continue;
@@ -282,8 +321,7 @@ impl Blocking {
                 }
                 None => {
                     drop(waiters);
-                    let db = Db { storage: &shared.storage, ns: &key.ns, index: key.db };
-                    if db.lookup(&key.key).map(|record| record.is_none()).unwrap_or(true) {
+                    if shared.db(&key.ns, key.db).lookup(&key.key).map(|record| record.is_none()).unwrap_or(true) {
                         return;
                     }
                 }
@@ -317,7 +355,7 @@ fn rerun(shared: &Arc<Shared>, command: &BlockedCommand) -> Option<Reply> {
 }
 
 /// Redis's `getTimeoutFromObjectOrReply` in seconds: a float of seconds (read as a C long
-/// double and truncated to milliseconds, as Redis does), 0 meaning forever. Returns the
+/// double and rounded up to milliseconds, as Redis 7.0.15 does), 0 meaning forever. Returns the
 /// deadline, `None` for forever.
 pub fn parse_timeout(arg: &[u8]) -> Result<Option<Instant>> {
     let timeout_ms =
@@ -328,7 +366,8 @@ pub fn parse_timeout(arg: &[u8]) -> Result<Option<Instant>> {
     if timeout_ms == 0 {
         return Ok(None);
     }
-    // Redis 7.0 has no upper bound (7.2 added "timeout is out of range"). A deadline past what `Instant` can hold is forever in practice.
+    // Redis 7.0 has no upper bound (7.2 added "timeout is out of range"). A deadline past
+    // what `Instant` can hold is forever in practice.
     Ok(Instant::now().checked_add(Duration::from_millis(timeout_ms as u64)))
 }
 
@@ -348,13 +387,91 @@ impl Ctx<'_> {
     /// Tells waiting clients that `key` (of the selected database) may now have something
     /// for them: call it after writing whenever a command creates a list or a sorted set.
     pub fn signal_key_ready(&self, key: &[u8]) {
-        let physical_db = self.shared.physical_db(self.client.db);
-        self.shared.blocking.signal(&self.client.namespace, physical_db, key);
+        self.shared.blocking.signal(&self.client.namespace, self.client.db, key);
     }
 
     /// Whether the handler is re-run on behalf of a blocked client (a source key of another
     /// type then counts as empty: the client keeps waiting).
     pub fn serving_blocked(&self) -> bool {
         self.client.serving_blocked
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::client::ClientRegistry;
+
+    fn client(registry: &ClientRegistry) -> ClientState {
+        ClientState::new(registry.register("127.0.0.1:1".into(), "127.0.0.1:2".into()), true)
+    }
+
+    fn request(keys: &[&str]) -> BlockRequest {
+        BlockRequest { keys: keys.iter().map(|k| Bytes::copy_from_slice(k.as_bytes())).collect(), deadline: None }
+    }
+
+    fn queue(blocking: &Blocking, key: &str) -> Vec<u64> {
+        let wait_key = WaitKey { ns: Bytes::new(), db: 0, key: Bytes::copy_from_slice(key.as_bytes()) };
+        blocking.lock_waiters().queues.get(&wait_key).map(|q| q.iter().copied().collect()).unwrap_or_default()
+    }
+
+    #[test]
+    fn waiters_queue_in_arrival_order_and_leave_nothing_behind() {
+        let (registry, blocking) = (ClientRegistry::default(), Blocking::default());
+        let spec = crate::cmd::table::lookup(b"blpop").expect("blpop is in the table");
+        let args: Vec<Bytes> = ["BLPOP", "k", "k", "other", "0"].iter().map(|a| Bytes::from(*a)).collect();
+        let (a, b) = (client(&registry), client(&registry));
+        let _wait_a = blocking.register(&a, spec, &args, request(&["k", "k", "other"]));
+        let mut wait_b = blocking.register(&b, spec, &args, request(&["k"]));
+        assert_eq!(queue(&blocking, "k"), vec![a.id(), b.id()], "duplicate keys wait once, in arrival order");
+        assert_eq!((blocking.blocked_clients(), blocking.blocking_keys()), (2, 2));
+        assert!(blocking.withdraw(a.id()));
+        assert!(!blocking.withdraw(a.id()), "a second withdrawal finds nothing");
+        assert_eq!(queue(&blocking, "k"), vec![b.id()]);
+        assert!(queue(&blocking, "other").is_empty());
+        assert!(blocking.unblock(b.id(), timeout_reply()));
+        assert_eq!(wait_b.reply.try_recv().ok(), Some(Reply::NullArray));
+        assert_eq!((blocking.blocked_clients(), blocking.blocking_keys()), (0, 0));
+        assert!(!blocking.is_blocked(b.id()));
+    }
+
+    #[test]
+    fn signals_are_ignored_while_nobody_waits_and_kept_once_otherwise() {
+        let (registry, blocking) = (ClientRegistry::default(), Blocking::default());
+        blocking.signal(b"", 0, b"k");
+        assert_eq!(blocking.ready_count.load(Ordering::SeqCst), 0);
+        let spec = crate::cmd::table::lookup(b"blpop").expect("blpop is in the table");
+        let args: Vec<Bytes> = ["BLPOP", "k", "0"].iter().map(|a| Bytes::from(*a)).collect();
+        let _wait = blocking.register(&client(&registry), spec, &args, request(&["k"]));
+        blocking.signal(b"", 0, b"k");
+        blocking.signal(b"", 0, b"k");
+        blocking.signal(b"", 1, b"k");
+        assert_eq!(blocking.ready_count.load(Ordering::SeqCst), 2);
+    }
+
+    #[test]
+    fn swapdb_signals_the_waited_keys_of_a_database() {
+        let (registry, blocking) = (ClientRegistry::default(), Blocking::default());
+        let spec = crate::cmd::table::lookup(b"blpop").expect("blpop is in the table");
+        let args: Vec<Bytes> = ["BLPOP", "a", "b", "0"].iter().map(|a| Bytes::from(*a)).collect();
+        let _wait = blocking.register(&client(&registry), spec, &args, request(&["a", "b"]));
+        blocking.signal_database(1);
+        assert_eq!(blocking.ready_count.load(Ordering::SeqCst), 0);
+        blocking.signal_database(0);
+        assert_eq!(blocking.ready_count.load(Ordering::SeqCst), 2);
+    }
+
+    #[test]
+    fn timeouts_follow_redis() {
+        assert_eq!(parse_timeout(b"0").unwrap(), None);
+        assert!(parse_timeout(b"0.5").unwrap().is_some());
+        let message = |arg: &[u8]| parse_timeout(arg).unwrap_err().to_string();
+        assert_eq!(message(b"abc"), "ERR timeout is not a float or out of range");
+        assert_eq!(message(b"nan"), "ERR timeout is not a float or out of range");
+        assert_eq!(message(b"-1"), "ERR timeout is negative");
+        // (long long)(inf * 1000) is LLONG_MIN on x86-64, as Redis gets it there.
+        if cfg!(target_arch = "x86_64") {
+            assert_eq!(message(b"inf"), "ERR timeout is negative");
+        }
     }
 }

@@ -9,6 +9,8 @@ use bytes::Bytes;
 use redrock_protocol::RespVersion;
 use tokio::sync::Notify;
 
+use crate::watch::{WatchKey, Watches};
+
 /// What other connections may see of a client (CLIENT LIST) or do to it (CLIENT KILL).
 #[derive(Debug)]
 pub struct ClientHandle {
@@ -70,6 +72,12 @@ pub struct ClientState {
     pub close_after_reply: bool,
     /// Close without replying to this command (SHUTDOWN).
     pub close_without_reply: bool,
+    /// Commands queued since MULTI; `None` outside a transaction.
+    pub multi: Option<Vec<Vec<Bytes>>>,
+    /// A command was rejected while queueing: EXEC must abort (EXECABORT).
+    pub multi_dirty: bool,
+    /// Keys under WATCH with the modification counter seen at WATCH time.
+    pub watched: Vec<(WatchKey, u64)>,
     /// Blocking commands reply at once instead of blocking (Redis's CLIENT_DENY_BLOCKING).
     /// The hook for MULTI/EXEC and scripts: set it while they run commands.
     pub deny_blocking: bool,
@@ -91,10 +99,27 @@ impl ClientState {
             namespace: Bytes::new(),
             close_after_reply: false,
             close_without_reply: false,
+            multi: None,
+            multi_dirty: false,
+            watched: Vec::new(),
             deny_blocking: false,
             block_request: None,
             blocked: None,
             serving_blocked: false,
+        }
+    }
+
+    /// Forgets every WATCHed key (EXEC, DISCARD, UNWATCH, RESET, disconnect).
+    pub fn unwatch_all(&mut self, watches: &Watches) {
+        for (key, _) in self.watched.drain(..) {
+            watches.unwatch(&key);
+        }
+    }
+
+    /// A command was rejected inside MULTI: EXEC will abort, as Redis's `flagTransaction`.
+    pub fn flag_transaction(&mut self) {
+        if self.multi.is_some() {
+            self.multi_dirty = true;
         }
     }
 

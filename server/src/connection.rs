@@ -37,6 +37,7 @@ pub async fn serve(shared: Arc<Shared>, mut stream: TcpStream) {
     if let Err(e) = run(&shared, &mut client, &mut stream).await {
         tracing::debug!(client = handle.id, error = %e, "connection closed");
     }
+    client.unwatch_all(&shared.watches);
     shared.clients.unregister(handle.id);
 }
 
@@ -81,7 +82,7 @@ async fn run(shared: &Arc<Shared>, client: &mut ClientState, stream: &mut TcpStr
             let limits = Limits { proto_max_bulk_len, authenticated: client.authenticated };
             match parser.parse(&mut input, &limits) {
                 Ok(Some(args)) => {
-                    let mut reply = dispatch::execute(shared, client, &args);
+                    let mut reply = dispatch::execute(shared, client, args);
                     if let Some(wait) = client.blocked.take() {
                         // Replies to the requests before it go out before the client waits.
                         flush(shared, stream, &mut output).await?;

@@ -22,6 +22,7 @@ pub mod server;
 pub mod shared;
 pub mod storage;
 pub mod types;
+pub mod watch;
 
 /// The Redis version whose behaviour Redrock reproduces (HELLO, INFO `redis_version`).
 pub const REDIS_COMPAT_VERSION: &str = "7.0.15";

@@ -15,6 +15,7 @@ use crate::error::Result;
 use crate::locks::KeyLocks;
 use crate::storage::encoding::MAX_DATABASES;
 use crate::storage::{Cf, Storage};
+use crate::watch::Watches;
 
 /// Cursors remembered for SCAN; the oldest is forgotten first (a forgotten cursor restarts).
 pub const MAX_SCAN_CURSORS: usize = 65_536;
@@ -94,6 +95,7 @@ pub struct Shared {
     pub shutdown: watch::Sender<bool>,
     /// Unix time of the last successful save, for LASTSAVE.
     pub last_save_unix_s: AtomicU64,
+    pub watches: Watches,
 }
 
 impl Shared {
@@ -121,6 +123,7 @@ impl Shared {
             port,
             shutdown: watch::channel(false).0,
             last_save_unix_s: AtomicU64::new(now),
+            watches: Watches::default(),
         })
     }
 
@@ -144,6 +147,9 @@ impl Shared {
         self.storage.write(batch)?;
         self.db_map[a].store(pb, Ordering::Relaxed);
         self.db_map[b].store(pa, Ordering::Relaxed);
+        // Clients watching keys in either database see them change, as in Redis.
+        self.watches.touch_db(b"", Some(pa));
+        self.watches.touch_db(b"", Some(pb));
         Ok(())
     }
 

@@ -184,14 +184,13 @@ pub const COMMANDS: &[CommandSpec] = &[
 
 // ---- argument parsing, with Redis's texts ----
 
-/// `getPositiveLongFromObjectOrReply`: a non-negative i64; `msg` replaces both errors when given.
+/// `getPositiveLongFromObjectOrReply`: a non-negative i64; any failure (not a number
+/// included) replies `msg`, by default Redis's "must be positive".
 fn parse_non_negative(arg: &[u8], msg: Option<&str>) -> Result<u64> {
-    let fail = |default: Error| msg.map(Error::err).unwrap_or(default);
-    let value = parse_i64(arg).map_err(|_| fail(Error::NotInteger))?;
-    if value < 0 {
-        return Err(fail(Error::err("value is out of range, must be positive")));
+    match parse_i64(arg) {
+        Ok(value) if value >= 0 => Ok(value as u64),
+        _ => Err(Error::err(msg.unwrap_or("value is out of range, must be positive"))),
     }
-    Ok(value as u64)
 }
 
 /// `getRangeLongFromObjectOrReply(1, LONG_MAX, msg)`: a positive i64, `msg` on any failure.
@@ -350,10 +349,10 @@ fn lmpop(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Result<Reply> {
     Ok(pop_first(ctx, keys, end, Some(count))?.unwrap_or(Reply::NullArray))
 }
 
-/// BLMPOP `timeout numkeys key [key ...] LEFT|RIGHT [COUNT count]` (7.0 reads the timeout first).
+/// BLMPOP `timeout numkeys key [key ...] LEFT|RIGHT [COUNT count]` (the timeout is read last).
 fn blmpop(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Result<Reply> {
-    let deadline = parse_timeout(&args[1])?;
     let (keys, end, count) = parse_mpop(args, 2)?;
+    let deadline = parse_timeout(&args[1])?;
     if let Some(reply) = pop_first(ctx, keys, end, Some(count))? {
         return Ok(reply);
     }

@@ -61,6 +61,7 @@ fn flushdb(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Result<Reply> {
     let mut batch = db.storage.batch();
     db.flush_in(&mut batch);
     db.storage.write(batch)?;
+    ctx.shared.watches.touch_db(&ctx.client.namespace, Some(db.index));
     Ok(Reply::ok())
 }
 
@@ -72,6 +73,7 @@ fn flushall(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Result<Reply> {
         ctx.shared.db(&ctx.client.namespace, logical).flush_in(&mut batch);
     }
     ctx.shared.storage.write(batch)?;
+    ctx.shared.watches.touch_db(&ctx.client.namespace, None);
     Ok(Reply::ok())
 }
 

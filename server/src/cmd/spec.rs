@@ -157,6 +157,7 @@ pub enum Group {
     Connection,
     Server,
     Transactions,
+    Bitmap,
 }
 
 impl Group {
@@ -171,6 +172,7 @@ impl Group {
             Group::Connection => "connection",
             Group::Server => "server",
             Group::Transactions => "transactions",
+            Group::Bitmap => "bitmap",
         }
     }
 }
@@ -406,6 +408,7 @@ pub mod key_flags {
     pub const RW_UPDATE: &[&str] = &["RW", "update"];
     pub const RM_DELETE: &[&str] = &["RM", "delete"];
     pub const OW_UPDATE: &[&str] = &["OW", "update"];
+    pub const OW_INSERT: &[&str] = &["OW", "insert"];
     pub const RW_ACCESS_DELETE_VARIABLE: &[&str] = &["RW", "access", "delete", "variable_flags"];
     pub const RW_ACCESS_UPDATE_VARIABLE: &[&str] = &["RW", "access", "update", "variable_flags"];
 }

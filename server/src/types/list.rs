@@ -249,13 +249,9 @@ impl List {
         Ok(())
     }
 
-    /// All elements, head to tail (LINSERT/LREM, which are O(N) in Redis too).
-    fn all(&self, db: &Db<'_>) -> Result<Vec<Bytes>> {
-        self.range(db, 0, self.len(), false)
-    }
-
     /// Inserts `value` before or after the first element equal to `pivot`; false if there is
-    /// no such element.
+    /// no such element. The scan stops at the pivot; then the shorter side of the list moves
+    /// one place outwards to make room.
     pub fn insert(
         &mut self,
         db: &Db<'_>,
@@ -264,22 +260,43 @@ impl List {
         value: &[u8],
         after: bool,
     ) -> Result<bool> {
-        let elements = self.all(db)?;
-        let Some(found) = elements.iter().position(|e| &e[..] == pivot) else {
+        let mut found = None;
+        self.scan(db, 0, self.len(), false, |pos, element| {
+            if element == pivot {
+                found = Some(pos);
+            }
+            found.is_none()
+        })?;
+        let Some(found) = found else {
             return Ok(false);
         };
-        // The new element takes position `at`; the rest of the list keeps its order.
-        let at = found + after as usize;
-        let mut rebuilt: Vec<&[u8]> = Vec::with_capacity(elements.len() + 1);
-        rebuilt.extend(elements[..at].iter().map(|e| &e[..]));
-        rebuilt.push(value);
-        rebuilt.extend(elements[at..].iter().map(|e| &e[..]));
-        self.rewrite(batch, &elements, &rebuilt);
+        // The new element takes position `at`.
+        let at = found + after as u64;
+        let c = *self.collection();
+        if at <= self.len() - at {
+            // Positions [0, at) move one index towards the head.
+            let moved = self.range(db, 0, at, false)?;
+            for (pos, element) in moved.iter().enumerate() {
+                batch.put(Cf::SubKeys, &self.element_key(c.head - 1 + pos as u64), element);
+            }
+            batch.put(Cf::SubKeys, &self.element_key(c.head - 1 + at), value);
+            self.collection_mut().head -= 1;
+        } else {
+            // Positions [at, len) move one index towards the tail.
+            let moved = self.range(db, at, self.len() - at, false)?;
+            for (i, element) in moved.iter().enumerate() {
+                batch.put(Cf::SubKeys, &self.element_key(c.head + at + 1 + i as u64), element);
+            }
+            batch.put(Cf::SubKeys, &self.element_key(c.head + at), value);
+            self.collection_mut().tail += 1;
+        }
+        self.collection_mut().size += 1;
         Ok(true)
     }
 
     /// Removes up to `limit` elements equal to `value` (0 = all), from the head or, when
-    /// `from_tail`, from the tail; returns how many.
+    /// `from_tail`, from the tail; returns how many. One scan finds them; then the kept
+    /// elements on the shorter side of the removed span close the gaps.
     pub fn remove(
         &mut self,
         db: &Db<'_>,
@@ -288,62 +305,48 @@ impl List {
         limit: u64,
         from_tail: bool,
     ) -> Result<u64> {
-        let elements = self.all(db)?;
-        let mut drop = vec![false; elements.len()];
-        let mut removed = 0u64;
-        let order: Box<dyn Iterator<Item = usize>> =
-            if from_tail { Box::new((0..elements.len()).rev()) } else { Box::new(0..elements.len()) };
-        for i in order {
-            if limit != 0 && removed == limit {
-                break;
+        let mut removed: Vec<u64> = Vec::new();
+        self.scan(db, 0, self.len(), from_tail, |pos, element| {
+            if element == value {
+                removed.push(pos);
             }
-            if &elements[i][..] == value {
-                drop[i] = true;
-                removed += 1;
-            }
+            limit == 0 || (removed.len() as u64) < limit
+        })?;
+        if removed.is_empty() {
+            return Ok(0);
         }
-        if removed > 0 {
-            let kept: Vec<&[u8]> = elements.iter().zip(&drop).filter(|(_, d)| !**d).map(|(e, _)| &e[..]).collect();
-            self.rewrite(batch, &elements, &kept);
-        }
-        Ok(removed)
-    }
-
-    /// Rewrites the list from `old` (its current elements) to `new`, which differ by
-    /// insertions or removals in the middle: only the shorter side of the change moves.
-    /// The common prefix stays where it is when the tail side moves, and the common suffix
-    /// stays where it is when the head side moves.
-    fn rewrite(&mut self, batch: &mut Batch<'_>, old: &[Bytes], new: &[&[u8]]) {
-        let prefix = old.iter().zip(new).take_while(|(a, b)| &a[..] == **b).count();
-        let suffix =
-            old[prefix..].iter().rev().zip(new[prefix..].iter().rev()).take_while(|(a, b)| &a[..] == **b).count();
+        removed.sort_unstable();
+        let (len, count) = (self.len(), removed.len() as u64);
+        let (lowest, highest) = (removed[0], removed[removed.len() - 1]);
         let c = *self.collection();
-        let new_len = new.len() as u64;
-        let (prefix, suffix) = (prefix as u64, suffix as u64);
-        // Elements rewritten if the head stays (everything after the prefix) or if the tail
-        // stays (everything before the suffix).
-        let keep_head_cost = new_len - prefix;
-        let keep_tail_cost = new_len - suffix;
-        let (new_head, from, to) = if keep_head_cost <= keep_tail_cost {
-            (c.head, prefix, new_len)
+        let is_removed = |pos: u64| removed.binary_search(&pos).is_ok();
+        if len - lowest <= highest + 1 {
+            // The head stays: kept elements after `lowest` move towards it.
+            let span = self.range(db, lowest, len - lowest, false)?;
+            let mut to = c.head + lowest;
+            for (i, element) in span.iter().enumerate() {
+                if !is_removed(lowest + i as u64) {
+                    batch.put(Cf::SubKeys, &self.element_key(to), element);
+                    to += 1;
+                }
+            }
+            self.delete_indexes(batch, c.tail - count, c.tail);
+            self.collection_mut().tail -= count;
         } else {
-            (c.tail - new_len, 0, new_len - suffix)
-        };
-        for pos in from..to {
-            batch.put(Cf::SubKeys, &self.element_key(new_head + pos), new[pos as usize]);
+            // The tail stays: kept elements before `highest` move towards it.
+            let span = self.range(db, 0, highest + 1, false)?;
+            let mut to = c.head + highest + 1;
+            for (i, element) in span.iter().enumerate().rev() {
+                if !is_removed(i as u64) {
+                    to -= 1;
+                    batch.put(Cf::SubKeys, &self.element_key(to), element);
+                }
+            }
+            self.delete_indexes(batch, c.head, c.head + count);
+            self.collection_mut().head += count;
         }
-        let new_tail = new_head + new_len;
-        // Indexes the old list used and the new one does not.
-        if new_head > c.head {
-            self.delete_indexes(batch, c.head, new_head.min(c.tail));
-        }
-        if new_tail < c.tail {
-            self.delete_indexes(batch, new_tail.max(c.head), c.tail);
-        }
-        let collection = self.collection_mut();
-        collection.head = new_head;
-        collection.tail = new_tail;
-        collection.size = new_len;
+        self.collection_mut().size -= count;
+        Ok(count)
     }
 
     /// Keeps positions `[start, start + count)` and deletes the rest (LTRIM).
