@@ -9,9 +9,8 @@ use super::args::{c_str, parse_i64};
 use super::spec::{acl, flag, key_flags, CommandSpec, Group, KeySpec};
 use super::Ctx;
 use crate::error::{Error, Result};
-use crate::storage::metadata::{encode_string, HEADER_LEN};
 use crate::types::bitmap::{self, BitOp, FieldType, Overflow, PosRange, Unit};
-use crate::types::string;
+use crate::types::string::{self, Patch};
 
 pub const COMMANDS: &[CommandSpec] = &[
     CommandSpec::new("bitcount", -2, Group::Bitmap, bitcount)
@@ -92,20 +91,9 @@ fn getbit(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Result<Reply> {
     Ok(Reply::Integer(bit as i64))
 }
 
-/// A string record (header and bytes) reaching at least bit `max_bit`: the key's own,
-/// zero-padded, or a new one. Whether the record must be written even if no bit changes
-/// (it is new or grew).
-fn record_reaching(existing: Option<crate::db::Record>, max_bit: u64) -> (Vec<u8>, bool) {
-    let needed = HEADER_LEN + (max_bit >> 3) as usize + 1;
-    let (mut raw, mut grown) = match existing {
-        Some(record) => (record.raw, false),
-        None => (encode_string(0, b""), true),
-    };
-    if raw.len() < needed {
-        raw.resize(needed, 0);
-        grown = true;
-    }
-    (raw, grown)
+/// Bytes needed to hold bit `offset`.
+fn bytes_to_reach(offset: u64) -> usize {
+    (offset >> 3) as usize + 1
 }
 
 fn setbit(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Result<Reply> {
@@ -116,10 +104,10 @@ fn setbit(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Result<Reply> {
         _ => return Err(Error::err(BIT_ERROR)),
     };
     let db = ctx.db();
-    let (mut raw, grown) = record_reaching(string::get(&db, &args[1])?, offset);
-    let old = bitmap::set_bit(&mut raw[HEADER_LEN..], offset, on);
-    if grown || old != on {
-        string::put_raw(&db, &args[1], &raw)?;
+    let mut value = Patch::open(string::get(&db, &args[1])?, bytes_to_reach(offset));
+    let old = bitmap::set_bit(value.value_mut(), offset, on);
+    if value.grown() || old != on {
+        value.write(&db, &args[1])?;
     }
     Ok(Reply::Integer(old as i64))
 }
@@ -336,20 +324,21 @@ fn bitfield_generic(ctx: &mut Ctx<'_>, args: &[Bytes], read_only_command: bool) 
     if read_only_command {
         return Err(Error::err("BITFIELD_RO only supports the GET subcommand"));
     }
-    let (mut raw, mut changed) = record_reaching(string::get(&db, &args[1])?, highest_write);
+    let mut value = Patch::open(string::get(&db, &args[1])?, bytes_to_reach(highest_write));
+    let mut changed = value.grown();
     let mut replies = Vec::with_capacity(fields.len());
     for field in &fields {
         replies.push(match field.op {
-            FieldOp::Get => read_field(&raw[HEADER_LEN..], field),
+            FieldOp::Get => read_field(value.value(), field),
             _ => {
-                let (reply, wrote) = write_field(&mut raw[HEADER_LEN..], field);
+                let (reply, wrote) = write_field(value.value_mut(), field);
                 changed |= wrote;
                 reply
             }
         });
     }
     if changed {
-        string::put_raw(&db, &args[1], &raw)?;
+        value.write(&db, &args[1])?;
     }
     Ok(Reply::Array(replies))
 }

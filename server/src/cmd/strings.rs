@@ -11,7 +11,7 @@ use super::Ctx;
 use crate::error::{Error, Result};
 use crate::storage::{now_ms, KeyType};
 use crate::types::lcs;
-use crate::types::string;
+use crate::types::string::{self, Patch};
 
 const O1: &str = "O(1)";
 const RANGE_COMPLEXITY: &str = "O(N) where N is the length of the returned string. The complexity is ultimately determined by the returned length, but because creating a substring from an existing string is very cheap, it can be considered O(1) for small strings.";
@@ -281,14 +281,15 @@ fn strlen(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Result<Reply> {
 fn append(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Result<Reply> {
     let db = ctx.db();
     let (key, tail) = (&args[1], &args[2]);
-    let Some(mut record) = string::get(&db, key)? else {
+    let Some(record) = string::get(&db, key)? else {
         string::put(&db, key, tail, 0)?;
         return Ok(Reply::Integer(tail.len() as i64));
     };
-    let total = string::check_length(record.string_value().len() as u64, tail.len() as u64, max_string_bytes(ctx))?;
-    record.raw.extend_from_slice(tail);
-    string::put_raw(&db, key, &record.raw)?;
-    Ok(Reply::Integer(total as i64))
+    string::check_length(record.string_value().len() as u64, tail.len() as u64, max_string_bytes(ctx))?;
+    let mut patch = Patch::open(Some(record), 0);
+    patch.append(tail);
+    patch.write(&db, key)?;
+    Ok(Reply::Integer(patch.value().len() as i64))
 }
 
 fn setrange(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Result<Reply> {
@@ -304,9 +305,11 @@ fn setrange(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Result<Reply> {
     if patch.is_empty() {
         return Ok(Reply::Integer(current_len as i64));
     }
-    string::check_length(offset as u64, patch.len() as u64, max_string_bytes(ctx))?;
-    let len = string::write_range(&db, key, record, offset as usize, patch)?;
-    Ok(Reply::Integer(len as i64))
+    let end = string::check_length(offset as u64, patch.len() as u64, max_string_bytes(ctx))? as usize;
+    let mut value = Patch::open(record, end);
+    value.value_mut()[offset as usize..end].copy_from_slice(patch);
+    value.write(&db, key)?;
+    Ok(Reply::Integer(value.value().len() as i64))
 }
 
 /// INCR and friends: the value must be a canonical i64; its expiry is kept.

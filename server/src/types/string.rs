@@ -59,21 +59,53 @@ pub fn put(db: &Db<'_>, key: &[u8], value: &[u8], expire_ms: u64) -> Result<()> 
     Ok(())
 }
 
-/// Writes back a whole string record (header and bytes) patched in place (APPEND).
-pub fn put_raw(db: &Db<'_>, key: &[u8], raw: &[u8]) -> Result<()> {
-    let mut batch = db.storage.batch();
-    batch.put(Cf::Metadata, &db.meta_key(key), raw);
-    db.storage.write(batch)?;
-    Ok(())
+/// A string value changed in place and written back whole, header (so expiry) included:
+/// APPEND, SETRANGE, SETBIT, BITFIELD.
+pub struct Patch {
+    /// The record as stored: header, then the value.
+    raw: Vec<u8>,
+    /// The key is new or longer than it was.
+    grown: bool,
 }
 
-/// SETRANGE's write: `patch` at `offset` of the string `existing` (or of a new empty string,
-/// without expiry); the new length. The caller has checked the length.
-pub fn write_range(db: &Db<'_>, key: &[u8], existing: Option<Record>, offset: usize, patch: &[u8]) -> Result<usize> {
-    let mut raw = existing.map_or_else(|| encode_string(0, b""), |record| record.raw);
-    set_range_in_record(&mut raw, offset, patch);
-    put_raw(db, key, &raw)?;
-    Ok(raw.len() - HEADER_LEN)
+impl Patch {
+    /// `existing` (or a new empty string without expiry), zero-padded to `min_len` bytes.
+    pub fn open(existing: Option<Record>, min_len: usize) -> Patch {
+        let (mut raw, mut grown) = match existing {
+            Some(record) => (record.raw, false),
+            None => (encode_string(0, b""), true),
+        };
+        if raw.len() < HEADER_LEN + min_len {
+            raw.resize(HEADER_LEN + min_len, 0);
+            grown = true;
+        }
+        Patch { raw, grown }
+    }
+
+    pub fn value(&self) -> &[u8] {
+        &self.raw[HEADER_LEN..]
+    }
+
+    pub fn value_mut(&mut self) -> &mut [u8] {
+        &mut self.raw[HEADER_LEN..]
+    }
+
+    pub fn append(&mut self, tail: &[u8]) {
+        self.raw.extend_from_slice(tail);
+        self.grown |= !tail.is_empty();
+    }
+
+    /// Whether the key must be written even if no byte changed (Redis creates or pads it).
+    pub fn grown(&self) -> bool {
+        self.grown
+    }
+
+    pub fn write(&self, db: &Db<'_>, key: &[u8]) -> Result<()> {
+        let mut batch = db.storage.batch();
+        batch.put(Cf::Metadata, &db.meta_key(key), &self.raw);
+        db.storage.write(batch)?;
+        Ok(())
+    }
 }
 
 /// Redis's `checkStringLength`: `current + added` bytes must fit in `max_bytes`
@@ -111,17 +143,6 @@ pub fn range(value: &[u8], start: i64, end: i64) -> &[u8] {
     &value[start as usize..=end as usize]
 }
 
-/// Writes `patch` at `offset` of the string in `raw` (a whole string record), zero-padding
-/// the gap; the caller has checked the length.
-pub fn set_range_in_record(raw: &mut Vec<u8>, offset: usize, patch: &[u8]) {
-    let start = HEADER_LEN + offset;
-    let end = start + patch.len();
-    if raw.len() < end {
-        raw.resize(end, 0);
-    }
-    raw[start..end].copy_from_slice(patch);
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -142,12 +163,18 @@ mod tests {
     }
 
     #[test]
-    fn set_range_pads_with_zeros() {
-        let mut raw = encode_string(0, b"ab");
-        set_range_in_record(&mut raw, 4, b"xy");
-        assert_eq!(&raw[HEADER_LEN..], b"ab\0\0xy");
-        set_range_in_record(&mut raw, 1, b"Z");
-        assert_eq!(&raw[HEADER_LEN..], b"aZ\0\0xy");
+    fn patches_pad_with_zeros_and_keep_the_header() {
+        let raw = encode_string(77, b"ab");
+        let record = Record { meta: Metadata::decode(&raw).unwrap(), raw };
+        let mut patch = Patch::open(Some(record), 6);
+        assert!(patch.grown());
+        patch.value_mut()[4..6].copy_from_slice(b"xy");
+        assert_eq!(patch.value(), b"ab\0\0xy");
+        assert_eq!(Metadata::decode(&patch.raw).unwrap().expire_ms, 77);
+        let mut fresh = Patch::open(None, 0);
+        assert!(fresh.grown() && fresh.value().is_empty());
+        fresh.append(b"z");
+        assert_eq!(fresh.value(), b"z");
     }
 
     #[test]
