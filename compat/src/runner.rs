@@ -151,6 +151,10 @@ pub fn run_script(ep: &Endpoint, script: &Script, opts: &RunOptions) -> Result<V
     }
     if !s.broken {
         s.run_batch(&batch)?;
+        // A reply never awaited is a reply never compared: the script is incomplete.
+        if let Some((name, c)) = s.conns.iter().find_map(|(n, st)| st.pending.front().map(|c| (n.clone(), c.line))) {
+            return Err(s.script_err(c, format!("the @async command here is never awaited (@await {name})")));
+        }
     }
     Ok(s.outcomes)
 }

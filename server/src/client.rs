@@ -78,8 +78,15 @@ pub struct ClientState {
     pub multi_dirty: bool,
     /// Keys under WATCH with the modification counter seen at WATCH time.
     pub watched: Vec<(WatchKey, u64)>,
-    /// Running EXEC's queued commands: blocking commands must not block.
-    pub in_exec: bool,
+    /// Blocking commands reply at once instead of blocking (Redis's CLIENT_DENY_BLOCKING).
+    /// The hook for MULTI/EXEC and scripts: set it while they run commands.
+    pub deny_blocking: bool,
+    /// Set by a blocking handler that found nothing (`Ctx::block`); dispatch registers it.
+    pub block_request: Option<crate::blocking::BlockRequest>,
+    /// Set by dispatch once the client waits; the connection loop awaits it.
+    pub blocked: Option<crate::blocking::BlockedWait>,
+    /// True while a handler is re-run on behalf of a blocked client (see blocking.rs).
+    pub serving_blocked: bool,
 }
 
 impl ClientState {
@@ -95,7 +102,10 @@ impl ClientState {
             multi: None,
             multi_dirty: false,
             watched: Vec::new(),
-            in_exec: false,
+            deny_blocking: false,
+            block_request: None,
+            blocked: None,
+            serving_blocked: false,
         }
     }
 

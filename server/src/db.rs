@@ -129,16 +129,94 @@ impl<'a> Db<'a> {
 
     /// Calls `visit` with each live key (and its record) from `start` (inclusive) on, in
     /// byte order, until it returns false. Expired records are skipped.
-    pub fn for_each_key(&self, start: &[u8], mut visit: impl FnMut(&[u8], &Metadata) -> bool) -> Result<()> {
+    pub fn for_each_key(&self, start: &[u8], visit: impl FnMut(&[u8], &Metadata) -> bool) -> Result<()> {
+        self.for_each_key_with_prefix(b"", start, visit)
+    }
+
+    /// [`Db::for_each_key`] restricted to the keys that start with `key_prefix`: one range
+    /// of RocksDB, so `KEYS user:*` reads only the `user:` keys.
+    pub fn for_each_key_with_prefix(
+        &self,
+        key_prefix: &[u8],
+        start: &[u8],
+        mut visit: impl FnMut(&[u8], &Metadata) -> bool,
+    ) -> Result<()> {
+        self.for_each_record_with_prefix(key_prefix, start, |key, meta, expired| expired || visit(key, meta))
+    }
+
+    /// Like [`Db::for_each_key_with_prefix`], but expired records (not yet deleted by the
+    /// active cycle) are visited too, flagged: SCAN counts them as work so that one call
+    /// stays bounded whatever lies in the range.
+    pub fn for_each_record_with_prefix(
+        &self,
+        key_prefix: &[u8],
+        start: &[u8],
+        mut visit: impl FnMut(&[u8], &Metadata, bool) -> bool,
+    ) -> Result<()> {
         let prefix = self.prefix();
-        let mut it = self.storage.iter(Cf::Metadata, &prefix, prefix_successor(&prefix));
+        let mut range = prefix.clone();
+        range.extend_from_slice(key_prefix);
+        let mut it = self.storage.iter(Cf::Metadata, &range, prefix_successor(&range));
         let mut from = prefix.clone();
         from.extend_from_slice(start);
-        it.seek(&from);
+        it.seek(from.max(range));
         let now = now_ms();
         while let (Some(k), Some(v)) = (it.key(), it.value()) {
             let meta = Metadata::decode(v).map_err(crate::storage::StorageError::from)?;
-            if !meta.is_expired(now) && !visit(&k[prefix.len()..], &meta) {
+            if !visit(&k[prefix.len()..], &meta, meta.is_expired(now)) {
+                return Ok(());
+            }
+            it.next();
+        }
+        it.status().map_err(crate::storage::StorageError::from)?;
+        Ok(())
+    }
+
+    /// The first live key from `start` on among those starting with `key_prefix`.
+    pub fn first_key_with_prefix(&self, key_prefix: &[u8], start: &[u8]) -> Result<Option<Vec<u8>>> {
+        let mut first = None;
+        self.for_each_key_with_prefix(key_prefix, start, |key, _| {
+            first = Some(key.to_vec());
+            false
+        })?;
+        Ok(first)
+    }
+
+    /// The last live key in byte order among those starting with `key_prefix`.
+    pub fn last_key_with_prefix(&self, key_prefix: &[u8]) -> Result<Option<Vec<u8>>> {
+        let prefix = self.prefix();
+        let mut range = prefix.clone();
+        range.extend_from_slice(key_prefix);
+        let mut it = self.storage.iter(Cf::Metadata, &range, prefix_successor(&range));
+        it.seek_to_last();
+        let now = now_ms();
+        while let (Some(k), Some(v)) = (it.key(), it.value()) {
+            let meta = Metadata::decode(v).map_err(crate::storage::StorageError::from)?;
+            if !meta.is_expired(now) {
+                return Ok(Some(k[prefix.len()..].to_vec()));
+            }
+            it.prev();
+        }
+        it.status().map_err(crate::storage::StorageError::from)?;
+        Ok(None)
+    }
+
+    /// Calls `visit` with each sub-key of `record`'s incarnation of `key` (the part after the
+    /// collection's prefix) and its value, in byte order, until it returns false.
+    pub fn for_each_sub_key(
+        &self,
+        key: &[u8],
+        record: &Record,
+        mut visit: impl FnMut(&[u8], &[u8]) -> bool,
+    ) -> Result<()> {
+        let Some(version) = record.version() else {
+            return Ok(());
+        };
+        let prefix = self.sub_prefix(key, version);
+        let mut it = self.storage.iter_prefix(Cf::SubKeys, &prefix);
+        it.seek(&prefix);
+        while let (Some(k), Some(v)) = (it.key(), it.value()) {
+            if !visit(&k[prefix.len()..], v) {
                 return Ok(());
             }
             it.next();

@@ -41,8 +41,18 @@ pub fn resolve(args: &[Bytes]) -> Result<(&'static CommandSpec, Option<&'static 
     Ok((sub, Some(spec)))
 }
 
-/// Executes one request from a client and returns its reply.
+/// Executes one request from a client and returns its reply. Clients blocked on keys the
+/// command made ready are served before the reply leaves (see blocking.rs).
 pub fn execute(shared: &Arc<Shared>, client: &mut ClientState, args: Vec<Bytes>) -> Reply {
+    let reply = execute_unserved(shared, client, args);
+    shared.blocking.serve_ready(shared);
+    reply
+}
+
+/// [`execute`] without serving blocked clients: for scripts, whose commands run as one unit
+/// and serve once after the whole unit, as Redis does (EXEC's queued commands go through
+/// [`run`] inside the EXEC request, whose own `execute` serves once at its end).
+pub fn execute_unserved(shared: &Arc<Shared>, client: &mut ClientState, args: Vec<Bytes>) -> Reply {
     Stats::add(&shared.stats.total_commands_processed, 1);
     client.handle.last_interaction_ms.store(client.handle.created.elapsed().as_millis() as u64, Ordering::Relaxed);
     let (spec, parent) = match resolve(&args) {
@@ -96,6 +106,11 @@ pub fn run(shared: &Arc<Shared>, client: &mut ClientState, spec: &'static Comman
     };
     if spec.flags & flag::WRITE != 0 && !matches!(reply, Reply::Error(_)) {
         shared.watches.touch(&namespace, physical_db, positions.iter().map(|&i| &args[i][..]));
+    }
+    // Registered under the key locks, so no write can come between "found nothing" and
+    // "waits" (see blocking.rs).
+    if let Some(request) = client.block_request.take() {
+        client.blocked = Some(shared.blocking.register(client, spec, args, request));
     }
     reply
 }

@@ -62,6 +62,8 @@ pub fn expire_some(shared: &Shared, resume: &[u8]) -> Result<Vec<u8>, crate::sto
             batch.delete(Cf::Metadata, &meta_key);
             shared.storage.write(batch)?;
             Stats::add(&shared.stats.expired_keys, 1);
+            // Redis's `deleteExpiredKeyAndPropagate` signals the key as modified (WATCH).
+            shared.watches.touch(ns, db, std::iter::once(key));
         }
     }
     Ok(next)

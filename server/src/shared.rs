@@ -7,6 +7,7 @@ use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use tokio::sync::watch;
 
+use crate::blocking::Blocking;
 use crate::client::ClientRegistry;
 use crate::config::Config;
 use crate::db::Db;
@@ -81,6 +82,8 @@ pub struct Shared {
     pub stats: Stats,
     pub locks: KeyLocks,
     pub scan_cursors: ScanCursors,
+    /// Clients blocked on keys (BLPOP, BZPOPMIN, ...).
+    pub blocking: Blocking,
     /// Logical db -> physical db (SWAPDB swaps two entries).
     db_map: Vec<AtomicU8>,
     pub databases: usize,
@@ -111,6 +114,7 @@ impl Shared {
             stats: Stats::default(),
             locks: KeyLocks::new(),
             scan_cursors: ScanCursors::default(),
+            blocking: Blocking::default(),
             db_map,
             databases,
             started: Instant::now(),

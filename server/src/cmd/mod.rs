@@ -6,9 +6,12 @@ pub mod bits;
 pub mod command;
 pub mod config;
 pub mod connection;
+pub mod expire;
 pub mod hash;
 pub mod keyspace;
 pub mod list;
+pub mod object;
+pub mod scan;
 pub mod server;
 pub mod set;
 pub mod spec;
@@ -31,6 +34,9 @@ pub const FAMILIES: &[&[CommandSpec]] = &[
     strings::COMMANDS,
     bits::COMMANDS,
     keyspace::COMMANDS,
+    expire::COMMANDS,
+    scan::COMMANDS,
+    object::COMMANDS,
     connection::COMMANDS,
     server::COMMANDS,
     config::COMMANDS,
