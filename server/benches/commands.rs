@@ -1,7 +1,6 @@
 //! Hot paths of the server: key encoding, and GET/SET through the whole command layer
 //! (dispatch, table lookup, locks, handler, RocksDB) without the network.
 
-
 use bytes::Bytes;
 use criterion::{criterion_group, criterion_main, Criterion};
 use redrock::client::ClientState;

@@ -9,6 +9,7 @@ use super::args::{c_str, parse_i64};
 use super::spec::{acl, flag, key_flags, CommandSpec, Group, KeySpec};
 use super::Ctx;
 use crate::error::{Error, Result};
+use crate::storage::metadata::StringEncoding;
 use crate::types::bitmap::{self, BitOp, FieldType, Overflow, PosRange, Unit};
 use crate::types::string::{self, Patch};
 
@@ -106,7 +107,7 @@ fn setbit(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Result<Reply> {
     let db = ctx.db();
     let mut value = Patch::open(string::get(&db, &args[1])?, bytes_to_reach(offset));
     let old = bitmap::set_bit(value.value_mut(), offset, on);
-    if value.grown() || old != on {
+    if value.changed() || old != on {
         value.write(&db, &args[1])?;
     }
     Ok(Reply::Integer(old as i64))
@@ -174,7 +175,7 @@ fn bitop(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Result<Reply> {
     if result.is_empty() {
         db.delete_in(&mut batch, &args[2]);
     } else {
-        string::put_in(&db, &mut batch, &args[2], &result, 0);
+        string::put_encoded_in(&db, &mut batch, &args[2], &result, 0, StringEncoding::Raw);
     }
     db.storage.write(batch)?;
     Ok(Reply::Integer(result.len() as i64))
@@ -325,7 +326,7 @@ fn bitfield_generic(ctx: &mut Ctx<'_>, args: &[Bytes], read_only_command: bool) 
         return Err(Error::err("BITFIELD_RO only supports the GET subcommand"));
     }
     let mut value = Patch::open(string::get(&db, &args[1])?, bytes_to_reach(highest_write));
-    let mut changed = value.grown();
+    let mut changed = value.changed();
     let mut replies = Vec::with_capacity(fields.len());
     for field in &fields {
         replies.push(match field.op {

@@ -9,6 +9,7 @@ use super::spec::{acl, flag, key_flags, CommandSpec, Group, KeySpec};
 use super::string_options::{self, expire_at_ms, ExpireKind, OptionsOf, StringOptions};
 use super::Ctx;
 use crate::error::{Error, Result};
+use crate::storage::metadata::StringEncoding;
 use crate::storage::{now_ms, KeyType};
 use crate::types::lcs;
 use crate::types::string::{self, Patch};
@@ -236,6 +237,7 @@ fn getex(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Result<Reply> {
     };
     let mut batch = db.storage.batch();
     match expire_at {
+        // Redis's checkAlreadyExpired (`when <= now`): GETEX deletes at once.
         Some(at) if at <= now => db.delete_in(&mut batch, key),
         Some(at) => db.set_expire_in(&mut batch, key, &record, at),
         None if options.persist && record.meta.expire_ms != 0 => db.set_expire_in(&mut batch, key, &record, 0),
@@ -347,14 +349,17 @@ fn decrby(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Result<Reply> {
 }
 
 /// INCRBYFLOAT: the type is checked before the increment is parsed (the reverse of INCRBY);
-/// the sum is computed and printed in C `long double`, as Redis does.
+/// the sum is computed and printed in C `long double`, as Redis does, and stored as a string
+/// Redis never int-encodes.
 fn incrbyfloat(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Result<Reply> {
     let db = ctx.db();
     let key = &args[1];
     let record = string::get(&db, key)?;
     let value = crate::float::incr_by_float(record.as_ref().map(|r| r.string_value()), &args[2])?;
     let expire_ms = record.map_or(0, |r| r.meta.expire_ms);
-    string::put(&db, key, &value, expire_ms)?;
+    let mut batch = db.storage.batch();
+    string::put_encoded_in(&db, &mut batch, key, &value, expire_ms, StringEncoding::NotInt);
+    db.storage.write(batch)?;
     Ok(Reply::Bulk(Bytes::from(value)))
 }
 

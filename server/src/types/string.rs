@@ -6,7 +6,7 @@ use bytes::Bytes;
 
 use crate::db::{Db, Record};
 use crate::error::{Error, Result};
-use crate::storage::metadata::{encode_string, HEADER_LEN};
+use crate::storage::metadata::{encode_string, StringEncoding, HEADER_LEN};
 use crate::storage::{Batch, Cf, KeyType, Metadata, StorageError};
 
 /// The value of string `key`; `WRONGTYPE` if `key` holds another type.
@@ -17,6 +17,11 @@ pub fn get(db: &Db<'_>, key: &[u8]) -> Result<Option<Record>> {
 /// The value of a string record, without copying it.
 pub fn value_of(record: Record) -> Bytes {
     Bytes::from(record.raw).slice(HEADER_LEN..)
+}
+
+/// How Redis would encode the value of `record` (see [`StringEncoding`]).
+pub fn encoding_hint(record: &Record) -> StringEncoding {
+    StringEncoding::of(record.raw[0])
 }
 
 /// The values of `keys` as MGET sees them: `None` for absent keys and keys of other types.
@@ -42,13 +47,29 @@ pub fn put_in(db: &Db<'_>, batch: &mut Batch<'_>, key: &[u8], value: &[u8], expi
 }
 
 /// Like [`put_in`], but an expire time already past (SET ... EXAT 1) deletes the key, which is
-/// what Redis's write followed by its expiry amounts to.
+/// what Redis's write followed by its expiry amounts to. (A key lives through its expire
+/// millisecond, so `PXAT now` still writes it.)
 pub fn put_or_expire_in(db: &Db<'_>, batch: &mut Batch<'_>, key: &[u8], value: &[u8], expire_ms: u64, now_ms: u64) {
-    if expire_ms != 0 && expire_ms <= now_ms {
+    if expire_ms != 0 && expire_ms < now_ms {
         db.delete_in(batch, key);
     } else {
         put_in(db, batch, key, value, expire_ms);
     }
+}
+
+/// Writes `value` under `key` in `batch`, without expiry, as a string Redis encodes `hint`
+/// whatever its bytes (BITOP's result, INCRBYFLOAT's).
+pub fn put_encoded_in(
+    db: &Db<'_>,
+    batch: &mut Batch<'_>,
+    key: &[u8],
+    value: &[u8],
+    expire_ms: u64,
+    hint: StringEncoding,
+) {
+    let mut record = encode_string(expire_ms, value);
+    hint.set_in(&mut record);
+    batch.put(Cf::Metadata, &db.meta_key(key), &record);
 }
 
 /// Writes `value` under `key` at once.
@@ -60,26 +81,25 @@ pub fn put(db: &Db<'_>, key: &[u8], value: &[u8], expire_ms: u64) -> Result<()> 
 }
 
 /// A string value changed in place and written back whole, header (so expiry) included:
-/// APPEND, SETRANGE, SETBIT, BITFIELD.
+/// APPEND, SETRANGE, SETBIT, BITFIELD. Such a value is `raw`-encoded in Redis from then on.
 pub struct Patch {
     /// The record as stored: header, then the value.
     raw: Vec<u8>,
-    /// The key is new or longer than it was.
-    grown: bool,
+    /// The key is new, longer than it was, or becomes `raw`.
+    changed: bool,
 }
 
 impl Patch {
     /// `existing` (or a new empty string without expiry), zero-padded to `min_len` bytes.
     pub fn open(existing: Option<Record>, min_len: usize) -> Patch {
-        let (mut raw, mut grown) = match existing {
-            Some(record) => (record.raw, false),
-            None => (encode_string(0, b""), true),
-        };
+        let mut raw = existing.map_or_else(|| encode_string(0, b""), |record| record.raw);
+        let mut changed = StringEncoding::of(raw[0]) != StringEncoding::Raw;
+        StringEncoding::Raw.set_in(&mut raw);
         if raw.len() < HEADER_LEN + min_len {
             raw.resize(HEADER_LEN + min_len, 0);
-            grown = true;
+            changed = true;
         }
-        Patch { raw, grown }
+        Patch { raw, changed }
     }
 
     pub fn value(&self) -> &[u8] {
@@ -92,12 +112,13 @@ impl Patch {
 
     pub fn append(&mut self, tail: &[u8]) {
         self.raw.extend_from_slice(tail);
-        self.grown |= !tail.is_empty();
+        self.changed |= !tail.is_empty();
     }
 
-    /// Whether the key must be written even if no byte changed (Redis creates or pads it).
-    pub fn grown(&self) -> bool {
-        self.grown
+    /// Whether the key must be written even if no byte of the value changes: Redis creates
+    /// it, pads it, or makes it `raw`.
+    pub fn changed(&self) -> bool {
+        self.changed
     }
 
     pub fn write(&self, db: &Db<'_>, key: &[u8]) -> Result<()> {
@@ -167,12 +188,15 @@ mod tests {
         let raw = encode_string(77, b"ab");
         let record = Record { meta: Metadata::decode(&raw).unwrap(), raw };
         let mut patch = Patch::open(Some(record), 6);
-        assert!(patch.grown());
+        assert!(patch.changed());
+        assert_eq!(StringEncoding::of(patch.raw[0]), StringEncoding::Raw);
         patch.value_mut()[4..6].copy_from_slice(b"xy");
         assert_eq!(patch.value(), b"ab\0\0xy");
         assert_eq!(Metadata::decode(&patch.raw).unwrap().expire_ms, 77);
         let mut fresh = Patch::open(None, 0);
-        assert!(fresh.grown() && fresh.value().is_empty());
+        assert!(fresh.changed() && fresh.value().is_empty());
+        let record = Record { meta: Metadata::decode(&patch.raw).unwrap(), raw: patch.raw.clone() };
+        assert!(!Patch::open(Some(record), 6).changed());
         fresh.append(b"z");
         assert_eq!(fresh.value(), b"z");
     }
