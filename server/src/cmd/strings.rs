@@ -167,7 +167,9 @@ fn set_generic(
     now: u64,
 ) -> Result<Reply> {
     let db = ctx.db();
-    let old = db.lookup(key)?;
+    // A plain SET overwrites blindly: one write, no read.
+    let needs_old = options.get || options.nx || options.xx || options.keep_ttl;
+    let old = if needs_old { db.lookup(key)? } else { None };
     let old_value = match &old {
         Some(record) if options.get && record.meta.key_type != KeyType::String => return Err(Error::WrongType),
         Some(record) if options.get => Some(Bytes::copy_from_slice(record.string_value())),
