@@ -97,8 +97,12 @@ pub fn run(shared: &Arc<Shared>, client: &mut ClientState, spec: &'static Comman
     let positions = spec.key_positions(args);
     let physical_db = shared.physical_db(client.db);
     let namespace = client.namespace.clone();
-    let _guards = (!positions.is_empty())
-        .then(|| shared.locks.lock(&namespace, physical_db, positions.iter().map(|&i| &args[i][..])));
+    let _guards = if spec.flags & flag::LOCKS_ALL_KEYS != 0 {
+        Some(shared.locks.lock_all())
+    } else {
+        (!positions.is_empty())
+            .then(|| shared.locks.lock(&namespace, physical_db, positions.iter().map(|&i| &args[i][..])))
+    };
     let mut ctx = Ctx { shared, client };
     let reply = match handler(&mut ctx, args) {
         Ok(reply) => reply,

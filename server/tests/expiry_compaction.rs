@@ -68,6 +68,10 @@ fn active_expiry_deletes_expired_metadata_records() {
     batch.put(Cf::Metadata, &db.meta_key(b"expired-string"), &encode_string(past, b"v"));
     batch.put(Cf::Metadata, &db.meta_key(b"live-string"), &encode_string(future, b"v"));
     batch.put(Cf::Metadata, &db.meta_key(b"persistent"), &encode_string(0, b"v"));
+    // More than one tick's worth and more than one batch's worth.
+    for i in 0..3_000 {
+        batch.put(Cf::Metadata, &db.meta_key(format!("bulk:{i}").as_bytes()), &encode_string(past, b"v"));
+    }
     shared.storage.write(batch).unwrap();
     write_collection(&db, KeyType::Hash, b"expired-hash", &[b"f"], past);
     // Another database and namespace are walked too.
@@ -100,7 +104,7 @@ fn active_expiry_deletes_expired_metadata_records() {
     for kept in [&b"live-string"[..], b"persistent"] {
         assert!(db.lookup(kept).unwrap().is_some(), "{kept:?} was deleted");
     }
-    assert_eq!(shared.stats.expired_keys.load(std::sync::atomic::Ordering::Relaxed), 3);
+    assert_eq!(shared.stats.expired_keys.load(std::sync::atomic::Ordering::Relaxed), 3_003);
     assert_eq!(db.size().unwrap(), 2);
 }
 

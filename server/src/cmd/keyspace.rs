@@ -69,7 +69,7 @@ pub const COMMANDS: &[CommandSpec] = &[
         .keys(&[KeySpec::single(1, key_flags::RW_ACCESS_DELETE), KeySpec::single(2, &["OW", "insert"])])
         .doc("1.0.0", "Rename a key, only if the new key does not exist", "O(1)"),
     CommandSpec::new("copy", -3, Group::Generic, copy)
-        .flags(flag::WRITE | flag::DENYOOM)
+        .flags(flag::WRITE | flag::DENYOOM | flag::LOCKS_ALL_KEYS)
         .acl(acl::KEYSPACE)
         .keys(&[KeySpec::single(1, key_flags::RO_ACCESS), KeySpec::single(2, key_flags::OW_UPDATE)])
         .doc(
@@ -78,7 +78,7 @@ pub const COMMANDS: &[CommandSpec] = &[
             "O(N) worst case for collections, where N is the number of nested items. O(1) for string values.",
         ),
     CommandSpec::new("move", 3, Group::Generic, move_)
-        .flags(flag::WRITE | flag::FAST)
+        .flags(flag::WRITE | flag::FAST | flag::LOCKS_ALL_KEYS)
         .acl(acl::KEYSPACE)
         .keys(&[KeySpec::single(1, &["RW", "access", "update"])])
         .doc("1.0.0", "Move a key to another database", "O(1)"),

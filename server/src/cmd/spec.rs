@@ -33,6 +33,9 @@ pub mod flag {
     /// Not shown by COMMAND INFO (hidden in Redis too).
     pub const MAY_REPLICATE: u32 = 1 << 24;
     pub const PROTECTED: u32 = 1 << 25;
+    /// Redrock's own, not shown by COMMAND INFO: the command reaches keys outside its key
+    /// specs (another database, or all of them), so dispatch locks every key stripe.
+    pub const LOCKS_ALL_KEYS: u32 = 1 << 26;
 
     pub const NAMES: &[(u32, &str)] = &[
         (WRITE, "write"),

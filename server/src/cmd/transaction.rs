@@ -101,7 +101,7 @@ fn exec(ctx: &mut Ctx<'_>, _args: &[Bytes]) -> Result<Reply> {
     }
     // A command that changes databases or touches whole ones makes the key set unknowable
     // up front: then the transaction holds every stripe.
-    let whole_db = specs.iter().any(|s| s.key_specs.is_empty() && s.flags & flag::WRITE != 0 || s.name == "select");
+    let whole_db = specs.iter().any(|s| s.flags & flag::LOCKS_ALL_KEYS != 0 || s.name == "select");
     let namespace = ctx.client.namespace.clone();
     let db = ctx.shared.physical_db(ctx.client.db);
     let _guards = if whole_db {

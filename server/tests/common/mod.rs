@@ -14,9 +14,19 @@ use std::time::{Duration, Instant};
 /// How long a server gets to start listening.
 const START_TIMEOUT: Duration = Duration::from_secs(30);
 
-/// A free loopback port (bound, read, released).
+/// A free loopback port below the ephemeral range (32768+), so that no other process's
+/// outgoing connection or `bind(0)` takes it between our check and the server's bind.
 pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+    use std::hash::{BuildHasher, Hasher};
+    for _ in 0..1000 {
+        let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+        h.write_u32(std::process::id());
+        let port = 20_000 + (h.finish() % 12_000) as u16;
+        if TcpListener::bind(("127.0.0.1", port)).is_ok() {
+            return port;
+        }
+    }
+    panic!("no free port in 20000..32000");
 }
 
 /// A fresh temporary folder, removed on drop.
@@ -63,7 +73,7 @@ impl Server {
             .stderr(Stdio::inherit())
             .spawn()
             .expect("start redrock-server");
-        let server = Server { child, port, dir: dir.to_path_buf() };
+        let mut server = Server { child, port, dir: dir.to_path_buf() };
         server.wait_ready();
         server
     }
@@ -79,14 +89,17 @@ impl Server {
             .stderr(Stdio::null())
             .spawn()
             .expect("start redis-server (apt-get install redis-server)");
-        let server = Server { child, port, dir: dir.to_path_buf() };
+        let mut server = Server { child, port, dir: dir.to_path_buf() };
         server.wait_ready();
         server
     }
 
-    fn wait_ready(&self) {
+    fn wait_ready(&mut self) {
         let deadline = Instant::now() + START_TIMEOUT;
         while Instant::now() < deadline {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                panic!("server for port {} exited at start: {status}", self.port);
+            }
             if TcpStream::connect(("127.0.0.1", self.port)).is_ok() {
                 return;
             }
