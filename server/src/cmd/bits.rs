@@ -185,6 +185,12 @@ fn bitop(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Result<Reply> {
 #[derive(Clone, Copy, Debug)]
 enum FieldOp {
     Get,
+    Write(FieldWrite),
+}
+
+/// BITFIELD's writes: SET replies the old value, INCRBY the new one.
+#[derive(Clone, Copy, Debug)]
+enum FieldWrite {
     Set(i64),
     IncrBy(i64),
 }
@@ -245,9 +251,9 @@ fn parse_fields(ctx: &Ctx<'_>, args: &[Bytes]) -> Result<Vec<Field>> {
         let op = if !takes_value {
             FieldOp::Get
         } else if is("set") {
-            FieldOp::Set(parse_i64(&args[j + 3])?)
+            FieldOp::Write(FieldWrite::Set(parse_i64(&args[j + 3])?))
         } else {
-            FieldOp::IncrBy(parse_i64(&args[j + 3])?)
+            FieldOp::Write(FieldWrite::IncrBy(parse_i64(&args[j + 3])?))
         };
         fields.push(Field { op, kind, offset, overflow });
         j += if takes_value { 4 } else { 3 };
@@ -257,22 +263,21 @@ fn parse_fields(ctx: &Ctx<'_>, args: &[Bytes]) -> Result<Vec<Field>> {
 
 /// Runs one SET or INCRBY on `value`: its reply (the old value for SET, the new one for
 /// INCRBY, nil when OVERFLOW FAIL refuses it) and whether a bit changed.
-fn write_field(value: &mut [u8], field: &Field) -> (Reply, bool) {
+fn write_field(value: &mut [u8], field: &Field, write: FieldWrite) -> (Reply, bool) {
     let FieldType { signed, bits } = field.kind;
     let (offset, overflow) = (field.offset, field.overflow);
     if signed {
         let old = bitmap::get_signed(value, offset, bits);
-        let (new, wrapped, reply) = match field.op {
-            FieldOp::IncrBy(incr) => {
+        let (new, wrapped, reply) = match write {
+            FieldWrite::IncrBy(incr) => {
                 let wrapped = bitmap::signed_overflow(old, incr, bits, overflow);
                 let new = wrapped.unwrap_or(old.wrapping_add(incr));
                 (new, wrapped.is_some(), new)
             }
-            FieldOp::Set(new) => {
+            FieldWrite::Set(new) => {
                 let wrapped = bitmap::signed_overflow(new, 0, bits, overflow);
                 (wrapped.unwrap_or(new), wrapped.is_some(), old)
             }
-            FieldOp::Get => (old, false, old),
         };
         if wrapped && overflow == Overflow::Fail {
             return (Reply::Null, false);
@@ -281,17 +286,16 @@ fn write_field(value: &mut [u8], field: &Field) -> (Reply, bool) {
         (Reply::Integer(reply), new != old)
     } else {
         let old = bitmap::get_unsigned(value, offset, bits);
-        let (new, wrapped, reply) = match field.op {
-            FieldOp::IncrBy(incr) => {
+        let (new, wrapped, reply) = match write {
+            FieldWrite::IncrBy(incr) => {
                 let wrapped = bitmap::unsigned_overflow(old, incr, bits, overflow);
                 let new = wrapped.unwrap_or(old.wrapping_add(incr as u64));
                 (new, wrapped.is_some(), new)
             }
-            FieldOp::Set(new) => {
+            FieldWrite::Set(new) => {
                 let wrapped = bitmap::unsigned_overflow(new as u64, 0, bits, overflow);
                 (wrapped.unwrap_or(new as u64), wrapped.is_some(), old)
             }
-            FieldOp::Get => (old, false, old),
         };
         if wrapped && overflow == Overflow::Fail {
             return (Reply::Null, false);
@@ -331,8 +335,8 @@ fn bitfield_generic(ctx: &mut Ctx<'_>, args: &[Bytes], read_only_command: bool) 
     for field in &fields {
         replies.push(match field.op {
             FieldOp::Get => read_field(value.value(), field),
-            _ => {
-                let (reply, wrote) = write_field(value.value_mut(), field);
+            FieldOp::Write(write) => {
+                let (reply, wrote) = write_field(value.value_mut(), field, write);
                 changed |= wrote;
                 reply
             }
