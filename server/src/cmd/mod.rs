@@ -13,6 +13,7 @@ pub mod list;
 pub mod object;
 pub mod scan;
 pub mod server;
+pub mod save;
 pub mod set;
 pub mod spec;
 pub mod string_options;
@@ -46,6 +47,7 @@ pub const FAMILIES: &[&[CommandSpec]] = &[
     set::COMMANDS,
     zset::COMMANDS,
     transaction::COMMANDS,
+    save::COMMANDS,
 ];
 
 /// What a handler can reach: the server's shared state and its own connection's state.
