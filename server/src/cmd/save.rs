@@ -23,7 +23,11 @@ static LAST_BGSAVE_OK: AtomicBool = AtomicBool::new(true);
 pub const COMMANDS: &[CommandSpec] = &[
     CommandSpec::new("save", 1, Group::Server, save)
         .flags(flag::ADMIN | flag::NOSCRIPT | flag::NO_ASYNC_LOADING | flag::NO_MULTI)
-        .doc("1.0.0", "Synchronously save the dataset to disk", "O(N) where N is the total number of keys in all databases"),
+        .doc(
+            "1.0.0",
+            "Synchronously save the dataset to disk",
+            "O(N) where N is the total number of keys in all databases",
+        ),
     CommandSpec::new("bgsave", -1, Group::Server, bgsave)
         .flags(flag::ADMIN | flag::NOSCRIPT | flag::NO_ASYNC_LOADING)
         .doc("1.0.0", "Asynchronously save the dataset to disk", "O(1)"),
