@@ -50,8 +50,9 @@ PY
 }
 
 declare -A result
-start_redis() { redis-server --port "$1" --bind 127.0.0.1 --save '' --appendonly no --dir "$work/redis" --dbfilename dump.rdb >/dev/null & echo $!; }
-start_redrock() { "$SERVER" --port "$1" --bind 127.0.0.1 --dir "$work/redrock" --loglevel warning & echo $!; }
+# Output to /dev/null: a background server must not hold the $(...) pipe open.
+start_redis() { redis-server --port "$1" --bind 127.0.0.1 --save '' --appendonly no --dir "$work/redis" --dbfilename dump.rdb >/dev/null 2>&1 & echo $!; }
+start_redrock() { "$SERVER" --port "$1" --bind 127.0.0.1 --dir "$work/redrock" --loglevel warning >/dev/null 2>&1 & echo $!; }
 mkdir -p "$work/redis" "$work/redrock"
 for server in redis redrock; do
   port=$(free_port)
