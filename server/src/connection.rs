@@ -84,7 +84,9 @@ async fn run(shared: &Arc<Shared>, client: &mut ClientState, stream: &mut TcpStr
                     if client.close_without_reply {
                         return flush(shared, stream, &mut output).await;
                     }
-                    encode(&reply, client.resp, &mut output);
+                    if !client.take_reply_suppressed() {
+                        encode(&reply, client.resp, &mut output);
+                    }
                     if client.close_after_reply {
                         return flush(shared, stream, &mut output).await;
                     }

@@ -19,7 +19,7 @@ pub fn resolve(args: &[Bytes]) -> Result<(&'static CommandSpec, Option<&'static 
     let Some(spec) = table::lookup(&args[0]) else {
         return Err(Error::unknown_command(args));
     };
-    if spec.handler.is_some() || args.len() < 2 {
+    if spec.subcommands.is_empty() || args.len() < 2 {
         if !spec.arity_accepts(args.len()) {
             return Err(Error::WrongArity(spec.name.to_string()));
         }
@@ -36,6 +36,14 @@ pub fn resolve(args: &[Bytes]) -> Result<(&'static CommandSpec, Option<&'static 
 
 /// Executes one request and returns its reply.
 pub fn execute(shared: &Arc<Shared>, client: &mut ClientState, args: &[Bytes]) -> Reply {
+    let reply = execute_checked(shared, client, args);
+    if let Reply::Error(text) = &reply {
+        shared.stats.add_error(text);
+    }
+    reply
+}
+
+fn execute_checked(shared: &Arc<Shared>, client: &mut ClientState, args: &[Bytes]) -> Reply {
     Stats::add(&shared.stats.total_commands_processed, 1);
     client.handle.last_interaction_ms.store(client.handle.created.elapsed().as_millis() as u64, Ordering::Relaxed);
     let (spec, parent) = match resolve(args) {

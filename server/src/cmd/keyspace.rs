@@ -12,7 +12,8 @@ pub const COMMANDS: &[CommandSpec] = &[
         .flags(flag::WRITE)
         .acl(acl::KEYSPACE)
         .keys(&[KeySpec::range(1, -1, 1, key_flags::RM_DELETE)])
-        .doc("1.0.0", "Delete a key", "O(N) where N is the number of keys that will be removed."),
+        .tips(&["request_policy:multi_shard", "response_policy:agg_sum"])
+        .doc("1.0.0", "Delete a key", "O(N) where N is the number of keys that will be removed. When a key to remove holds a value other than a string, the individual complexity for this key is O(M) where M is the number of elements in the list, set, sorted set or hash. Removing a single key that holds a string value is O(1)."),
     CommandSpec::new("type", 2, Group::Generic, type_)
         .flags(flag::READONLY | flag::FAST)
         .acl(acl::KEYSPACE)

@@ -2,10 +2,12 @@
 //! its handlers.
 
 pub mod args;
+pub mod client;
 pub mod command;
 pub mod config;
 pub mod connection;
 pub mod hash;
+pub mod info;
 pub mod keyspace;
 pub mod list;
 pub mod server;
@@ -28,7 +30,9 @@ pub const FAMILIES: &[&[CommandSpec]] = &[
     strings::COMMANDS,
     keyspace::COMMANDS,
     connection::COMMANDS,
+    client::COMMANDS,
     server::COMMANDS,
+    info::COMMANDS,
     config::COMMANDS,
     command::COMMANDS,
     hash::COMMANDS,

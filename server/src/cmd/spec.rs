@@ -127,6 +127,8 @@ pub enum FindKeys {
 /// Redis 7.0 key specification.
 #[derive(Clone, Copy, Debug)]
 pub struct KeySpec {
+    /// Free text Redis attaches to a few specs (`COMMAND INFO set`); empty for most.
+    pub notes: &'static str,
     /// `RO`, `RW`, `OW`, `RM` then `access`, `update`, `insert`, `delete`, ... as Redis prints them.
     pub flags: &'static [&'static str],
     pub begin: BeginSearch,
@@ -136,12 +138,28 @@ pub struct KeySpec {
 impl KeySpec {
     /// One key at `index`.
     pub const fn single(index: i32, flags: &'static [&'static str]) -> KeySpec {
-        KeySpec { flags, begin: BeginSearch::Index(index), find: FindKeys::Range { last_key: 0, step: 1, limit: 0 } }
+        KeySpec {
+            notes: "",
+            flags,
+            begin: BeginSearch::Index(index),
+            find: FindKeys::Range { last_key: 0, step: 1, limit: 0 },
+        }
     }
 
     /// Keys from `index` to the end (`last_key` -1) every `step`.
     pub const fn range(index: i32, last_key: i32, step: i32, flags: &'static [&'static str]) -> KeySpec {
-        KeySpec { flags, begin: BeginSearch::Index(index), find: FindKeys::Range { last_key, step, limit: 0 } }
+        KeySpec {
+            notes: "",
+            flags,
+            begin: BeginSearch::Index(index),
+            find: FindKeys::Range { last_key, step, limit: 0 },
+        }
+    }
+
+    /// The same spec with Redis's `notes` text.
+    pub const fn with_notes(mut self, notes: &'static str) -> KeySpec {
+        self.notes = notes;
+        self
     }
 }
 
@@ -166,7 +184,7 @@ impl Group {
             Group::String => "string",
             Group::List => "list",
             Group::Set => "set",
-            Group::SortedSet => "sorted_set",
+            Group::SortedSet => "sorted-set",
             Group::Hash => "hash",
             Group::Connection => "connection",
             Group::Server => "server",
@@ -230,6 +248,12 @@ impl CommandSpec {
             handler: None,
             subcommands,
         }
+    }
+
+    /// Subcommands of a container that also runs on its own (`COMMAND` without arguments).
+    pub const fn with_subcommands(mut self, subcommands: &'static [CommandSpec]) -> Self {
+        self.subcommands = subcommands;
+        self
     }
 
     pub const fn flags(mut self, flags: u32) -> Self {
@@ -338,6 +362,12 @@ impl CommandSpec {
 
     /// Positions of the keys in `args`, in the order the specs give them.
     pub fn key_positions(&self, args: &[Bytes]) -> Vec<usize> {
+        self.keys_with_specs(args).into_iter().map(|(position, _)| position).collect()
+    }
+
+    /// Positions of the keys in `args`, each with the key spec that found it (whose flags
+    /// `COMMAND GETKEYSANDFLAGS` prints).
+    pub fn keys_with_specs(&self, args: &[Bytes]) -> Vec<(usize, &'static KeySpec)> {
         let argc = args.len() as i64;
         let mut out = Vec::new();
         for spec in self.key_specs {
@@ -369,7 +399,7 @@ impl CommandSpec {
                     };
                     let mut i = start;
                     while i <= end && i < argc && i >= 1 {
-                        out.push(i as usize);
+                        out.push((i as usize, spec));
                         i += step.max(1) as i64;
                     }
                 }
@@ -387,7 +417,7 @@ impl CommandSpec {
                         if i >= argc {
                             break;
                         }
-                        out.push(i as usize);
+                        out.push((i as usize, spec));
                     }
                 }
             }

@@ -17,7 +17,8 @@ pub const COMMANDS: &[CommandSpec] = &[
     CommandSpec::new("set", -3, Group::String, set)
         .flags(flag::WRITE | flag::DENYOOM)
         .acl(acl::STRING)
-        .keys(&[KeySpec::single(1, key_flags::RW_ACCESS_UPDATE_VARIABLE)])
+        .keys(&[KeySpec::single(1, key_flags::RW_ACCESS_UPDATE_VARIABLE)
+            .with_notes("RW and ACCESS due to the optional `GET` argument")])
         .doc("1.0.0", "Set the string value of a key", "O(1)"),
 ];
 
