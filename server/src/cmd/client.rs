@@ -316,7 +316,7 @@ fn unblock(_ctx: &mut Ctx<'_>, args: &[Bytes]) -> Result<Reply> {
 /// then the pause is refused (a registered divergence).
 fn pause(_ctx: &mut Ctx<'_>, args: &[Bytes]) -> Result<Reply> {
     if args.len() > 4 {
-        return Err(Error::err("unknown subcommand or wrong number of arguments for 'pause'. Try CLIENT HELP."));
+        return Err(subcommand_syntax_error(args));
     }
     if args.len() == 4 && !is(&args[3], "write") && !is(&args[3], "all") {
         return Err(Error::err("CLIENT PAUSE mode must be WRITE or ALL"));
@@ -326,6 +326,15 @@ fn pause(_ctx: &mut Ctx<'_>, args: &[Bytes]) -> Result<Reply> {
         return Err(Error::err("timeout is negative"));
     }
     Err(Error::err("CLIENT PAUSE is not supported by Redrock"))
+}
+
+/// Redis's `addReplySubcommandSyntaxError`, naming the subcommand as the client typed it.
+fn subcommand_syntax_error(args: &[Bytes]) -> Error {
+    Error::err(format!(
+        "unknown subcommand or wrong number of arguments for '{}'. Try {} HELP.",
+        String::from_utf8_lossy(&args[1][..args[1].len().min(128)]),
+        text(&args[0]).to_ascii_uppercase()
+    ))
 }
 
 fn unpause(_ctx: &mut Ctx<'_>, _args: &[Bytes]) -> Result<Reply> {
@@ -347,7 +356,7 @@ fn tracking(_ctx: &mut Ctx<'_>, args: &[Bytes]) -> Result<Reply> {
 fn trackinginfo(_ctx: &mut Ctx<'_>, _args: &[Bytes]) -> Result<Reply> {
     let key = |k: &'static str| Reply::Bulk(Bytes::from_static(k.as_bytes()));
     Ok(Reply::Map(vec![
-        (key("flags"), Reply::Set(vec![Reply::Simple(Bytes::from_static(b"off"))])),
+        (key("flags"), Reply::Set(vec![key("off")])),
         (key("redirect"), Reply::Integer(-1)),
         (key("prefixes"), Reply::Array(vec![])),
     ]))

@@ -95,7 +95,7 @@ fn bulk(text: &str) -> Reply {
 /// `CONFIG SET name value [name value ...]`: all or none.
 fn set(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Result<Reply> {
     if args.len() % 2 != 0 {
-        return Err(Error::WrongArity("config|set".into()));
+        return Err(Error::Syntax);
     }
     let pairs: Vec<(String, String)> = args[2..].chunks(2).map(|pair| (text(&pair[0]), text(&pair[1]))).collect();
     let mut config = ctx.shared.config.write().unwrap_or_else(|e| e.into_inner());

@@ -57,7 +57,7 @@ fn info(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Result<Reply> {
         }
         write_section(ctx, name, &mut out)?;
     }
-    Ok(Reply::Bulk(Bytes::from(out)))
+    Ok(Reply::Verbatim("txt", Bytes::from(out)))
 }
 
 /// Redis's `genInfoSectionDict`: names are case-insensitive; `default`, `all` and
