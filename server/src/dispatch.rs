@@ -44,7 +44,6 @@ pub fn execute(shared: &Arc<Shared>, client: &mut ClientState, args: &[Bytes]) -
 }
 
 fn execute_checked(shared: &Arc<Shared>, client: &mut ClientState, args: &[Bytes]) -> Reply {
-    Stats::add(&shared.stats.total_commands_processed, 1);
     client.handle.last_interaction_ms.store(client.handle.created.elapsed().as_millis() as u64, Ordering::Relaxed);
     let (spec, parent) = match resolve(args) {
         Ok(found) => found,
@@ -66,8 +65,8 @@ fn execute_checked(shared: &Arc<Shared>, client: &mut ClientState, args: &[Bytes
     let _guards = (!positions.is_empty())
         .then(|| shared.locks.lock(&namespace, physical_db, positions.iter().map(|&i| &args[i][..])));
     let mut ctx = Ctx { shared, client };
-    match handler(&mut ctx, args) {
-        Ok(reply) => reply,
-        Err(e) => e.into(),
-    }
+    let result = handler(&mut ctx, args);
+    // Counted once the command ran, as Redis's `call()` does (rejected requests are not).
+    Stats::add(&shared.stats.total_commands_processed, 1);
+    result.unwrap_or_else(Reply::from)
 }

@@ -94,7 +94,7 @@ fn bulk(text: &str) -> Reply {
 
 /// `CONFIG SET name value [name value ...]`: all or none.
 fn set(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Result<Reply> {
-    if args.len() % 2 != 0 {
+    if !args.len().is_multiple_of(2) {
         return Err(Error::Syntax);
     }
     let pairs: Vec<(String, String)> = args[2..].chunks(2).map(|pair| (text(&pair[0]), text(&pair[1]))).collect();
