@@ -164,7 +164,7 @@ impl Shared {
 
     /// A handle on logical database `logical` of namespace `ns`.
     pub fn db<'a>(&'a self, ns: &'a [u8], logical: usize) -> Db<'a> {
-        Db { storage: &self.storage, ns, index: self.physical_db(logical) }
+        Db { storage: &self.storage, ns, index: self.physical_db(logical), stats: &self.stats }
     }
 
     pub fn physical_db(&self, logical: usize) -> u8 {

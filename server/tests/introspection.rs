@@ -144,6 +144,10 @@ fn info_reports_real_figures_in_redis_layout() {
     let stats = info(&mut a, "stats");
     assert_eq!(field(&stats, "total_commands_processed"), "1", "only the INFO after the reset");
     assert_eq!(field(&stats, "total_error_replies"), "0");
+    assert_eq!(call(&mut a, "TYPE k1"), b"+string\r\n");
+    assert_eq!(call(&mut a, "TYPE nosuch"), b"+none\r\n");
+    let stats = info(&mut a, "stats");
+    assert_eq!((field(&stats, "keyspace_hits").as_str(), field(&stats, "keyspace_misses").as_str()), ("1", "1"));
 
     let save: i64 = field(&info(&mut a, "persistence"), "rdb_last_save_time").parse().unwrap();
     assert_eq!(call(&mut a, "LASTSAVE"), format!(":{save}\r\n").as_bytes());
