@@ -80,6 +80,17 @@ async fn run(shared: &Arc<Shared>, client: &mut ClientState, stream: &mut TcpStr
             let limits = Limits { proto_max_bulk_len, authenticated: client.authenticated };
             match parser.parse(&mut input, &limits) {
                 Ok(Some(args)) => {
+                    if let Some(writes) = dispatch::pausable(&args) {
+                        if shared.pause.must_wait_until(writes).is_some() {
+                            // CLIENT PAUSE: answer what came before, then wait for the end.
+                            flush(shared, stream, &mut output).await?;
+                            tokio::select! {
+                                _ = shared.pause.wait(writes) => {}
+                                _ = handle.kill_signal.notified() => return Ok(()),
+                                _ = shutdown.changed() => return Ok(()),
+                            }
+                        }
+                    }
                     let reply = dispatch::execute(shared, client, &args);
                     if client.close_without_reply {
                         return flush(shared, stream, &mut output).await;

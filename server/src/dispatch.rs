@@ -34,6 +34,13 @@ pub fn resolve(args: &[Bytes]) -> Result<(&'static CommandSpec, Option<&'static 
     Ok((sub, Some(spec)))
 }
 
+/// Whether `args` is a command a `CLIENT PAUSE` holds, and if so whether it writes (a
+/// `WRITE` pause holds only those); `None` for requests rejected before they could run.
+pub fn pausable(args: &[Bytes]) -> Option<bool> {
+    let (spec, _) = resolve(args).ok()?;
+    Some(spec.flags & (flag::WRITE | flag::MAY_REPLICATE) != 0)
+}
+
 /// Executes one request and returns its reply.
 pub fn execute(shared: &Arc<Shared>, client: &mut ClientState, args: &[Bytes]) -> Reply {
     let reply = execute_checked(shared, client, args);

@@ -12,6 +12,7 @@ use crate::config::Config;
 use crate::db::Db;
 use crate::error::Result;
 use crate::locks::KeyLocks;
+use crate::pause::ClientPause;
 use crate::storage::encoding::MAX_DATABASES;
 use crate::storage::{Cf, Storage};
 
@@ -133,6 +134,8 @@ pub struct Shared {
     pub shutdown: watch::Sender<bool>,
     /// Unix time of the last successful save, for LASTSAVE.
     pub last_save_unix_s: AtomicU64,
+    /// `CLIENT PAUSE` state.
+    pub pause: ClientPause,
 }
 
 impl Shared {
@@ -159,6 +162,7 @@ impl Shared {
             port,
             shutdown: watch::channel(false).0,
             last_save_unix_s: AtomicU64::new(now),
+            pause: ClientPause::default(),
         })
     }
 

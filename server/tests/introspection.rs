@@ -257,3 +257,29 @@ fn requirepass_set_at_run_time_applies_to_new_authentications() {
     let mut open = server.connect();
     assert_eq!(call(&mut open, "PING"), b"+PONG\r\n");
 }
+
+#[test]
+fn client_pause_holds_writes_or_everything_until_it_ends() {
+    use std::io::Read;
+    use std::time::{Duration, Instant};
+
+    let dir = TempDir::new("client-pause");
+    let server = Server::redrock(&dir.0, &[]);
+    let mut a = server.connect();
+    let mut b = server.connect();
+
+    assert_eq!(call(&mut a, "CLIENT PAUSE 100000 WRITE"), b"+OK\r\n");
+    assert_eq!(call(&mut b, "GET k"), b"$-1\r\n", "reads run during a WRITE pause");
+    b.send(&words("SET k v"));
+    b.stream.set_read_timeout(Some(Duration::from_millis(300))).unwrap();
+    let mut byte = [0u8; 1];
+    assert!(b.stream.read(&mut byte).is_err(), "the write waits");
+    b.stream.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    assert_eq!(call(&mut a, "CLIENT UNPAUSE"), b"+OK\r\n");
+    assert_eq!(b.read_reply().unwrap(), b"+OK\r\n", "UNPAUSE releases it");
+
+    let start = Instant::now();
+    assert_eq!(call(&mut a, "CLIENT PAUSE 300"), b"+OK\r\n");
+    assert_eq!(call(&mut b, "GET k"), b"$1\r\nv\r\n");
+    assert!(start.elapsed() >= Duration::from_millis(250), "an ALL pause holds reads until its deadline");
+}

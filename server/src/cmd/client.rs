@@ -2,6 +2,7 @@
 //! registry of connections (`LIST`, `INFO`, `KILL`).
 
 use std::sync::atomic::Ordering;
+use std::time::Duration;
 
 use bytes::Bytes;
 use redrock_protocol::Reply;
@@ -312,20 +313,27 @@ fn unblock(_ctx: &mut Ctx<'_>, args: &[Bytes]) -> Result<Reply> {
     Ok(Reply::Integer(0))
 }
 
-/// Pausing clients is not implemented: the arguments are checked as Redis checks them,
-/// then the pause is refused (a registered divergence).
-fn pause(_ctx: &mut Ctx<'_>, args: &[Bytes]) -> Result<Reply> {
+/// `CLIENT PAUSE timeout-ms [WRITE|ALL]`.
+fn pause(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Result<Reply> {
     if args.len() > 4 {
         return Err(subcommand_syntax_error(args));
     }
-    if args.len() == 4 && !is(&args[3], "write") && !is(&args[3], "all") {
-        return Err(Error::err("CLIENT PAUSE mode must be WRITE or ALL"));
-    }
-    let timeout = parse_i64(&args[2]).map_err(|_| Error::err("timeout is not an integer or out of range"))?;
-    if timeout < 0 {
+    let all = match args.get(3) {
+        None => true,
+        Some(mode) if is(mode, "all") => true,
+        Some(mode) if is(mode, "write") => false,
+        Some(_) => return Err(Error::err("CLIENT PAUSE mode must be WRITE or ALL")),
+    };
+    let timeout_ms = parse_i64(&args[2]).map_err(|_| Error::err("timeout is not an integer or out of range"))?;
+    if timeout_ms < 0 {
         return Err(Error::err("timeout is negative"));
     }
-    Err(Error::err("CLIENT PAUSE is not supported by Redrock"))
+    // Redis adds the timeout to the clock unchecked: an end past i64::MAX wraps into the
+    // past and the pause is over at once.
+    if (crate::storage::now_ms() as i64).checked_add(timeout_ms).is_some() {
+        ctx.shared.pause.pause(Duration::from_millis(timeout_ms as u64), all);
+    }
+    Ok(Reply::ok())
 }
 
 /// Redis's `addReplySubcommandSyntaxError`, naming the subcommand as the client typed it.
@@ -337,7 +345,8 @@ fn subcommand_syntax_error(args: &[Bytes]) -> Error {
     ))
 }
 
-fn unpause(_ctx: &mut Ctx<'_>, _args: &[Bytes]) -> Result<Reply> {
+fn unpause(ctx: &mut Ctx<'_>, _args: &[Bytes]) -> Result<Reply> {
+    ctx.shared.pause.unpause();
     Ok(Reply::ok())
 }
 
