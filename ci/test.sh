@@ -33,7 +33,7 @@ cargo build --release --workspace --all-targets --locked
 export REDROCK_SERVER_BIN="$CARGO_TARGET_DIR/release/redrock-server"
 
 step "tests"
-cargo test --release --workspace --locked -- --test-threads="${REDROCK_TEST_THREADS:-2}"
+cargo test --release --workspace --locked --no-fail-fast -- --test-threads="${REDROCK_TEST_THREADS:-2}"
 
 step "cargo fmt --check"
 cargo fmt --all -- --check

@@ -18,7 +18,7 @@ fn main() {
     let path = dir.path().join("bench.redis");
     std::fs::write(&path, redrock_compat::cli::generate_bench_script(COMMANDS)).expect("write script");
     let files = vec![ScriptFile { path, name: "bench/generated".into() }];
-    let opts = SuiteOptions { run: Default::default(), progress: false };
+    let opts = SuiteOptions { run: Default::default(), progress: false, allow_flush: false };
     let mut best = f64::MAX;
     for round in 1..=ROUNDS {
         let start = Instant::now();

@@ -22,6 +22,8 @@ pub struct Divergence {
     pub actual: String,
     /// The register's reason when this divergence is a known one.
     pub known: Option<String>,
+    /// A one-line reading of the difference (type, error code, length, order…).
+    pub explanation: String,
 }
 
 /// The command name of an entry, seen through `@await NAME: ` prefixes.
@@ -63,9 +65,64 @@ pub fn compare(expected: &[Entry], actual: &[Entry]) -> Vec<Divergence> {
             expected: e.map(Entry::to_text).unwrap_or_else(|| MISSING.into()),
             actual: a.map(Entry::to_text).unwrap_or_else(|| MISSING.into()),
             known: None,
+            explanation: explain(e, a),
         });
     }
     out
+}
+
+/// The first word of a rendered reply: its type, without an `[N]` length.
+fn kind(body: &str) -> &str {
+    body.split([' ', '[']).next().unwrap_or("")
+}
+
+/// Explains a divergence in one line, from the rendered entries.
+pub fn explain(expected: Option<&Entry>, actual: Option<&Entry>) -> String {
+    let (e, a) = match (expected, actual) {
+        (Some(e), Some(a)) => (e, a),
+        (Some(_), None) => return "the target's transcript ends before this command".into(),
+        (None, _) => return "the target's transcript has more entries than expected".into(),
+    };
+    if e.line != a.line || e.command != a.command {
+        return "different command at this position: the script changed since the golden was recorded (re-record)"
+            .into();
+    }
+    if e.flags != a.flags {
+        return "compared with different flags (re-record the golden)".into();
+    }
+    if a.body.starts_with("!! connection failed") {
+        return "the target closed the connection or stopped answering".into();
+    }
+    let (ek, ak) = (kind(&e.body), kind(&a.body));
+    if ek != ak {
+        return format!("reply type differs: expected {ek}, got {ak}");
+    }
+    if ek == "error" {
+        let code = |b: &str| b.trim_start_matches("error \"").split([' ', '"']).next().unwrap_or("").to_string();
+        return if code(&e.body) != code(&a.body) {
+            format!("error code differs: expected {}, got {}", code(&e.body), code(&a.body))
+        } else {
+            "same error code, different message text".into()
+        };
+    }
+    let first = |b: &str| b.lines().next().unwrap_or("").to_string();
+    if first(&e.body) != first(&a.body) && e.body.contains('\n') {
+        return format!("aggregate length differs: expected {}, got {}", first(&e.body), first(&a.body));
+    }
+    fn sorted(b: &str) -> Vec<&str> {
+        let mut v: Vec<&str> = b.lines().collect();
+        v.sort_unstable();
+        v
+    }
+    if e.body.lines().count() > 1 && sorted(&e.body) == sorted(&a.body) {
+        return "same elements in another order (if Redis documents no order, mark the command @unordered)".into();
+    }
+    let num = |t: &str| t.trim_matches('"').parse::<f64>().is_ok();
+    let (te, ta): (Vec<&str>, Vec<&str>) = (e.body.split_whitespace().collect(), a.body.split_whitespace().collect());
+    if te.len() == ta.len() && te.iter().zip(&ta).filter(|(x, y)| x != y).all(|(x, y)| num(x) && num(y)) {
+        return "numeric value differs".into();
+    }
+    "value differs".into()
 }
 
 /// A unified diff of one divergence, `-` expected (reference) and `+` actual (target).
@@ -119,6 +176,23 @@ mod tests {
         let short = compare(&a, &b[..1]);
         assert_eq!(short.len(), 1);
         assert_eq!(short[0].actual, MISSING);
+    }
+
+    #[test]
+    fn explains() {
+        let ex = |x: &str, y: &str| explain(Some(&e(1, "GET a", x)), Some(&e(1, "GET a", y)));
+        assert_eq!(ex("bulk \"1\"", "simple \"1\""), "reply type differs: expected bulk, got simple");
+        assert_eq!(ex("error \"ERR x\"", "error \"WRONGTYPE y\""), "error code differs: expected ERR, got WRONGTYPE");
+        assert_eq!(ex("error \"ERR x\"", "error \"ERR y\""), "same error code, different message text");
+        assert_eq!(
+            ex("array[2]\n  bulk \"a\"\n  bulk \"b\"", "array[1]\n  bulk \"a\""),
+            "aggregate length differs: expected array[2], got array[1]"
+        );
+        assert!(ex("array[2]\n  bulk \"a\"\n  bulk \"b\"", "array[2]\n  bulk \"b\"\n  bulk \"a\"")
+            .starts_with("same elements in another order"));
+        assert_eq!(ex("int 1", "int 2"), "numeric value differs");
+        assert_eq!(ex("bulk \"a\"", "bulk \"b\""), "value differs");
+        assert!(explain(Some(&e(1, "GET a", "int 1")), None).contains("ends before"));
     }
 
     #[test]

@@ -96,6 +96,32 @@ impl Register {
     }
 }
 
+/// TOML text for new register entries, appended to the file so its comments stay.
+pub fn entries_text(entries: &[Known]) -> String {
+    let q = |s: &str| toml::Value::String(s.to_string()).to_string();
+    let mut out = String::new();
+    for k in entries {
+        out.push_str(&format!("\n[[divergence]]\nscript = {}\ncommand = {}\n", q(&k.script), q(&k.command)));
+        if let Some(l) = k.line {
+            out.push_str(&format!("line = {l}\n"));
+        }
+        out.push_str(&format!("reason = {}\n", q(&k.reason)));
+    }
+    out
+}
+
+/// One entry per (script, command) among `divergences` not registered yet.
+pub fn new_entries<'a>(divergences: impl Iterator<Item = (&'a str, &'a Divergence)>, reason: &str) -> Vec<Known> {
+    let mut out: Vec<Known> = Vec::new();
+    for (script, d) in divergences {
+        if d.known.is_some() || out.iter().any(|k| k.script == script && k.command == d.name) {
+            continue;
+        }
+        out.push(Known { script: script.to_string(), command: d.name.clone(), line: None, reason: reason.to_string() });
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -108,7 +134,18 @@ mod tests {
             expected: String::new(),
             actual: String::new(),
             known: None,
+            explanation: String::new(),
         }
+    }
+
+    #[test]
+    fn new_entries_round_trip() {
+        let (a, b, c) = (div(1, "GET"), div(2, "GET"), div(3, "SET \"x\""));
+        let list = [("s/x", &a), ("s/x", &b), ("s/y", &c)];
+        let entries = new_entries(list.into_iter(), "not implemented \"yet\"");
+        assert_eq!(entries.len(), 2);
+        let r = Register::parse(&entries_text(&entries)).unwrap();
+        assert_eq!(r.entries, entries);
     }
 
     #[test]

@@ -78,19 +78,35 @@ pub struct ServerProcess {
     pub dir: TempDir,
 }
 
+/// Ports handed out: below the kernel's ephemeral range (32768+), where `bind(0)` in other
+/// processes (other test suites starting servers at the same time) never lands.
+const PORT_RANGE: std::ops::Range<u16> = 20_000..32_000;
+
 /// A port nobody listens on now, never handed out twice by this process: parallel tests
-/// must not start two servers on one port (the loser's exit would be missed if the winner
-/// already answers there).
+/// must not start two servers on one port.
 pub fn free_port() -> std::io::Result<u16> {
     static GIVEN: Mutex<Vec<u16>> = Mutex::new(Vec::new());
-    loop {
-        let port = TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
-        let mut given = GIVEN.lock().unwrap_or_else(|e| e.into_inner());
-        if !given.contains(&port) {
+    // A per-process starting point, so concurrent processes probe different ports.
+    let seed = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.subsec_nanos())
+        .unwrap_or(0)
+        .wrapping_mul(2_654_435_761)
+        ^ std::process::id();
+    let span = (PORT_RANGE.end - PORT_RANGE.start) as u32;
+    let mut given = GIVEN.lock().unwrap_or_else(|e| e.into_inner());
+    for i in 0..span {
+        let port = PORT_RANGE.start + ((seed.wrapping_add(i.wrapping_mul(7919))) % span) as u16;
+        if given.contains(&port) {
+            continue;
+        }
+        if TcpListener::bind(("127.0.0.1", port)).is_ok() {
             given.push(port);
             return Ok(port);
         }
     }
+    // The range is exhausted: fall back on the kernel's choice.
+    Ok(TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
 }
 
 /// Whether the server answering on `port` is our child: Redis says its `process_id` in
@@ -112,7 +128,12 @@ fn answers_as(port: u16, pid: u32) -> bool {
 impl ServerProcess {
     /// A real `redis-server` with no persistence; `extra` args are appended.
     pub fn redis(extra: &[&str]) -> Result<ServerProcess, ProcessError> {
-        Self::start(&redis_server_bin(), |port, dir| {
+        Self::start_redis(&redis_server_bin(), extra)
+    }
+
+    /// A `redis-server` binary of one's choice, started like [`ServerProcess::redis`].
+    pub fn start_redis(bin: &str, extra: &[&str]) -> Result<ServerProcess, ProcessError> {
+        Self::start(bin, |port, dir| {
             let mut args: Vec<String> = [
                 "--port",
                 &port.to_string(),

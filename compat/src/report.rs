@@ -131,6 +131,7 @@ impl Report {
                     let _ = writeln!(out, "{bold}DIVERGED{reset} {} ({})", r.name, r.path);
                     for d in r.unknown_divergences() {
                         let _ = writeln!(out, "  {}:{}: {}", r.path, d.line, d.command);
+                        let _ = writeln!(out, "    ({})", d.explanation);
                         for l in unified(&d.expected, &d.actual, color).lines() {
                             let _ = writeln!(out, "    {l}");
                         }
@@ -205,10 +206,16 @@ impl Report {
             #[serde(flatten)]
             report: &'a Report,
             summary: Summary,
+            divergences_by_command: Vec<(String, usize)>,
             exit_code: i32,
         }
-        serde_json::to_string_pretty(&Out { report: self, summary: self.summary(), exit_code: self.exit_code() })
-            .expect("report serializes")
+        serde_json::to_string_pretty(&Out {
+            report: self,
+            summary: self.summary(),
+            divergences_by_command: self.unknown_by_command(),
+            exit_code: self.exit_code(),
+        })
+        .expect("report serializes")
     }
 
     pub fn to_junit(&self) -> String {
@@ -245,7 +252,7 @@ impl Report {
                 Status::Diverged if !unknown.is_empty() => {
                     let mut body = String::new();
                     for d in &unknown {
-                        let _ = writeln!(body, "{}:{}: {}", r.path, d.line, d.command);
+                        let _ = writeln!(body, "{}:{}: {} ({})", r.path, d.line, d.command, d.explanation);
                         body.push_str(&unified(&d.expected, &d.actual, false));
                     }
                     let _ = writeln!(

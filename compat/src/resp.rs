@@ -5,7 +5,7 @@
 //! accepts from the wire is bounded by a named limit: a broken server must produce an error,
 //! not an out-of-memory abort.
 
-use std::io::{self, BufRead, Write};
+use std::io::{self, BufRead, Read, Write};
 
 /// Longest simple line (`+`, `-`, `:`, `,`, `(`, `#`, `_` and length headers) we accept.
 pub const MAX_LINE_LEN: usize = 64 * 1024;
@@ -18,6 +18,8 @@ pub const MAX_DEPTH: usize = 128;
 /// Elements pre-allocated for an aggregate before its children are actually read, so a lying
 /// length header cannot make us reserve gigabytes up front.
 const MAX_PREALLOC: usize = 1024;
+/// Bytes pre-allocated for a bulk payload before it arrives (same reason).
+const MAX_PREALLOC_BYTES: usize = 64 * 1024;
 
 /// One reply as it came off the wire. Variants keep the wire text where the text itself is
 /// what compatibility is about (doubles and big numbers are compared as written, not parsed).
@@ -158,14 +160,13 @@ fn parse_len(s: &[u8], what: &'static str, limit: usize) -> Result<Option<usize>
 }
 
 fn read_exact_crlf<R: BufRead>(r: &mut R, len: usize) -> Result<Vec<u8>, RespError> {
-    let mut data = vec![0u8; len + 2];
-    r.read_exact(&mut data).map_err(|e| {
-        if e.kind() == io::ErrorKind::UnexpectedEof {
-            RespError::Closed
-        } else {
-            RespError::Io(e)
-        }
-    })?;
+    // Grow with the data actually received: a length header alone must not make us
+    // allocate up to MAX_BULK_LEN.
+    let mut data = Vec::with_capacity(len.min(MAX_PREALLOC_BYTES) + 2);
+    r.take(len as u64 + 2).read_to_end(&mut data)?;
+    if data.len() < len + 2 {
+        return Err(RespError::Closed);
+    }
     if &data[len..] != b"\r\n" {
         return Err(protocol("bulk payload not terminated by CRLF"));
     }
@@ -308,6 +309,8 @@ mod tests {
     #[test]
     fn incomplete_and_malformed() {
         assert!(matches!(parse(b"$5\r\nab"), Err(RespError::Closed)));
+        // A large declared length with little data: an early close, not a huge allocation.
+        assert!(matches!(parse(b"$500000000\r\nabc"), Err(RespError::Closed)));
         assert!(matches!(parse(b"+OK"), Err(RespError::Closed)));
         assert!(matches!(parse(b"?x\r\n"), Err(RespError::Protocol(_))));
         assert!(matches!(parse(b"$3\r\nabcd\r\n"), Err(RespError::Protocol(_))));

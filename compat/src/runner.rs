@@ -5,10 +5,11 @@
 //! order. Replies are kept raw; rendering with flags happens later, because in `check` the
 //! flags come from the golden and in `diff` from the reference's tips.
 
-use std::collections::{HashMap, HashSet, VecDeque};
+use std::collections::{HashMap, VecDeque};
 use std::time::Duration;
 
 use crate::client::{ClientError, Conn, Endpoint, DEFAULT_READ_TIMEOUT};
+use crate::pubsub::{sort_unsubscribed_channels, Subscriptions};
 use crate::resp::{Reply, RespError};
 use crate::script::{Command, Flags, Script, Step};
 
@@ -56,74 +57,6 @@ pub enum RunError {
     Client(#[from] ClientError),
     #[error("{path}:{line}: {msg}")]
     Script { path: String, line: usize, msg: String },
-}
-
-#[derive(Default)]
-struct Subscriptions {
-    channels: HashSet<Vec<u8>>,
-    patterns: HashSet<Vec<u8>>,
-    shard: HashSet<Vec<u8>>,
-}
-
-impl Subscriptions {
-    /// How many replies a command produces: pub/sub commands reply once per channel.
-    fn expected_replies(&self, cmd: &Command) -> usize {
-        let name = cmd.name();
-        let nargs = cmd.args.len().saturating_sub(1);
-        match name.as_str() {
-            "SUBSCRIBE" | "PSUBSCRIBE" | "SSUBSCRIBE" => nargs.max(1),
-            "UNSUBSCRIBE" if nargs == 0 => self.channels.len().max(1),
-            "PUNSUBSCRIBE" if nargs == 0 => self.patterns.len().max(1),
-            "SUNSUBSCRIBE" if nargs == 0 => self.shard.len().max(1),
-            "UNSUBSCRIBE" | "PUNSUBSCRIBE" | "SUNSUBSCRIBE" => nargs,
-            _ => 1,
-        }
-    }
-
-    fn observe(&mut self, cmd: &Command, reply: &Reply) {
-        if cmd.name() == "RESET" && !reply.is_error() {
-            *self = Subscriptions::default();
-            return;
-        }
-        let (Reply::Array(v) | Reply::Push(v)) = reply else {
-            return;
-        };
-        let (Some(Reply::Bulk(kind)), Some(Reply::Bulk(ch))) = (v.first(), v.get(1)) else {
-            return;
-        };
-        match kind.as_slice() {
-            b"subscribe" => self.channels.insert(ch.clone()),
-            b"unsubscribe" => self.channels.remove(ch),
-            b"psubscribe" => self.patterns.insert(ch.clone()),
-            b"punsubscribe" => self.patterns.remove(ch),
-            b"ssubscribe" => self.shard.insert(ch.clone()),
-            b"sunsubscribe" => self.shard.remove(ch),
-            _ => false,
-        };
-    }
-}
-
-/// An argument-less UNSUBSCRIBE answers one reply per channel in hash-table order, which
-/// differs between two runs of the same server. The channel names are sorted across the
-/// replies; the remaining-subscription counts stay in the order they were sent (they always
-/// count down), so the transcript is deterministic yet still checks every field.
-fn sort_unsubscribed_channels(replies: &mut [Reply]) {
-    let mut names: Vec<Reply> = replies
-        .iter()
-        .filter_map(|r| match r {
-            Reply::Array(v) | Reply::Push(v) if v.len() == 3 => Some(v[1].clone()),
-            _ => None,
-        })
-        .collect();
-    if names.len() != replies.len() {
-        return;
-    }
-    names.sort_by_key(|n| format!("{n:?}"));
-    for (r, name) in replies.iter_mut().zip(names) {
-        if let Reply::Array(v) | Reply::Push(v) = r {
-            v[1] = name;
-        }
-    }
 }
 
 struct ConnState {
@@ -218,6 +151,10 @@ pub fn run_script(ep: &Endpoint, script: &Script, opts: &RunOptions) -> Result<V
     }
     if !s.broken {
         s.run_batch(&batch)?;
+        // A reply never awaited is a reply never compared: the script is incomplete.
+        if let Some((name, c)) = s.conns.iter().find_map(|(n, st)| st.pending.front().map(|c| (n.clone(), c.line))) {
+            return Err(s.script_err(c, format!("the @async command here is never awaited (@await {name})")));
+        }
     }
     Ok(s.outcomes)
 }

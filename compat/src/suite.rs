@@ -25,6 +25,8 @@ pub enum SuiteError {
     Discover(#[from] crate::discover::DiscoverError),
     #[error("{0}")]
     Client(#[from] ClientError),
+    #[error("{0}")]
+    Scratch(#[from] crate::scratch::ScratchError),
     #[error(
         "the goldens here were recorded from {existing}, this reference is {new}; all goldens of \
          a folder come from one reference (pass --allow-new-reference and re-record them all)"
@@ -41,6 +43,27 @@ pub enum SuiteError {
 pub struct SuiteOptions {
     pub run: RunOptions,
     pub progress: bool,
+    /// Run even on a server that holds data (which the first FLUSHALL erases).
+    pub allow_flush: bool,
+}
+
+/// Before a run that flushes: every server must be a scratch one (see [`crate::scratch`]).
+fn guard(endpoints: &[&Endpoint], opts: &SuiteOptions) -> Result<(), SuiteError> {
+    if opts.run.flush && !opts.allow_flush {
+        for ep in endpoints {
+            crate::scratch::ensure_empty(ep, opts.run.read_timeout)?;
+        }
+    }
+    Ok(())
+}
+
+/// After a run that flushed: leave the servers empty for the next one.
+fn cleanup(endpoints: &[&Endpoint], opts: &SuiteOptions) {
+    if opts.run.flush {
+        for ep in endpoints {
+            crate::scratch::leave_empty(ep, opts.run.read_timeout);
+        }
+    }
 }
 
 fn progress_bar(len: usize, enabled: bool) -> ProgressBar {
@@ -122,6 +145,7 @@ pub fn diff(
     let (info, tips) = reference_facts(reference, opts)?;
     // Fail fast (exit 2) when the target is not there at all.
     Conn::connect(target, opts.run.read_timeout)?;
+    guard(&[reference, target], opts)?;
     let pb = progress_bar(files.len(), opts.progress);
     let mut ran = HashSet::new();
     for f in files {
@@ -130,6 +154,7 @@ pub fn diff(
         pb.inc(1);
     }
     pb.finish_and_clear();
+    cleanup(&[reference, target], opts);
     report.stale_known = register.stale(&ran);
     report.set_elapsed(start.elapsed());
     Ok(report)
@@ -184,6 +209,7 @@ pub fn check(
     let start = Instant::now();
     let mut report = Report::new("check", Some(golden_dir.display().to_string()), Some(target.url()));
     Conn::connect(target, opts.run.read_timeout)?;
+    guard(&[target], opts)?;
     let pb = progress_bar(files.len(), opts.progress);
     let mut ran = HashSet::new();
     // The reference version, learnt from whichever golden is read first; used to tell a
@@ -195,6 +221,7 @@ pub fn check(
         pb.inc(1);
     }
     pb.finish_and_clear();
+    cleanup(&[target], opts);
     report.stale_known = register.stale(&ran);
     report.set_elapsed(start.elapsed());
     Ok(report)
@@ -284,8 +311,15 @@ fn any_golden_version(dir: &Path) -> Option<Version> {
 }
 
 /// `record`: writes one golden per script from a real Redis.
+///
+/// Every script also runs on each of `verify` (other real Redis processes of the same
+/// version: hash seeds differ per process, so a reply in hash-table order shows up), or
+/// again on the reference when there is none; a script whose transcripts differ gets no
+/// golden: it needs a directive, or it would make the re-record check and `diff` of two
+/// real Redis flaky.
 pub fn record(
     reference: &Endpoint,
+    verify: &[&Endpoint],
     golden_dir: &Path,
     files: &[ScriptFile],
     opts: &SuiteOptions,
@@ -296,6 +330,19 @@ pub fn record(
     if let Some(why) = info.not_real_redis() {
         return Err(SuiteError::NotRedis { url: reference.url(), why });
     }
+    for v in verify {
+        let (vinfo, _) = reference_facts(v, opts)?;
+        if let Some(why) = vinfo.not_real_redis() {
+            return Err(SuiteError::NotRedis { url: v.url(), why });
+        }
+        if vinfo.description() != info.description() {
+            return Err(SuiteError::MixedReferences { existing: info.description(), new: vinfo.description() });
+        }
+    }
+    let others: Vec<&Endpoint> = if verify.is_empty() { vec![reference] } else { verify.to_vec() };
+    let mut all = vec![reference];
+    all.extend(verify);
+    guard(&all, opts)?;
     if !allow_new_reference {
         if let Some(existing) = other_reference(golden_dir, &info.description()) {
             return Err(SuiteError::MixedReferences { existing, new: info.description() });
@@ -305,10 +352,11 @@ pub fn record(
     let pb = progress_bar(files.len(), opts.progress);
     for f in files {
         pb.set_message(f.name.clone());
-        report.scripts.push(record_one(f, reference, golden_dir, &info, &tips, opts));
+        report.scripts.push(record_one(f, reference, &others, golden_dir, &info, &tips, opts));
         pb.inc(1);
     }
     pb.finish_and_clear();
+    cleanup(&all, opts);
     report.set_elapsed(start.elapsed());
     Ok(report)
 }
@@ -316,6 +364,7 @@ pub fn record(
 fn record_one(
     f: &ScriptFile,
     reference: &Endpoint,
+    others: &[&Endpoint],
     golden_dir: &Path,
     info: &ServerInfo,
     tips: &Tips,
@@ -335,11 +384,27 @@ fn record_one(
     if let Some(broken) = outcomes.iter().find_map(|o| o.result.as_ref().err()) {
         return script_report(f, Status::Error(format!("the reference failed mid-script: {broken}")));
     }
-    let golden = Golden {
-        description: info.description(),
-        input_file: input_file_for(&f.path),
-        entries: tip_entries(&outcomes, tips),
-    };
+    let entries = tip_entries(&outcomes, tips);
+    for other in others {
+        let again = match run_script(other, &script, &opts.run) {
+            Ok(o) => tip_entries(&o, tips),
+            Err(e) => return script_report(f, Status::Error(format!("verification run: {e}"))),
+        };
+        if let Some(d) = compare(&entries, &again).first() {
+            return script_report(
+                f,
+                Status::Error(format!(
+                    "{}:{}: `{}` replies differently on two runs of real Redis; mark it (@nondeterministic, \
+                     @unordered, @tolerance…) or make it deterministic:\n{}",
+                    f.path.display(),
+                    d.line,
+                    d.command,
+                    crate::diff::unified(&d.expected, &d.actual, false)
+                )),
+            );
+        }
+    }
+    let golden = Golden { description: info.description(), input_file: input_file_for(&f.path), entries };
     match golden.write(&golden_path(golden_dir, &f.name)) {
         Ok(()) => ScriptReport { commands: outcomes.len(), ..script_report(f, Status::Pass) },
         Err(e) => script_report(f, Status::Error(e.to_string())),

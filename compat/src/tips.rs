@@ -11,7 +11,7 @@ use crate::script::{Command, Flags};
 
 /// Commands whose RESP2 reply is a flat field/value list: an unordered reply must keep its
 /// pairs together rather than sort fields and values independently.
-const PAIR_REPLIES: &[&str] = &["hgetall", "config|get", "hrandfield"];
+const PAIR_REPLIES: &[&str] = &["hgetall", "config|get", "hrandfield", "command|docs"];
 
 #[derive(Debug, Clone, Default)]
 pub struct Tips {
@@ -73,6 +73,13 @@ impl Tips {
                 self.add(s);
             }
         }
+    }
+
+    /// Every command with non-default flags, sorted by name.
+    pub fn list(&self) -> Vec<(String, Flags)> {
+        let mut v: Vec<_> = self.by_command.iter().map(|(k, f)| (k.clone(), *f)).collect();
+        v.sort_by(|a, b| a.0.cmp(&b.0));
+        v
     }
 
     pub fn is_empty(&self) -> bool {

@@ -126,6 +126,27 @@ pub fn parse(text: &str) -> Result<Vec<Entry>, ParseError> {
     Ok(entries)
 }
 
+/// Longest payload rendered in full. A longer one shows its first [`PREVIEW_BYTES`], its
+/// length and a hash of all of it: transcripts stay small (a 512 MB value would otherwise
+/// be a 2 GB line) while any change to the payload still changes the rendering.
+pub const MAX_RENDERED_BYTES: usize = 4096;
+/// Bytes shown of a payload longer than [`MAX_RENDERED_BYTES`].
+pub const PREVIEW_BYTES: usize = 64;
+
+/// 64-bit FNV-1a: tiny, deterministic everywhere, plenty to tell two payloads apart (this is
+/// change detection, not security).
+fn fnv1a64(bytes: &[u8]) -> u64 {
+    bytes.iter().fold(0xcbf2_9ce4_8422_2325, |h, &b| (h ^ b as u64).wrapping_mul(0x0000_0100_0000_01b3))
+}
+
+/// A payload as rendered in transcripts: escaped in full, or summarised when long.
+pub fn payload(bytes: &[u8]) -> String {
+    if bytes.len() <= MAX_RENDERED_BYTES {
+        return escape(bytes);
+    }
+    format!("{}... ({} bytes, fnv1a64 {:016x})", escape(&bytes[..PREVIEW_BYTES]), bytes.len(), fnv1a64(bytes))
+}
+
 /// Escapes bytes the way redis-cli (`sdscatrepr`) does, quotes included.
 pub fn escape(bytes: &[u8]) -> String {
     let mut s = String::with_capacity(bytes.len() + 2);
@@ -245,13 +266,13 @@ fn render(r: &Reply, indent: usize, prefix: &str, out: &mut String) {
             let _ = writeln!(out, "error {}", escape(s));
         }
         Reply::BlobError(s) => {
-            let _ = writeln!(out, "bloberror {}", escape(s));
+            let _ = writeln!(out, "bloberror {}", payload(s));
         }
         Reply::Integer(n) => {
             let _ = writeln!(out, "int {n}");
         }
         Reply::Bulk(b) => {
-            let _ = writeln!(out, "bulk {}", escape(b));
+            let _ = writeln!(out, "bulk {}", payload(b));
         }
         Reply::NullBulk | Reply::NullArray | Reply::Null => {
             let _ = writeln!(out, "{}", r.type_name());
@@ -266,7 +287,7 @@ fn render(r: &Reply, indent: usize, prefix: &str, out: &mut String) {
             let _ = writeln!(out, "bignum {n}");
         }
         Reply::Verbatim { format, text } => {
-            let _ = writeln!(out, "verbatim {} {}", escape(format.as_bytes()), escape(text));
+            let _ = writeln!(out, "verbatim {} {}", escape(format.as_bytes()), payload(text));
         }
         Reply::Array(v) | Reply::Set(v) | Reply::Push(v) => {
             let _ = writeln!(out, "{}[{}]", r.type_name(), v.len());
@@ -363,6 +384,18 @@ mod tests {
         ];
         let text = to_text(&entries);
         assert_eq!(parse(&text).unwrap(), entries);
+    }
+
+    #[test]
+    fn long_payloads_are_summarised() {
+        let long = vec![b'a'; MAX_RENDERED_BYTES + 1];
+        let r = render_replies(&[Reply::Bulk(long.clone())], Flags::default());
+        assert!(r.starts_with(&format!("bulk \"{}\"... (4097 bytes, fnv1a64 ", "a".repeat(PREVIEW_BYTES))), "{r}");
+        let mut other = long;
+        other[4000] = b'b';
+        assert_ne!(r, render_replies(&[Reply::Bulk(other)], Flags::default()));
+        assert_eq!(fnv1a64(b""), 0xcbf2_9ce4_8422_2325);
+        assert_eq!(fnv1a64(b"a"), 0xaf63_dc4c_8601_ec8c);
     }
 
     #[test]

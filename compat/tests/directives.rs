@@ -118,3 +118,19 @@ fn directives_do_what_they_say() {
     assert_eq!(run.code, 0, "{}", run.show());
     assert!(run.stdout.contains("1 passed") && run.stdout.contains("1 skipped"), "{}", run.show());
 }
+
+#[test]
+fn an_async_reply_never_awaited_is_a_script_error() {
+    let tmp = TempDir::new("redrock-compat-unawaited").unwrap();
+    let script = tmp.path().join("unawaited.redis");
+    std::fs::write(&script, "@conn b\n@async\nBLPOP l 1\n@conn main\nPING\n").unwrap();
+    let bin = format!("spawn:{}", redrock_compat::process::redis_server_bin());
+    let run =
+        cli(&["diff", "--reference", &bin, "--target", &bin, "--divergences", "/dev/null", script.to_str().unwrap()]);
+    assert_eq!(run.code, 2, "{}", run.show());
+    assert!(
+        run.stdout.contains("unawaited.redis:3: the @async command here is never awaited (@await b)"),
+        "{}",
+        run.show()
+    );
+}

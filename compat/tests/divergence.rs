@@ -218,3 +218,68 @@ fn cannot_run_still_reports_json_and_junit() {
     let xml = std::fs::read_to_string(&junit).unwrap();
     assert!(xml.contains("<error message=\"cannot connect"), "{xml}");
 }
+
+#[test]
+fn register_new_records_current_divergences() {
+    let r = redis();
+    let tmp = TempDir::new("redrock-compat-register-new").unwrap();
+    let golden = altered_goldens(tmp.path());
+    let register = tmp.path().join("divergences.toml");
+    std::fs::write(&register, "# known divergences\n").unwrap();
+    let (g, reg) = (golden.to_str().unwrap(), register.to_str().unwrap());
+    let run = cli(&["check", "--target", &r.url(), "--golden", g, "--divergences", reg, "--register-new", "not yet"]);
+    assert_eq!(run.code, 0, "{}", run.show());
+    let text = std::fs::read_to_string(&register).unwrap();
+    assert!(text.starts_with("# known divergences\n"), "{text}");
+    assert!(text.contains("script = \"strings/basic\"\ncommand = \"GET\"\nreason = \"not yet\""), "{text}");
+    let run = cli(&["check", "--target", &r.url(), "--golden", g, "--divergences", reg]);
+    assert_eq!(run.code, 0, "{}", run.show());
+    assert!(run.stdout.contains("1 known-only"), "{}", run.show());
+}
+
+#[test]
+fn record_refuses_a_script_real_redis_answers_differently_twice() {
+    let tmp = TempDir::new("redrock-compat-flaky").unwrap();
+    let scripts = tmp.path().join("scripts/misc");
+    std::fs::create_dir_all(&scripts).unwrap();
+    std::fs::write(scripts.join("flaky.redis"), "SET k v\n@exact\nTIME\n").unwrap();
+    std::fs::write(scripts.join("fine.redis"), "SET k v\nTIME\n").unwrap();
+    let root = tmp.path().join("scripts");
+    let golden = tmp.path().join("golden");
+    let reference = format!("spawn:{}", redrock_compat::process::redis_server_bin());
+    let run = cli(&[
+        "record",
+        "--reference",
+        &reference,
+        "--golden",
+        golden.to_str().unwrap(),
+        "--scripts-root",
+        root.to_str().unwrap(),
+        root.to_str().unwrap(),
+    ]);
+    assert_eq!(run.code, 2, "{}", run.show());
+    assert!(run.stdout.contains("flaky.redis:3: `TIME` replies differently on two runs"), "{}", run.show());
+    assert!(!golden.join("misc/flaky.snap").exists());
+    assert!(golden.join("misc/fine.snap").exists());
+}
+
+#[test]
+fn refuses_a_server_holding_data_and_leaves_scratch_servers_empty() {
+    use redrock_compat::client::Conn;
+    use redrock_compat::resp::Reply;
+    let r = redis();
+    let mut c = Conn::connect(&r.endpoint(), std::time::Duration::from_secs(5)).unwrap();
+    c.call(&[b"SELECT".to_vec(), b"4".to_vec()]).unwrap();
+    c.call(&[b"SET".to_vec(), b"precious".to_vec(), b"data".to_vec()]).unwrap();
+    let run = cli(&["check", "--target", &r.url(), "--divergences", "/dev/null"]);
+    assert_eq!(run.code, 2, "{}", run.show());
+    assert!(run.stderr.contains("holds data (db4:keys=1"), "{}", run.show());
+    assert_eq!(c.call(&[b"DBSIZE".to_vec()]).unwrap(), Reply::Integer(1), "data must be untouched");
+
+    let run = cli(&["check", "--target", &r.url(), "--divergences", "/dev/null", "--allow-flush"]);
+    assert_eq!(run.code, 0, "{}", run.show());
+    assert_eq!(c.call(&[b"DBSIZE".to_vec()]).unwrap(), Reply::Integer(0));
+    // What the run wrote is gone too, so the next run finds a scratch server again.
+    let run = cli(&["check", "--target", &r.url(), "--divergences", "/dev/null"]);
+    assert_eq!(run.code, 0, "{}", run.show());
+}

@@ -7,14 +7,14 @@ use common::*;
 
 #[test]
 fn goldens_are_exactly_what_real_redis_records() {
-    let redis = redis();
     let tmp = TempDir::new("redrock-compat-rerecord").unwrap();
     let golden_tmp = tmp.path().join("golden");
     let scripts = scripts_dir();
     let run = cli(&[
         "record",
         "--reference",
-        &redis.url(),
+        // A spawned reference is verified against spawned twins (other hash seeds).
+        &format!("spawn:{}", redrock_compat::process::redis_server_bin()),
         "--golden",
         golden_tmp.to_str().unwrap(),
         "--no-progress",

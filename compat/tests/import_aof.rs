@@ -93,6 +93,8 @@ fn multi_part_aof_imports_to_the_same_dataset() {
         &other.url(),
         "--divergences",
         "/dev/null",
+        // Fresh servers; without the final FLUSHALL the replayed data stays to be inspected.
+        "--no-flush",
         script.to_str().unwrap(),
     ]);
     assert_eq!(run.code, 0, "{}", run.show());
@@ -130,6 +132,8 @@ fn fresh_multi_part_aof_with_empty_rdb_base_imports() {
         &other.url(),
         "--divergences",
         "/dev/null",
+        // Fresh servers; without the final FLUSHALL the replayed data stays to be inspected.
+        "--no-flush",
         script.to_str().unwrap(),
     ]);
     assert_eq!(run.code, 0, "{}", run.show());

@@ -86,6 +86,8 @@ fn monitor_capture_replays_cleanly_on_two_real_redis() {
         &b.url(),
         "--divergences",
         "/dev/null",
+        // Fresh servers; without the final FLUSHALL the replayed data stays to be inspected.
+        "--no-flush",
         script.to_str().unwrap(),
     ]);
     assert_eq!(run.code, 0, "{}", run.show());

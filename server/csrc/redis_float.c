@@ -20,7 +20,7 @@ static int string2ld(const char *s, size_t slen, long double *dp) {
     buf[slen] = '\0';
     errno = 0;
     value = strtold(buf, &eptr);
-    if (isspace((unsigned char)buf[0]) || eptr[0] != '\0' ||
+    if (isspace((unsigned char)buf[0]) || eptr[0] != '\0' || (size_t)(eptr - buf) != slen ||
         ((errno == ERANGE || errno == EINVAL) &&
          (value == HUGE_VAL || value == -HUGE_VAL || fpclassify(value) == FP_ZERO)) ||
         isnan(value))
@@ -81,4 +81,15 @@ int redrock_string2d(const char *s, size_t slen, double *out) {
     if (buf != stack) free(buf);
     if (ok) *out = value;
     return ok;
+}
+
+/* Redis's getTimeoutFromObjectOrReply (UNIT_SECONDS): string2ld, then
+ * `(long long)(ftval * 1000.0)` in long double. An out-of-range conversion is what x86-64
+ * gives Redis too (LLONG_MIN, hence "timeout is negative" for inf). Returns 1 and sets
+ * *out_ms when the argument is a number. */
+int redrock_seconds_to_ms(const char *s, size_t slen, long long *out_ms) {
+    long double seconds;
+    if (!string2ld(s, slen, &seconds)) return 0;
+    *out_ms = (long long)(seconds * 1000.0);
+    return 1;
 }

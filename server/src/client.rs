@@ -9,6 +9,8 @@ use bytes::Bytes;
 use redrock_protocol::RespVersion;
 use tokio::sync::Notify;
 
+use crate::watch::{WatchKey, Watches};
+
 /// What other connections may see of a client (CLIENT LIST) or do to it (CLIENT KILL).
 #[derive(Debug)]
 pub struct ClientHandle {
@@ -92,6 +94,21 @@ pub struct ClientState {
     reply_skip_next: bool,
     /// The reply of the command being executed is dropped.
     reply_skip: bool,
+    /// Commands queued since MULTI; `None` outside a transaction.
+    pub multi: Option<Vec<Vec<Bytes>>>,
+    /// A command was rejected while queueing: EXEC must abort (EXECABORT).
+    pub multi_dirty: bool,
+    /// Keys under WATCH with the modification counter seen at WATCH time.
+    pub watched: Vec<(WatchKey, u64)>,
+    /// Blocking commands reply at once instead of blocking (Redis's CLIENT_DENY_BLOCKING).
+    /// The hook for MULTI/EXEC and scripts: set it while they run commands.
+    pub deny_blocking: bool,
+    /// Set by a blocking handler that found nothing (`Ctx::block`); dispatch registers it.
+    pub block_request: Option<crate::blocking::BlockRequest>,
+    /// Set by dispatch once the client waits; the connection loop awaits it.
+    pub blocked: Option<crate::blocking::BlockedWait>,
+    /// True while a handler is re-run on behalf of a blocked client (see blocking.rs).
+    pub serving_blocked: bool,
 }
 
 impl ClientState {
@@ -107,6 +124,27 @@ impl ClientState {
             reply_off: false,
             reply_skip_next: false,
             reply_skip: false,
+            multi: None,
+            multi_dirty: false,
+            watched: Vec::new(),
+            deny_blocking: false,
+            block_request: None,
+            blocked: None,
+            serving_blocked: false,
+        }
+    }
+
+    /// Forgets every WATCHed key (EXEC, DISCARD, UNWATCH, RESET, disconnect).
+    pub fn unwatch_all(&mut self, watches: &Watches) {
+        for (key, _) in self.watched.drain(..) {
+            watches.unwatch(&key);
+        }
+    }
+
+    /// A command was rejected inside MULTI: EXEC will abort, as Redis's `flagTransaction`.
+    pub fn flag_transaction(&mut self) {
+        if self.multi.is_some() {
+            self.multi_dirty = true;
         }
     }
 
@@ -125,8 +163,8 @@ impl ClientState {
         suppressed
     }
 
-    /// `RESET`: the state a fresh connection has (db 0, RESP2, no name, replies on), and
-    /// authenticated only if no password is required.
+    /// `RESET`: the state a fresh connection has (db 0, RESP2, no name, replies on, no
+    /// MULTI), and authenticated only if no password is required. The caller unwatches.
     pub fn reset(&mut self, authenticated: bool) {
         self.select(0);
         self.set_resp(RespVersion::Resp2);
@@ -135,6 +173,8 @@ impl ClientState {
         self.reply_off = false;
         self.reply_skip_next = false;
         self.reply_skip = false;
+        self.multi = None;
+        self.multi_dirty = false;
         self.authenticated = authenticated;
     }
 

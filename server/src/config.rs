@@ -66,6 +66,11 @@ pub const PARAMS: &[Param] = &[
         kind: Kind::Enum(&["debug", "verbose", "notice", "warning"]),
         mutable: true,
     },
+    // Accepted and reported so clients and tools that read them work. Every acknowledged
+    // write is already durable in RocksDB's log, so there are no snapshots to schedule
+    // (`save`) and no AOF to turn on (`appendonly`).
+    Param { name: "save", default: "", kind: Kind::String, mutable: true },
+    Param { name: "appendonly", default: "no", kind: Kind::Bool, mutable: true },
     // Accepted and reported so clients that read them work; Redrock keeps its data on disk
     // and never evicts, so neither has an effect.
     Param { name: "maxmemory", default: "0", kind: Kind::Memory { min: 0, max: i64::MAX as u64 }, mutable: true },

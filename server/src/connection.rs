@@ -9,7 +9,8 @@ use redrock_protocol::{encode, Limits, Reply, RequestParser};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
-use crate::client::ClientState;
+use crate::blocking::{self, BlockedWait};
+use crate::client::{ClientHandle, ClientState};
 use crate::dispatch;
 use crate::shared::{Shared, Stats};
 
@@ -36,6 +37,7 @@ pub async fn serve(shared: Arc<Shared>, mut stream: TcpStream) {
     if let Err(e) = run(&shared, &mut client, &mut stream).await {
         tracing::debug!(client = handle.id, error = %e, "connection closed");
     }
+    client.unwatch_all(&shared.watches);
     shared.clients.unregister(handle.id);
 }
 
@@ -91,7 +93,16 @@ async fn run(shared: &Arc<Shared>, client: &mut ClientState, stream: &mut TcpStr
                             }
                         }
                     }
-                    let reply = dispatch::execute(shared, client, &args);
+                    let mut reply = dispatch::execute(shared, client, args);
+                    if let Some(wait) = client.blocked.take() {
+                        // Replies to the requests before it go out before the client waits.
+                        flush(shared, stream, &mut output).await?;
+                        let limit = query_buffer_limit;
+                        match wait_unblocked(shared, &handle, stream, &mut input, limit, wait, &mut shutdown).await? {
+                            Some(served) => reply = served,
+                            None => return Ok(()),
+                        }
+                    }
                     if client.close_without_reply {
                         return flush(shared, stream, &mut output).await;
                     }
@@ -119,6 +130,62 @@ async fn run(shared: &Arc<Shared>, client: &mut ClientState, stream: &mut TcpStr
             return Ok(());
         }
         flush(shared, stream, &mut output).await?;
+    }
+}
+
+/// Waits for a blocked client's reply (see blocking.rs): served, timed out, or unblocked.
+/// `None` when the client went away (disconnection, CLIENT KILL, shutdown, query buffer
+/// overflow); on every path the client is withdrawn from the registry.
+async fn wait_unblocked(
+    shared: &Arc<Shared>,
+    handle: &ClientHandle,
+    stream: &mut TcpStream,
+    input: &mut BytesMut,
+    query_buffer_limit: u64,
+    wait: BlockedWait,
+    shutdown: &mut tokio::sync::watch::Receiver<bool>,
+) -> std::io::Result<Option<Reply>> {
+    /// Withdraws the client however the wait ends (even if the task is dropped).
+    struct Withdraw<'a>(&'a Shared, u64);
+    impl Drop for Withdraw<'_> {
+        fn drop(&mut self) {
+            self.0.blocking.withdraw(self.1);
+        }
+    }
+    let id = handle.id;
+    let _withdraw = Withdraw(shared, id);
+    let BlockedWait { reply: mut served, deadline } = wait;
+    let timeout = async {
+        match deadline {
+            Some(deadline) => tokio::time::sleep_until(deadline.into()).await,
+            None => std::future::pending::<()>().await,
+        }
+    };
+    tokio::pin!(timeout);
+    let killed = handle.kill_signal.notified();
+    tokio::pin!(killed);
+    loop {
+        tokio::select! {
+            reply = &mut served => return Ok(Some(reply.unwrap_or_else(|_| blocking::timeout_reply()))),
+            _ = &mut timeout => {
+                if shared.blocking.withdraw(id) {
+                    return Ok(Some(blocking::timeout_reply()));
+                }
+                // Served just before the deadline: the reply is already in the channel.
+                return Ok(Some(served.try_recv().unwrap_or_else(|_| blocking::timeout_reply())));
+            }
+            _ = &mut killed => return Ok(None),
+            _ = shutdown.changed() => return Ok(None),
+            // A blocked client's further input waits in the buffer, as in Redis; reading it
+            // is how a disconnection is noticed.
+            n = stream.read_buf(input) => {
+                let n = n?;
+                if n == 0 || input.len() as u64 > query_buffer_limit {
+                    return Ok(None);
+                }
+                Stats::add(&shared.stats.net_input_bytes, n as u64);
+            }
+        }
     }
 }
 

@@ -33,8 +33,6 @@ pub struct Db<'a> {
     pub ns: &'a [u8],
     /// Physical database index (after SWAPDB's mapping).
     pub index: u8,
-    /// Server counters: read lookups count keyspace hits and misses (INFO stats).
-    pub stats: &'a Stats,
 }
 
 impl<'a> Db<'a> {
@@ -65,18 +63,18 @@ impl<'a> Db<'a> {
     }
 
     /// `lookup` for a command that reads the key (Redis's `lookupKeyRead`): counts a
-    /// keyspace hit or miss. Writes and internal lookups use `lookup`, which counts nothing.
-    pub fn lookup_read(&self, key: &[u8]) -> Result<Option<Record>> {
+    /// keyspace hit or miss in `stats` (INFO). Writes and internal lookups use `lookup`.
+    pub fn lookup_read(&self, key: &[u8], stats: &Stats) -> Result<Option<Record>> {
         let found = self.lookup(key)?;
-        let counter = if found.is_some() { &self.stats.keyspace_hits } else { &self.stats.keyspace_misses };
+        let counter = if found.is_some() { &stats.keyspace_hits } else { &stats.keyspace_misses };
         Stats::add(counter, 1);
         Ok(found)
     }
 
     /// `lookup_typed` for a command that reads the key: counts a keyspace hit or miss
     /// (a key of another type is a hit, as in Redis).
-    pub fn lookup_typed_read(&self, key: &[u8], expected: KeyType) -> Result<Option<Record>> {
-        match self.lookup_read(key)? {
+    pub fn lookup_typed_read(&self, key: &[u8], expected: KeyType, stats: &Stats) -> Result<Option<Record>> {
+        match self.lookup_read(key, stats)? {
             Some(record) if record.meta.key_type != expected => Err(Error::WrongType),
             found => Ok(found),
         }
@@ -150,16 +148,94 @@ impl<'a> Db<'a> {
 
     /// Calls `visit` with each live key (and its record) from `start` (inclusive) on, in
     /// byte order, until it returns false. Expired records are skipped.
-    pub fn for_each_key(&self, start: &[u8], mut visit: impl FnMut(&[u8], &Metadata) -> bool) -> Result<()> {
+    pub fn for_each_key(&self, start: &[u8], visit: impl FnMut(&[u8], &Metadata) -> bool) -> Result<()> {
+        self.for_each_key_with_prefix(b"", start, visit)
+    }
+
+    /// [`Db::for_each_key`] restricted to the keys that start with `key_prefix`: one range
+    /// of RocksDB, so `KEYS user:*` reads only the `user:` keys.
+    pub fn for_each_key_with_prefix(
+        &self,
+        key_prefix: &[u8],
+        start: &[u8],
+        mut visit: impl FnMut(&[u8], &Metadata) -> bool,
+    ) -> Result<()> {
+        self.for_each_record_with_prefix(key_prefix, start, |key, meta, expired| expired || visit(key, meta))
+    }
+
+    /// Like [`Db::for_each_key_with_prefix`], but expired records (not yet deleted by the
+    /// active cycle) are visited too, flagged: SCAN counts them as work so that one call
+    /// stays bounded whatever lies in the range.
+    pub fn for_each_record_with_prefix(
+        &self,
+        key_prefix: &[u8],
+        start: &[u8],
+        mut visit: impl FnMut(&[u8], &Metadata, bool) -> bool,
+    ) -> Result<()> {
         let prefix = self.prefix();
-        let mut it = self.storage.iter(Cf::Metadata, &prefix, prefix_successor(&prefix));
+        let mut range = prefix.clone();
+        range.extend_from_slice(key_prefix);
+        let mut it = self.storage.iter(Cf::Metadata, &range, prefix_successor(&range));
         let mut from = prefix.clone();
         from.extend_from_slice(start);
-        it.seek(&from);
+        it.seek(from.max(range));
         let now = now_ms();
         while let (Some(k), Some(v)) = (it.key(), it.value()) {
             let meta = Metadata::decode(v).map_err(crate::storage::StorageError::from)?;
-            if !meta.is_expired(now) && !visit(&k[prefix.len()..], &meta) {
+            if !visit(&k[prefix.len()..], &meta, meta.is_expired(now)) {
+                return Ok(());
+            }
+            it.next();
+        }
+        it.status().map_err(crate::storage::StorageError::from)?;
+        Ok(())
+    }
+
+    /// The first live key from `start` on among those starting with `key_prefix`.
+    pub fn first_key_with_prefix(&self, key_prefix: &[u8], start: &[u8]) -> Result<Option<Vec<u8>>> {
+        let mut first = None;
+        self.for_each_key_with_prefix(key_prefix, start, |key, _| {
+            first = Some(key.to_vec());
+            false
+        })?;
+        Ok(first)
+    }
+
+    /// The last live key in byte order among those starting with `key_prefix`.
+    pub fn last_key_with_prefix(&self, key_prefix: &[u8]) -> Result<Option<Vec<u8>>> {
+        let prefix = self.prefix();
+        let mut range = prefix.clone();
+        range.extend_from_slice(key_prefix);
+        let mut it = self.storage.iter(Cf::Metadata, &range, prefix_successor(&range));
+        it.seek_to_last();
+        let now = now_ms();
+        while let (Some(k), Some(v)) = (it.key(), it.value()) {
+            let meta = Metadata::decode(v).map_err(crate::storage::StorageError::from)?;
+            if !meta.is_expired(now) {
+                return Ok(Some(k[prefix.len()..].to_vec()));
+            }
+            it.prev();
+        }
+        it.status().map_err(crate::storage::StorageError::from)?;
+        Ok(None)
+    }
+
+    /// Calls `visit` with each sub-key of `record`'s incarnation of `key` (the part after the
+    /// collection's prefix) and its value, in byte order, until it returns false.
+    pub fn for_each_sub_key(
+        &self,
+        key: &[u8],
+        record: &Record,
+        mut visit: impl FnMut(&[u8], &[u8]) -> bool,
+    ) -> Result<()> {
+        let Some(version) = record.version() else {
+            return Ok(());
+        };
+        let prefix = self.sub_prefix(key, version);
+        let mut it = self.storage.iter_prefix(Cf::SubKeys, &prefix);
+        it.seek(&prefix);
+        while let (Some(k), Some(v)) = (it.key(), it.value()) {
+            if !visit(&k[prefix.len()..], v) {
                 return Ok(());
             }
             it.next();

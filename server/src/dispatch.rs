@@ -1,5 +1,6 @@
 //! One request's way through the checks to its handler: table lookup, arity, authentication,
-//! key locks. The checks run in Redis 7.0's order, so the same bad request gets the same error.
+//! MULTI queueing, key locks. The checks run in Redis 7.0's order, so the same bad request
+//! gets the same error.
 
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
@@ -12,6 +13,12 @@ use crate::cmd::spec::flag;
 use crate::cmd::{table, CommandSpec, Ctx};
 use crate::error::Error;
 use crate::shared::{Shared, Stats};
+
+/// Commands queued in one MULTI before further ones are refused.
+pub const MAX_MULTI_QUEUED_COMMANDS: usize = 1_000_000;
+
+/// Commands that act at once inside MULTI instead of being queued (Redis's list).
+const TRANSACTION_CONTROL: &[&str] = &["exec", "discard", "multi", "watch", "quit", "reset"];
 
 /// Resolves `args` to the (sub)command spec that handles it, with Redis's errors for unknown
 /// commands, unknown subcommands and wrong arity.
@@ -41,8 +48,18 @@ pub fn pausable(args: &[Bytes]) -> Option<bool> {
     Some(spec.flags & (flag::WRITE | flag::MAY_REPLICATE) != 0)
 }
 
-/// Executes one request and returns its reply.
-pub fn execute(shared: &Arc<Shared>, client: &mut ClientState, args: &[Bytes]) -> Reply {
+/// Executes one request from a client and returns its reply. Clients blocked on keys the
+/// command made ready are served before the reply leaves (see blocking.rs).
+pub fn execute(shared: &Arc<Shared>, client: &mut ClientState, args: Vec<Bytes>) -> Reply {
+    let reply = execute_unserved(shared, client, args);
+    shared.blocking.serve_ready(shared);
+    reply
+}
+
+/// [`execute`] without serving blocked clients: for scripts, whose commands run as one unit
+/// and serve once after the whole unit, as Redis does (EXEC's queued commands go through
+/// [`run`] inside the EXEC request, whose own `execute` serves once at its end).
+pub fn execute_unserved(shared: &Arc<Shared>, client: &mut ClientState, args: Vec<Bytes>) -> Reply {
     let reply = execute_checked(shared, client, args);
     if let Reply::Error(text) = &reply {
         shared.stats.add_error(text);
@@ -50,30 +67,70 @@ pub fn execute(shared: &Arc<Shared>, client: &mut ClientState, args: &[Bytes]) -
     reply
 }
 
-fn execute_checked(shared: &Arc<Shared>, client: &mut ClientState, args: &[Bytes]) -> Reply {
+fn execute_checked(shared: &Arc<Shared>, client: &mut ClientState, args: Vec<Bytes>) -> Reply {
     client.handle.last_interaction_ms.store(client.handle.created.elapsed().as_millis() as u64, Ordering::Relaxed);
-    let (spec, parent) = match resolve(args) {
+    let (spec, parent) = match resolve(&args) {
         Ok(found) => found,
-        Err(e) => return e.into(),
+        Err(e) => {
+            client.flag_transaction();
+            return e.into();
+        }
     };
     if let Ok(mut last) = client.handle.last_command.lock() {
         last.clear();
         last.push_str(&table::full_name(spec, parent));
     }
     if !client.authenticated && spec.flags & flag::NO_AUTH == 0 {
+        client.flag_transaction();
         return Error::NoAuth.into();
     }
+    if let Some(queue) = client.multi.as_mut() {
+        let control = parent.is_none() && TRANSACTION_CONTROL.contains(&spec.name);
+        if !control {
+            if spec.flags & flag::NO_MULTI != 0 {
+                client.multi_dirty = true;
+                return Error::err("Command not allowed inside a transaction").into();
+            }
+            if queue.len() >= MAX_MULTI_QUEUED_COMMANDS {
+                client.multi_dirty = true;
+                return Error::err("Transaction queue is full").into();
+            }
+            queue.push(args);
+            return Reply::Simple(Bytes::from_static(b"QUEUED"));
+        }
+    }
+    run(shared, client, spec, &args)
+}
+
+/// Runs a resolved command: takes its key locks (re-entrant: EXEC already holds them),
+/// calls the handler, and tells WATCH about the keys a successful write changed.
+pub fn run(shared: &Arc<Shared>, client: &mut ClientState, spec: &'static CommandSpec, args: &[Bytes]) -> Reply {
     let Some(handler) = spec.handler else {
         return Error::unknown_subcommand(spec.name, args.get(1).map(|a| &a[..]).unwrap_or(b"")).into();
     };
     let positions = spec.key_positions(args);
     let physical_db = shared.physical_db(client.db);
     let namespace = client.namespace.clone();
-    let _guards = (!positions.is_empty())
-        .then(|| shared.locks.lock(&namespace, physical_db, positions.iter().map(|&i| &args[i][..])));
+    let _guards = if spec.flags & flag::LOCKS_ALL_KEYS != 0 {
+        Some(shared.locks.lock_all())
+    } else {
+        (!positions.is_empty())
+            .then(|| shared.locks.lock(&namespace, physical_db, positions.iter().map(|&i| &args[i][..])))
+    };
     let mut ctx = Ctx { shared, client };
-    let result = handler(&mut ctx, args);
+    let reply = match handler(&mut ctx, args) {
+        Ok(reply) => reply,
+        Err(e) => e.into(),
+    };
     // Counted once the command ran, as Redis's `call()` does (rejected requests are not).
     Stats::add(&shared.stats.total_commands_processed, 1);
-    result.unwrap_or_else(Reply::from)
+    if spec.flags & flag::WRITE != 0 && !matches!(reply, Reply::Error(_)) {
+        shared.watches.touch(&namespace, physical_db, positions.iter().map(|&i| &args[i][..]));
+    }
+    // Registered under the key locks, so no write can come between "found nothing" and
+    // "waits" (see blocking.rs).
+    if let Some(request) = client.block_request.take() {
+        client.blocked = Some(shared.blocking.register(client, spec, args, request));
+    }
+    reply
 }

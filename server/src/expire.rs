@@ -9,6 +9,9 @@ use crate::storage::{now_ms, Cf, Metadata};
 
 /// Metadata records examined per tick; bounds the work one tick can do.
 pub const ACTIVE_EXPIRE_KEYS_PER_TICK: usize = 2_000;
+/// Expired keys deleted under one lock set and one write batch: few enough that the
+/// stripes held stay a small share of all.
+pub const ACTIVE_EXPIRE_KEYS_PER_BATCH: usize = 128;
 
 pub async fn active_expire_cycle(shared: Arc<Shared>) {
     let mut resume: Vec<u8> = Vec::new();
@@ -48,23 +51,51 @@ pub fn expire_some(shared: &Shared, resume: &[u8]) -> Result<Vec<u8>, crate::sto
         }
         it.status()?;
     }
-    for meta_key in expired {
-        let Some((ns, db, key)) = split_meta_key(&meta_key) else { continue };
-        let _guard = shared.locks.lock(ns, db, std::iter::once(key));
-        // Re-check under the lock: the key may have been rewritten since the scan.
-        let still_expired = shared
-            .storage
-            .get(Cf::Metadata, &meta_key)?
-            .and_then(|raw| Metadata::decode(&raw).ok())
-            .is_some_and(|m| m.is_expired(now_ms()));
-        if still_expired {
-            let mut batch = shared.storage.batch();
-            batch.delete(Cf::Metadata, &meta_key);
-            shared.storage.write(batch)?;
-            Stats::add(&shared.stats.expired_keys, 1);
+    // Records come sorted, so each (namespace, db) is one run. A run is deleted in chunks,
+    // each locked at once (its stripes in order, as any multi-key command takes them),
+    // re-checked under the lock (a key may have been rewritten since the scan) and deleted in
+    // one batch: one WAL write per chunk rather than per key (`appendfsync always` syncs each).
+    let mut rest = &expired[..];
+    while let Some(first) = rest.first() {
+        let Some((ns, db, _)) = split_meta_key(first) else {
+            rest = &rest[1..];
+            continue;
+        };
+        let run_len = rest.iter().take_while(|k| split_meta_key(k).is_some_and(|(n, d, _)| n == ns && d == db)).count();
+        let (run, after) = rest.split_at(run_len);
+        rest = after;
+        for chunk in run.chunks(ACTIVE_EXPIRE_KEYS_PER_BATCH) {
+            delete_if_still_expired(shared, ns, db, chunk)?;
         }
     }
     Ok(next)
+}
+
+/// Deletes the records of `run` (metadata keys of one namespace and db) that are still
+/// expired, under their key locks.
+fn delete_if_still_expired(
+    shared: &Shared,
+    ns: &[u8],
+    db: u8,
+    run: &[Vec<u8>],
+) -> Result<(), crate::storage::StorageError> {
+    let keys: Vec<&[u8]> = run.iter().filter_map(|k| split_meta_key(k).map(|(_, _, key)| key)).collect();
+    let _guard = shared.locks.lock(ns, db, keys.iter().copied());
+    let now = now_ms();
+    let records = shared.storage.multi_get(Cf::Metadata, run)?;
+    let mut batch = shared.storage.batch();
+    let mut deleted = Vec::new();
+    for ((meta_key, key), record) in run.iter().zip(&keys).zip(records) {
+        if record.and_then(|raw| Metadata::decode(&raw).ok()).is_some_and(|m| m.is_expired(now)) {
+            batch.delete(Cf::Metadata, meta_key);
+            deleted.push(*key);
+        }
+    }
+    shared.storage.write(batch)?;
+    Stats::add(&shared.stats.expired_keys, deleted.len() as u64);
+    // Redis's `deleteExpiredKeyAndPropagate` signals each key as modified (WATCH).
+    shared.watches.touch(ns, db, deleted.into_iter());
+    Ok(())
 }
 
 fn split_meta_key(meta_key: &[u8]) -> Option<(&[u8], u8, &[u8])> {

@@ -17,13 +17,34 @@ extern "C" {
         out_len: usize,
     ) -> c_int;
     fn redrock_string2d(s: *const c_char, slen: usize, out: *mut f64) -> c_int;
+    fn redrock_seconds_to_ms(s: *const c_char, slen: usize, out_ms: *mut i64) -> c_int;
 }
 
 /// Longest long double Redis prints ("%.17Lf" of 1e4932 is ~4950 characters).
 const MAX_LONG_DOUBLE_CHARS: usize = 5 * 1024;
 
+/// Why a long double increment failed, for commands whose errors tell the cases apart
+/// (HINCRBYFLOAT).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum IncrFloatError {
+    /// The stored value does not parse as a long double.
+    CurrentNotFloat,
+    /// The increment does not parse as a long double.
+    IncrNotFloat,
+    /// The sum is NaN or infinite.
+    NanOrInfinity,
+}
+
 /// `current + incr` as Redis's INCRBYFLOAT computes and prints it (`None` = key absent).
 pub fn incr_by_float(current: Option<&[u8]>, incr: &[u8]) -> Result<Vec<u8>> {
+    incr_long_double(current, incr).map_err(|e| match e {
+        IncrFloatError::NanOrInfinity => Error::NanOrInfinity,
+        IncrFloatError::CurrentNotFloat | IncrFloatError::IncrNotFloat => Error::NotFloat,
+    })
+}
+
+/// `current + incr` in long double, printed as Redis prints it, with the failure's cause.
+pub fn incr_long_double(current: Option<&[u8]>, incr: &[u8]) -> std::result::Result<Vec<u8>, IncrFloatError> {
     let mut out = vec![0u8; MAX_LONG_DOUBLE_CHARS];
     let (ptr, len) = current.map(|c| (c.as_ptr(), c.len())).unwrap_or((std::ptr::null(), 0));
     // SAFETY: every pointer is valid for its length; the C side writes at most `out.len()` bytes.
@@ -39,9 +60,9 @@ pub fn incr_by_float(current: Option<&[u8]>, incr: &[u8]) -> Result<Vec<u8>> {
         )
     };
     match written {
-        -1 | -2 => Err(Error::NotFloat),
-        -3 => Err(Error::NanOrInfinity),
-        n if n <= 0 => Err(Error::NotFloat),
+        -1 => Err(IncrFloatError::CurrentNotFloat),
+        -3 => Err(IncrFloatError::NanOrInfinity),
+        n if n <= 0 => Err(IncrFloatError::IncrNotFloat),
         n => {
             out.truncate(n as usize);
             Ok(out)
@@ -55,6 +76,15 @@ pub fn parse_f64(bytes: &[u8]) -> Option<f64> {
     // SAFETY: `bytes` is valid for its length; the C side copies it before reading.
     let ok = unsafe { redrock_string2d(bytes.as_ptr() as *const c_char, bytes.len(), &mut value) };
     (ok == 1).then_some(value)
+}
+
+/// A blocking command's timeout argument in milliseconds, as Redis computes it: the
+/// seconds read as a C long double, times 1000, truncated (`None`: not a number).
+pub fn seconds_to_ms(bytes: &[u8]) -> Option<i64> {
+    let mut ms = 0i64;
+    // SAFETY: `bytes` is valid for its length; the C side copies it before reading.
+    let ok = unsafe { redrock_seconds_to_ms(bytes.as_ptr() as *const c_char, bytes.len(), &mut ms) };
+    (ok == 1).then_some(ms)
 }
 
 #[cfg(test)]
@@ -71,6 +101,19 @@ mod tests {
         assert!(matches!(incr_by_float(Some(b"abc"), b"1"), Err(Error::NotFloat)));
         assert!(matches!(incr_by_float(Some(b"1"), b" 1"), Err(Error::NotFloat)));
         assert!(matches!(incr_by_float(Some(b"1"), b"inf"), Err(Error::NanOrInfinity)));
+        // A NUL ends C's strtold early; Redis checks that the whole buffer was read.
+        assert!(matches!(incr_by_float(Some(b"1"), b"1\x00"), Err(Error::NotFloat)));
+        assert!(matches!(incr_by_float(Some(b"1\x002"), b"1"), Err(Error::NotFloat)));
+    }
+
+    #[test]
+    fn timeouts_are_truncated_milliseconds() {
+        assert_eq!(seconds_to_ms(b"0.1"), Some(100));
+        assert_eq!(seconds_to_ms(b"1"), Some(1000));
+        assert_eq!(seconds_to_ms(b"0.0001"), Some(0));
+        assert_eq!(seconds_to_ms(b"-1"), Some(-1000));
+        assert_eq!(seconds_to_ms(b"abc"), None);
+        assert_eq!(seconds_to_ms(b""), None);
     }
 
     #[test]

@@ -5,6 +5,7 @@
 //! `db` / `storage` (RocksDB records and write batches) → a `Reply`, encoded as RESP2 or RESP3.
 //! See ARCHITECTURE.md.
 
+pub mod blocking;
 pub mod client;
 pub mod cmd;
 pub mod config;
@@ -22,6 +23,7 @@ pub mod server;
 pub mod shared;
 pub mod storage;
 pub mod types;
+pub mod watch;
 
 /// The Redis version whose behaviour Redrock reproduces (HELLO, INFO `redis_version`).
 pub const REDIS_COMPAT_VERSION: &str = "7.0.15";

@@ -1,12 +1,23 @@
 //! Key locks: striped mutexes, so a command's read-modify-write of its keys is atomic against
 //! other commands on the same keys. Stripes are taken in ascending order, so two commands
 //! locking overlapping key sets can never deadlock.
+//!
+//! Locks are re-entrant per thread: a stripe this thread already holds is not taken again.
+//! EXEC locks every key of the transaction up front and then runs each queued command
+//! through the normal path, whose own locking finds its stripes held; FLUSHALL inside EXEC
+//! finds every stripe held.
 
+use std::cell::RefCell;
 use std::hash::{BuildHasher, Hasher};
 use std::sync::{Mutex, MutexGuard};
 
 /// Number of stripes: enough that unrelated keys rarely share one.
 pub const LOCK_STRIPES: usize = 4096;
+
+thread_local! {
+    /// Stripes held by this thread (handlers are synchronous: a thread runs one at a time).
+    static HELD: RefCell<Vec<bool>> = RefCell::new(vec![false; LOCK_STRIPES]);
+}
 
 pub struct KeyLocks {
     stripes: Vec<Mutex<()>>,
@@ -15,7 +26,18 @@ pub struct KeyLocks {
 
 /// Held locks; released on drop.
 pub struct KeyGuards<'a> {
-    _guards: Vec<MutexGuard<'a, ()>>,
+    guards: Vec<(usize, MutexGuard<'a, ()>)>,
+}
+
+impl Drop for KeyGuards<'_> {
+    fn drop(&mut self) {
+        HELD.with(|held| {
+            let mut held = held.borrow_mut();
+            for (stripe, _) in &self.guards {
+                held[*stripe] = false;
+            }
+        });
+    }
 }
 
 impl KeyLocks {
@@ -36,14 +58,29 @@ impl KeyLocks {
         let mut stripes: Vec<usize> = keys.map(|k| self.stripe(ns, db, k)).collect();
         stripes.sort_unstable();
         stripes.dedup();
-        // A poisoned stripe only means a handler panicked holding it; the data is in RocksDB.
-        let guards = stripes.into_iter().map(|i| self.stripes[i].lock().unwrap_or_else(|e| e.into_inner())).collect();
-        KeyGuards { _guards: guards }
+        self.lock_stripes(stripes)
     }
 
     /// Locks every stripe: for commands that touch a whole database (FLUSHALL, SWAPDB).
     pub fn lock_all(&self) -> KeyGuards<'_> {
-        KeyGuards { _guards: self.stripes.iter().map(|m| m.lock().unwrap_or_else(|e| e.into_inner())).collect() }
+        self.lock_stripes((0..LOCK_STRIPES).collect())
+    }
+
+    fn lock_stripes(&self, sorted: Vec<usize>) -> KeyGuards<'_> {
+        let to_take: Vec<usize> = HELD.with(|held| {
+            let held = held.borrow();
+            sorted.into_iter().filter(|&s| !held[s]).collect()
+        });
+        // A poisoned stripe only means a handler panicked holding it; the data is in RocksDB.
+        let guards: Vec<_> =
+            to_take.into_iter().map(|s| (s, self.stripes[s].lock().unwrap_or_else(|e| e.into_inner()))).collect();
+        HELD.with(|held| {
+            let mut held = held.borrow_mut();
+            for (stripe, _) in &guards {
+                held[*stripe] = true;
+            }
+        });
+        KeyGuards { guards }
     }
 }
 
@@ -77,5 +114,21 @@ mod tests {
         for t in threads {
             t.join().unwrap();
         }
+    }
+
+    #[test]
+    fn locks_are_reentrant_within_a_thread() {
+        let locks = KeyLocks::new();
+        let outer = locks.lock(b"", 0, [&b"a"[..], b"b"].into_iter());
+        {
+            let _inner = locks.lock(b"", 0, std::iter::once(&b"a"[..]));
+            let _all = locks.lock_all();
+        }
+        // The inner guards released only what they took: "a" is still held by `outer`.
+        let stripe = locks.stripe(b"", 0, b"a");
+        assert!(HELD.with(|h| h.borrow()[stripe]));
+        assert!(locks.stripes[stripe].try_lock().is_err());
+        drop(outer);
+        assert!(locks.stripes[stripe].try_lock().is_ok());
     }
 }

@@ -7,6 +7,7 @@ use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use tokio::sync::watch;
 
+use crate::blocking::Blocking;
 use crate::client::ClientRegistry;
 use crate::config::Config;
 use crate::db::Db;
@@ -15,6 +16,7 @@ use crate::locks::KeyLocks;
 use crate::pause::ClientPause;
 use crate::storage::encoding::MAX_DATABASES;
 use crate::storage::{Cf, Storage};
+use crate::watch::Watches;
 
 /// Cursors remembered for SCAN; the oldest is forgotten first (a forgotten cursor restarts).
 pub const MAX_SCAN_CURSORS: usize = 65_536;
@@ -123,6 +125,8 @@ pub struct Shared {
     pub stats: Stats,
     pub locks: KeyLocks,
     pub scan_cursors: ScanCursors,
+    /// Clients blocked on keys (BLPOP, BZPOPMIN, ...).
+    pub blocking: Blocking,
     /// Logical db -> physical db (SWAPDB swaps two entries).
     db_map: Vec<AtomicU8>,
     pub databases: usize,
@@ -136,6 +140,7 @@ pub struct Shared {
     pub last_save_unix_s: AtomicU64,
     /// `CLIENT PAUSE` state.
     pub pause: ClientPause,
+    pub watches: Watches,
 }
 
 impl Shared {
@@ -154,6 +159,7 @@ impl Shared {
             stats: Stats::default(),
             locks: KeyLocks::new(),
             scan_cursors: ScanCursors::default(),
+            blocking: Blocking::default(),
             db_map,
             databases,
             started: Instant::now(),
@@ -163,12 +169,13 @@ impl Shared {
             shutdown: watch::channel(false).0,
             last_save_unix_s: AtomicU64::new(now),
             pause: ClientPause::default(),
+            watches: Watches::default(),
         })
     }
 
     /// A handle on logical database `logical` of namespace `ns`.
     pub fn db<'a>(&'a self, ns: &'a [u8], logical: usize) -> Db<'a> {
-        Db { storage: &self.storage, ns, index: self.physical_db(logical), stats: &self.stats }
+        Db { storage: &self.storage, ns, index: self.physical_db(logical) }
     }
 
     pub fn physical_db(&self, logical: usize) -> u8 {
@@ -186,6 +193,9 @@ impl Shared {
         self.storage.write(batch)?;
         self.db_map[a].store(pb, Ordering::Relaxed);
         self.db_map[b].store(pa, Ordering::Relaxed);
+        // Clients watching keys in either database see them change, as in Redis.
+        self.watches.touch_db(b"", Some(pa));
+        self.watches.touch_db(b"", Some(pb));
         Ok(())
     }
 

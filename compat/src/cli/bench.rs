@@ -37,15 +37,15 @@ pub fn run(reference: &str, target: &str, n: usize) -> i32 {
         let path = dir.path().join("bench.redis");
         std::fs::write(&path, generate(n)).map_err(|e| e.to_string())?;
         let files = vec![ScriptFile { path, name: "bench/generated".into() }];
-        let opts = SuiteOptions { run: Default::default(), progress: false };
+        let opts = SuiteOptions { run: Default::default(), progress: false, allow_flush: false };
         let start = Instant::now();
         let report = suite::diff(&r, &t, &files, &mut Register::default(), &opts).map_err(|e| e.to_string())?;
         let secs = start.elapsed().as_secs_f64();
-        println!(
-            "bench: {n} commands replayed on 2 servers and compared in {secs:.3}s ({:.0} commands/s per server); exit {}",
+        super::out(&format!(
+            "bench: {n} commands replayed on 2 servers and compared in {secs:.3}s ({:.0} commands/s per server); exit {}\n",
             n as f64 / secs,
             report.exit_code()
-        );
+        ));
         Ok(if report.exit_code() == 0 { EXIT_OK } else { report.exit_code() })
     };
     match go() {

@@ -40,7 +40,7 @@ pub fn run(src: &ImportSource, output: Option<&Path>) -> i32 {
             }
             eprintln!("imported {} commands ({} left out, see comments) into {}", w.commands, w.skipped, o.display());
         }
-        None => print!("{}", w.out),
+        None => super::out(&w.out),
     }
     EXIT_OK
 }

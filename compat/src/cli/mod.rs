@@ -3,11 +3,19 @@
 mod bench;
 pub use bench::generate as generate_bench_script;
 mod import;
+mod lint;
 mod replay;
 
 use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
+
+/// Writes to standard output, ignoring a closed pipe (`redrock-compat check | head` must
+/// not panic; the exit code still tells the result).
+pub fn out(text: &str) {
+    use std::io::Write;
+    let _ = std::io::stdout().lock().write_all(text.as_bytes());
+}
 
 pub const EXIT_OK: i32 = 0;
 pub const EXIT_DIVERGED: i32 = 1;
@@ -43,6 +51,11 @@ pub enum Cmd {
         /// Folder of goldens.
         #[arg(long, default_value = "golden")]
         golden: PathBuf,
+        /// Append every unregistered divergence found to the register (one entry per script
+        /// and command) with this reason, e.g. "not implemented yet". Entries that stop
+        /// diverging later fail the run, so the register shrinks as the server improves.
+        #[arg(long, value_name = "REASON")]
+        register_new: Option<String>,
         #[command(flatten)]
         common: Common,
     },
@@ -53,6 +66,11 @@ pub enum Cmd {
         /// Folder of goldens to write.
         #[arg(long, default_value = "golden")]
         golden: PathBuf,
+        /// Another real Redis (same version) every script is also run on; repeatable. A
+        /// script whose transcripts differ gets no golden. Default: the reference again, or
+        /// spawned twins when the reference is `spawn:`.
+        #[arg(long, value_name = "URL")]
+        verify_with: Vec<String>,
         /// Allow recording from a Redis version other than the one the folder's goldens name
         /// (all goldens of a folder must come from one reference).
         #[arg(long)]
@@ -67,6 +85,23 @@ pub enum Cmd {
         /// Output script (default: standard output).
         #[arg(short, long)]
         output: Option<PathBuf>,
+    },
+    /// Check scripts without a server: syntax (file:line), a golden per script, a script per
+    /// golden.
+    Lint {
+        /// Scripts or folders of scripts.
+        #[arg(default_value = "compat/scripts")]
+        paths: Vec<PathBuf>,
+        #[arg(long, default_value = "compat/scripts")]
+        scripts_root: PathBuf,
+        #[arg(long, default_value = "golden")]
+        golden: PathBuf,
+    },
+    /// List the commands a reference's COMMAND tips mark nondeterministic or unordered, i.e.
+    /// what scripts compare loosely unless a directive says otherwise.
+    Tips {
+        #[arg(long)]
+        reference: String,
     },
     /// Measure replay speed: N generated commands diffed between two servers.
     Bench {
@@ -118,6 +153,10 @@ pub struct Common {
     /// Do not FLUSHALL before each script.
     #[arg(long)]
     pub no_flush: bool,
+    /// Run even if a server holds data: the harness FLUSHALLs, so by default it refuses
+    /// any server that is not empty (and empties its scratch servers when it ends).
+    #[arg(long)]
+    pub allow_flush: bool,
     /// Register of known divergences (default: compat/divergences.toml when it exists).
     #[arg(long)]
     pub divergences: Option<PathBuf>,
@@ -144,11 +183,18 @@ pub fn main() -> i32 {
 pub fn run(cli: Cli) -> i32 {
     match cli.command {
         Cmd::Diff { reference, target, common } => replay::diff(&reference, &target, &common),
-        Cmd::Check { target, golden, common } => replay::check(&target, &golden, &common),
-        Cmd::Record { reference, golden, allow_new_reference, common } => {
-            replay::record(&reference, &golden, allow_new_reference, &common)
+        Cmd::Check { target, golden, register_new, common } => {
+            replay::check(&target, &replay::locate(&golden), register_new.as_deref(), &common)
+        }
+        Cmd::Record { reference, golden, verify_with, allow_new_reference, common } => {
+            replay::record(&reference, &verify_with, &replay::locate(&golden), allow_new_reference, &common)
         }
         Cmd::Import { source, output } => import::run(&source, output.as_deref()),
+        Cmd::Tips { reference } => replay::tips(&reference),
+        Cmd::Lint { paths, scripts_root, golden } => {
+            let paths: Vec<PathBuf> = paths.iter().map(|p| replay::locate(p)).collect();
+            lint::run(&paths, &replay::locate(&scripts_root), &replay::locate(&golden))
+        }
         Cmd::Bench { reference, target, commands } => bench::run(&reference, &target, commands),
     }
 }

@@ -23,3 +23,9 @@ pub fn is(arg: &[u8], option: &str) -> bool {
 pub fn text(arg: &Bytes) -> String {
     String::from_utf8_lossy(arg).into_owned()
 }
+
+/// An argument as C's string functions read it: up to its first NUL byte. Redis compares
+/// most option names with `strcasecmp` (or `opt[2] == '\0'`), so `"NX\0junk"` is `NX` to it.
+pub fn c_str(arg: &[u8]) -> &[u8] {
+    arg.iter().position(|&b| b == 0).map_or(arg, |end| &arg[..end])
+}

@@ -148,13 +148,19 @@ fn info_entry(spec: &CommandSpec, parent: Option<&CommandSpec>) -> Reply {
                 .collect(),
         ),
         Reply::Set(spec.tips.iter().map(|tip| bulk(tip)).collect()),
-        Reply::Set(spec.key_specs.iter().map(key_spec_entry).collect()),
+        Reply::Set(
+            spec.key_specs
+                .iter()
+                .enumerate()
+                .map(|(i, key_spec)| key_spec_entry(key_spec, spec.key_notes.get(i).copied().unwrap_or_default()))
+                .collect(),
+        ),
         subcommands,
     ])
 }
 
 /// Redis's `addReplyCommandKeySpecs` for one spec.
-fn key_spec_entry(spec: &KeySpec) -> Reply {
+fn key_spec_entry(spec: &KeySpec, notes: &str) -> Reply {
     let pair = |k: &str, v: Reply| (bulk(k), v);
     let begin = match spec.begin {
         BeginSearch::Index(index) => Reply::Map(vec![
@@ -194,8 +200,8 @@ fn key_spec_entry(spec: &KeySpec) -> Reply {
         ]),
     };
     let mut map = Vec::with_capacity(4);
-    if !spec.notes.is_empty() {
-        map.push(pair("notes", bulk(spec.notes)));
+    if !notes.is_empty() {
+        map.push(pair("notes", bulk(notes)));
     }
     map.push(pair("flags", Reply::Set(spec.flags.iter().map(|f| simple(f)).collect())));
     map.push(pair("begin_search", begin));

@@ -74,6 +74,7 @@ fn select(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Result<Reply> {
 /// `RESET`: back to a fresh connection's state; `+RESET`.
 fn reset(ctx: &mut Ctx<'_>, _args: &[Bytes]) -> Result<Reply> {
     let authenticated = ctx.shared.config().get("requirepass").is_empty();
+    ctx.client.unwatch_all(&ctx.shared.watches);
     ctx.client.reset(authenticated);
     Ok(Reply::Simple(Bytes::from_static(b"RESET")))
 }

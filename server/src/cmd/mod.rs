@@ -2,19 +2,26 @@
 //! its handlers.
 
 pub mod args;
+pub mod bits;
 pub mod client;
 pub mod command;
 pub mod config;
 pub mod connection;
+pub mod expire;
 pub mod hash;
 pub mod info;
 pub mod keyspace;
 pub mod list;
+pub mod object;
+pub mod save;
+pub mod scan;
 pub mod server;
 pub mod set;
 pub mod spec;
+pub mod string_options;
 pub mod strings;
 pub mod table;
+pub mod transaction;
 pub mod zset;
 
 use std::sync::Arc;
@@ -28,7 +35,11 @@ use crate::shared::Shared;
 /// Every family's entries; `table.rs` indexes them. Adding a family is one line here.
 pub const FAMILIES: &[&[CommandSpec]] = &[
     strings::COMMANDS,
+    bits::COMMANDS,
     keyspace::COMMANDS,
+    expire::COMMANDS,
+    scan::COMMANDS,
+    object::COMMANDS,
     connection::COMMANDS,
     client::COMMANDS,
     server::COMMANDS,
@@ -39,6 +50,8 @@ pub const FAMILIES: &[&[CommandSpec]] = &[
     list::COMMANDS,
     set::COMMANDS,
     zset::COMMANDS,
+    transaction::COMMANDS,
+    save::COMMANDS,
 ];
 
 /// What a handler can reach: the server's shared state and its own connection's state.

@@ -18,7 +18,7 @@ pub const COMMANDS: &[CommandSpec] = &[
         .tips(&["request_policy:all_shards", "response_policy:agg_sum"])
         .doc("1.0.0", "Return the number of keys in the selected database", "O(1)"),
     CommandSpec::new("flushdb", -1, Group::Server, flushdb)
-        .flags(flag::WRITE)
+        .flags(flag::WRITE | flag::LOCKS_ALL_KEYS)
         .acl(acl::KEYSPACE | acl::DANGEROUS)
         .tips(&["request_policy:all_shards", "response_policy:all_succeeded"])
         .doc(
@@ -27,7 +27,7 @@ pub const COMMANDS: &[CommandSpec] = &[
             "O(N) where N is the number of keys in the selected database",
         ),
     CommandSpec::new("flushall", -1, Group::Server, flushall)
-        .flags(flag::WRITE)
+        .flags(flag::WRITE | flag::LOCKS_ALL_KEYS)
         .acl(acl::KEYSPACE | acl::DANGEROUS)
         .tips(&["request_policy:all_shards", "response_policy:all_succeeded"])
         .doc(
@@ -110,22 +110,22 @@ fn flush_mode(args: &[Bytes]) -> Result<()> {
 
 fn flushdb(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Result<Reply> {
     flush_mode(args)?;
-    let _all = ctx.shared.locks.lock_all();
     let db = ctx.db();
     let mut batch = db.storage.batch();
     db.flush_in(&mut batch);
     db.storage.write(batch)?;
+    ctx.shared.watches.touch_db(&ctx.client.namespace, Some(db.index));
     Ok(Reply::ok())
 }
 
 fn flushall(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Result<Reply> {
     flush_mode(args)?;
-    let _all = ctx.shared.locks.lock_all();
     let mut batch = ctx.shared.storage.batch();
     for logical in 0..ctx.shared.databases {
         ctx.shared.db(&ctx.client.namespace, logical).flush_in(&mut batch);
     }
     ctx.shared.storage.write(batch)?;
+    ctx.shared.watches.touch_db(&ctx.client.namespace, None);
     Ok(Reply::ok())
 }
 

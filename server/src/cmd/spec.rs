@@ -27,12 +27,16 @@ pub mod flag {
     pub const FAST: u32 = 1 << 13;
     pub const NO_AUTH: u32 = 1 << 14;
     pub const NO_MANDATORY_KEYS: u32 = 1 << 15;
+    pub const NO_ASYNC_LOADING: u32 = 1 << 16;
     pub const NO_MULTI: u32 = 1 << 17;
     pub const MOVABLE_KEYS: u32 = 1 << 18;
     pub const ALLOW_BUSY: u32 = 1 << 19;
     /// Not shown by COMMAND INFO (hidden in Redis too).
     pub const MAY_REPLICATE: u32 = 1 << 24;
     pub const PROTECTED: u32 = 1 << 25;
+    /// Redrock's own, not shown by COMMAND INFO: the command reaches keys outside its key
+    /// specs (another database, or all of them), so dispatch locks every key stripe.
+    pub const LOCKS_ALL_KEYS: u32 = 1 << 26;
 
     pub const NAMES: &[(u32, &str)] = &[
         (WRITE, "write"),
@@ -49,6 +53,7 @@ pub mod flag {
         (FAST, "fast"),
         (NO_AUTH, "no_auth"),
         (NO_MANDATORY_KEYS, "no_mandatory_keys"),
+        (NO_ASYNC_LOADING, "no_async_loading"),
         (NO_MULTI, "no_multi"),
         (MOVABLE_KEYS, "movablekeys"),
         (ALLOW_BUSY, "allow_busy"),
@@ -127,8 +132,6 @@ pub enum FindKeys {
 /// Redis 7.0 key specification.
 #[derive(Clone, Copy, Debug)]
 pub struct KeySpec {
-    /// Free text Redis attaches to a few specs (`COMMAND INFO set`); empty for most.
-    pub notes: &'static str,
     /// `RO`, `RW`, `OW`, `RM` then `access`, `update`, `insert`, `delete`, ... as Redis prints them.
     pub flags: &'static [&'static str],
     pub begin: BeginSearch,
@@ -138,28 +141,12 @@ pub struct KeySpec {
 impl KeySpec {
     /// One key at `index`.
     pub const fn single(index: i32, flags: &'static [&'static str]) -> KeySpec {
-        KeySpec {
-            notes: "",
-            flags,
-            begin: BeginSearch::Index(index),
-            find: FindKeys::Range { last_key: 0, step: 1, limit: 0 },
-        }
+        KeySpec { flags, begin: BeginSearch::Index(index), find: FindKeys::Range { last_key: 0, step: 1, limit: 0 } }
     }
 
     /// Keys from `index` to the end (`last_key` -1) every `step`.
     pub const fn range(index: i32, last_key: i32, step: i32, flags: &'static [&'static str]) -> KeySpec {
-        KeySpec {
-            notes: "",
-            flags,
-            begin: BeginSearch::Index(index),
-            find: FindKeys::Range { last_key, step, limit: 0 },
-        }
-    }
-
-    /// The same spec with Redis's `notes` text.
-    pub const fn with_notes(mut self, notes: &'static str) -> KeySpec {
-        self.notes = notes;
-        self
+        KeySpec { flags, begin: BeginSearch::Index(index), find: FindKeys::Range { last_key, step, limit: 0 } }
     }
 }
 
@@ -175,6 +162,7 @@ pub enum Group {
     Connection,
     Server,
     Transactions,
+    Bitmap,
 }
 
 impl Group {
@@ -189,6 +177,7 @@ impl Group {
             Group::Connection => "connection",
             Group::Server => "server",
             Group::Transactions => "transactions",
+            Group::Bitmap => "bitmap",
         }
     }
 }
@@ -203,6 +192,8 @@ pub struct CommandSpec {
     pub flags: u32,
     pub acl: u32,
     pub key_specs: &'static [KeySpec],
+    /// Redis's `notes` of the key spec at the same index (`COMMAND INFO set`); most have none.
+    pub key_notes: &'static [&'static str],
     pub group: Group,
     pub since: &'static str,
     pub summary: &'static str,
@@ -222,6 +213,7 @@ impl CommandSpec {
             flags: 0,
             acl: 0,
             key_specs: &[],
+            key_notes: &[],
             group,
             since: "1.0.0",
             summary: "",
@@ -240,6 +232,7 @@ impl CommandSpec {
             flags: 0,
             acl: 0,
             key_specs: &[],
+            key_notes: &[],
             group,
             since: "1.0.0",
             summary: "",
@@ -248,6 +241,12 @@ impl CommandSpec {
             handler: None,
             subcommands,
         }
+    }
+
+    /// Notes of the key specs, by index (`""` for a spec without).
+    pub const fn key_notes(mut self, notes: &'static [&'static str]) -> Self {
+        self.key_notes = notes;
+        self
     }
 
     /// Subcommands of a container that also runs on its own (`COMMAND` without arguments).
@@ -436,6 +435,7 @@ pub mod key_flags {
     pub const RW_UPDATE: &[&str] = &["RW", "update"];
     pub const RM_DELETE: &[&str] = &["RM", "delete"];
     pub const OW_UPDATE: &[&str] = &["OW", "update"];
+    pub const OW_INSERT: &[&str] = &["OW", "insert"];
     pub const RW_ACCESS_DELETE_VARIABLE: &[&str] = &["RW", "access", "delete", "variable_flags"];
     pub const RW_ACCESS_UPDATE_VARIABLE: &[&str] = &["RW", "access", "update", "variable_flags"];
 }

@@ -97,8 +97,9 @@ impl Metadata {
         }
     }
 
+    /// Redis's `keyIsExpired`: a key lives through its expire millisecond (`now > when`).
     pub fn is_expired(&self, now_ms: u64) -> bool {
-        self.expire_ms != 0 && self.expire_ms <= now_ms
+        self.expire_ms != 0 && self.expire_ms < now_ms
     }
 
     /// Encodes a collection's record (strings use [`encode_string`]).

@@ -1,6 +1,7 @@
 //! RocksDB, as Redrock lays its data out in it. This layer knows records and byte layouts,
 //! never commands.
 
+pub mod checkpoint;
 pub mod compaction;
 pub mod encoding;
 pub mod format;
@@ -175,6 +176,10 @@ impl Storage {
 
     pub fn durability(&self) -> Durability {
         self.durability
+    }
+
+    pub(crate) fn rocks(&self) -> &Rocks {
+        &self.db
     }
 
     fn cf(&self, cf: Cf) -> Arc<BoundColumnFamily<'_>> {

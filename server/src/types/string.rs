@@ -1,22 +1,54 @@
 //! Strings: the bytes live in the metadata record itself (see storage/metadata.rs), so a GET
-//! is one point read and a SET one put.
+//! is one point read and a SET one put. A string record *is* its encoding: header, then the
+//! value, so APPEND and SETRANGE patch the record they read and write it back whole.
+
+use bytes::Bytes;
 
 use crate::db::{Db, Record};
-use crate::error::Result;
-use crate::storage::metadata::encode_string;
-use crate::storage::{Batch, Cf, KeyType};
-
-/// Longest string Redis accepts (`proto-max-bulk-len` default, also the SETRANGE/APPEND cap).
-pub const MAX_STRING_BYTES: usize = 512 * 1024 * 1024;
+use crate::error::{Error, Result};
+use crate::storage::metadata::{encode_string, HEADER_LEN};
+use crate::storage::{Batch, Cf, KeyType, Metadata, StorageError};
 
 /// The value of string `key`; `WRONGTYPE` if `key` holds another type.
 pub fn get(db: &Db<'_>, key: &[u8]) -> Result<Option<Record>> {
     db.lookup_typed(key, KeyType::String)
 }
 
+/// The value of a string record, without copying it.
+pub fn value_of(record: Record) -> Bytes {
+    Bytes::from(record.raw).slice(HEADER_LEN..)
+}
+
+/// The values of `keys` as MGET sees them: `None` for absent keys and keys of other types.
+/// One batched read for all of them.
+pub fn get_many(db: &Db<'_>, keys: &[Bytes], now_ms: u64) -> Result<Vec<Option<Bytes>>> {
+    let meta_keys: Vec<Vec<u8>> = keys.iter().map(|k| db.meta_key(k)).collect();
+    let raws = db.storage.multi_get(Cf::Metadata, &meta_keys)?;
+    raws.into_iter()
+        .map(|raw| {
+            let Some(raw) = raw else { return Ok(None) };
+            let meta = Metadata::decode(&raw).map_err(StorageError::from)?;
+            if meta.key_type != KeyType::String || meta.is_expired(now_ms) {
+                return Ok(None);
+            }
+            Ok(Some(Bytes::from(raw).slice(HEADER_LEN..)))
+        })
+        .collect()
+}
+
 /// Writes `value` under `key` in `batch` with `expire_ms` (0 = none), replacing any type.
 pub fn put_in(db: &Db<'_>, batch: &mut Batch<'_>, key: &[u8], value: &[u8], expire_ms: u64) {
     batch.put(Cf::Metadata, &db.meta_key(key), &encode_string(expire_ms, value));
+}
+
+/// Like [`put_in`], but an expire time already past (SET ... EXAT 1) deletes the key, which is
+/// what Redis's write followed by its expiry amounts to.
+pub fn put_or_expire_in(db: &Db<'_>, batch: &mut Batch<'_>, key: &[u8], value: &[u8], expire_ms: u64, now_ms: u64) {
+    if expire_ms != 0 && expire_ms <= now_ms {
+        db.delete_in(batch, key);
+    } else {
+        put_in(db, batch, key, value, expire_ms);
+    }
 }
 
 /// Writes `value` under `key` at once.
@@ -25,4 +57,109 @@ pub fn put(db: &Db<'_>, key: &[u8], value: &[u8], expire_ms: u64) -> Result<()> 
     put_in(db, &mut batch, key, value, expire_ms);
     db.storage.write(batch)?;
     Ok(())
+}
+
+/// Writes back a whole string record (header and bytes) patched in place (APPEND).
+pub fn put_raw(db: &Db<'_>, key: &[u8], raw: &[u8]) -> Result<()> {
+    let mut batch = db.storage.batch();
+    batch.put(Cf::Metadata, &db.meta_key(key), raw);
+    db.storage.write(batch)?;
+    Ok(())
+}
+
+/// SETRANGE's write: `patch` at `offset` of the string `existing` (or of a new empty string,
+/// without expiry); the new length. The caller has checked the length.
+pub fn write_range(db: &Db<'_>, key: &[u8], existing: Option<Record>, offset: usize, patch: &[u8]) -> Result<usize> {
+    let mut raw = existing.map_or_else(|| encode_string(0, b""), |record| record.raw);
+    set_range_in_record(&mut raw, offset, patch);
+    put_raw(db, key, &raw)?;
+    Ok(raw.len() - HEADER_LEN)
+}
+
+/// Redis's `checkStringLength`: `current + added` bytes must fit in `max_bytes`
+/// (`proto-max-bulk-len`), overflow included.
+pub fn check_length(current: u64, added: u64, max_bytes: u64) -> Result<u64> {
+    match current.checked_add(added) {
+        Some(total) if total <= max_bytes => Ok(total),
+        _ => Err(Error::StringTooLong),
+    }
+}
+
+/// The value as INCR reads it: a canonical i64 (no spaces, no `+`, no leading zeros).
+pub fn parse_integer(value: &[u8]) -> Result<i64> {
+    redrock_protocol::string2ll(value).ok_or(Error::NotInteger)
+}
+
+/// `current + increment`, or Redis's overflow error.
+pub fn increment(current: i64, increment: i64) -> Result<i64> {
+    current.checked_add(increment).ok_or(Error::Overflow)
+}
+
+/// GETRANGE's slice of `value`: inclusive `start..=end`, negative indexes from the end,
+/// clamped, empty when the range is.
+pub fn range(value: &[u8], start: i64, end: i64) -> &[u8] {
+    // Two negative indexes in the wrong order are empty even when both clamp to 0.
+    if start < 0 && end < 0 && start > end {
+        return &[];
+    }
+    let len = value.len() as i64;
+    let start = if start < 0 { (len + start).max(0) } else { start };
+    let end = if end < 0 { (len + end).max(0) } else { end }.min(len - 1);
+    if start > end || len == 0 {
+        return &[];
+    }
+    &value[start as usize..=end as usize]
+}
+
+/// Writes `patch` at `offset` of the string in `raw` (a whole string record), zero-padding
+/// the gap; the caller has checked the length.
+pub fn set_range_in_record(raw: &mut Vec<u8>, offset: usize, patch: &[u8]) {
+    let start = HEADER_LEN + offset;
+    let end = start + patch.len();
+    if raw.len() < end {
+        raw.resize(end, 0);
+    }
+    raw[start..end].copy_from_slice(patch);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn range_follows_getrange() {
+        let v = b"Hello World";
+        assert_eq!(range(v, 0, 4), b"Hello");
+        assert_eq!(range(v, -5, -1), b"World");
+        assert_eq!(range(v, 5, 1), b"");
+        assert_eq!(range(v, 0, 100), v);
+        assert_eq!(range(v, -100, 2), b"Hel");
+        assert_eq!(range(v, -1, -5), b"");
+        assert_eq!(range(v, -100, -50), b"H");
+        assert_eq!(range(v, i64::MIN, i64::MAX), v);
+        assert_eq!(range(b"", 0, -1), b"");
+        assert_eq!(range(b"", -1, 0), b"");
+    }
+
+    #[test]
+    fn set_range_pads_with_zeros() {
+        let mut raw = encode_string(0, b"ab");
+        set_range_in_record(&mut raw, 4, b"xy");
+        assert_eq!(&raw[HEADER_LEN..], b"ab\0\0xy");
+        set_range_in_record(&mut raw, 1, b"Z");
+        assert_eq!(&raw[HEADER_LEN..], b"aZ\0\0xy");
+    }
+
+    #[test]
+    fn lengths_and_increments_refuse_overflow() {
+        assert_eq!(check_length(10, 5, 15).unwrap(), 15);
+        assert!(check_length(10, 6, 15).is_err());
+        assert!(check_length(u64::MAX, 1, u64::MAX).is_err());
+        assert_eq!(increment(i64::MAX - 1, 1).unwrap(), i64::MAX);
+        assert!(increment(i64::MAX, 1).is_err());
+        assert!(increment(i64::MIN, -1).is_err());
+        assert!(parse_integer(b" 1").is_err());
+        assert!(parse_integer(b"010").is_err());
+        assert_eq!(parse_integer(b"-12").unwrap(), -12);
+    }
 }

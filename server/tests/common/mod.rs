@@ -14,9 +14,19 @@ use std::time::{Duration, Instant};
 /// How long a server gets to start listening.
 const START_TIMEOUT: Duration = Duration::from_secs(30);
 
-/// A free loopback port (bound, read, released).
+/// A free loopback port below the ephemeral range (32768+), so that no other process's
+/// outgoing connection or `bind(0)` takes it between our check and the server's bind.
 pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+    use std::hash::{BuildHasher, Hasher};
+    for _ in 0..1000 {
+        let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+        h.write_u32(std::process::id());
+        let port = 20_000 + (h.finish() % 12_000) as u16;
+        if TcpListener::bind(("127.0.0.1", port)).is_ok() {
+            return port;
+        }
+    }
+    panic!("no free port in 20000..32000");
 }
 
 /// A fresh temporary folder, removed on drop.
@@ -63,7 +73,7 @@ impl Server {
             .stderr(Stdio::inherit())
             .spawn()
             .expect("start redrock-server");
-        let server = Server { child, port, dir: dir.to_path_buf() };
+        let mut server = Server { child, port, dir: dir.to_path_buf() };
         server.wait_ready();
         server
     }
@@ -79,14 +89,17 @@ impl Server {
             .stderr(Stdio::null())
             .spawn()
             .expect("start redis-server (apt-get install redis-server)");
-        let server = Server { child, port, dir: dir.to_path_buf() };
+        let mut server = Server { child, port, dir: dir.to_path_buf() };
         server.wait_ready();
         server
     }
 
-    fn wait_ready(&self) {
+    fn wait_ready(&mut self) {
         let deadline = Instant::now() + START_TIMEOUT;
         while Instant::now() < deadline {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                panic!("server for port {} exited at start: {status}", self.port);
+            }
             if TcpStream::connect(("127.0.0.1", self.port)).is_ok() {
                 return;
             }
@@ -131,7 +144,8 @@ impl Conn {
     }
 
     pub fn send_raw(&mut self, bytes: &[u8]) {
-        self.stream.write_all(bytes).unwrap();
+        // A write to a server that just died is not a test failure by itself; the read says.
+        let _ = self.stream.write_all(bytes);
     }
 
     /// Sends a command as a multibulk request.
@@ -157,6 +171,20 @@ impl Conn {
                 Ok(n) => self.buffer.extend_from_slice(&chunk[..n]),
                 Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => return None,
                 Err(e) => panic!("read failed: {e}"),
+            }
+        }
+    }
+
+    /// Reads one reply; `None` when the connection broke (the server died), never panics.
+    pub fn read_reply_or_none(&mut self) -> Option<Vec<u8>> {
+        loop {
+            if let Some(n) = resp::reply_len(&self.buffer) {
+                return Some(self.buffer.drain(..n).collect());
+            }
+            let mut chunk = [0u8; 16 * 1024];
+            match self.stream.read(&mut chunk) {
+                Ok(0) | Err(_) => return None,
+                Ok(n) => self.buffer.extend_from_slice(&chunk[..n]),
             }
         }
     }

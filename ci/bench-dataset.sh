@@ -1,0 +1,80 @@
+#!/usr/bin/env bash
+# Dataset-size benchmark, Redrock beside real Redis in the same run: load N strings of 100
+# bytes, then report RSS, disk use, load time, restart time (to the first served GET) and
+# GET throughput on random existing keys. Redrock's RSS is bounded by its block cache and
+# write buffers; Redis's grows with the data.
+#
+#   ci/bench-dataset.sh                 N=1,000,000
+#   KEYS_N=10000000 ci/bench-dataset.sh the issue's 10 million (needs ~3 GB RAM for Redis)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+KEYS_N="${KEYS_N:-1000000}"
+GET_REQUESTS="${GET_REQUESTS:-200000}"
+export CARGO_TARGET_DIR="${REDROCK_TARGET_DIR:-$HOME/.cache/redrock-target}"
+command -v redis-benchmark >/dev/null || { apt-get install -y -qq redis-tools redis-server; }
+cargo build --release -p redrock --bin redrock-server >&2
+SERVER="$CARGO_TARGET_DIR/release/redrock-server"
+
+work="$(mktemp -d)"
+pids=()
+cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; rm -rf "$work"; }
+trap cleanup EXIT
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+wait_get() { # port key: seconds until GET of key answers a value
+  python3 - "$1" "$2" <<'PY'
+import socket, sys, time
+port, key = int(sys.argv[1]), sys.argv[2].encode()
+start = time.time()
+while True:
+    try:
+        s = socket.create_connection(("127.0.0.1", port)); s.settimeout(5)
+        s.sendall(b"*2\r\n$3\r\nGET\r\n$%d\r\n%s\r\n" % (len(key), key))
+        if s.recv(1024).startswith(b"$100"):
+            print(f"{time.time() - start:.3f}"); break
+    except OSError:
+        time.sleep(0.01)
+PY
+}
+rss_mb() { awk '/VmRSS/ {printf "%.0f", $2/1024}' "/proc/$1/status"; }
+disk_mb() { du -sm "$1" | cut -f1; }
+# The keys redis-benchmark's -r uses: key:%012d.
+load() { # port
+  python3 - "$KEYS_N" <<'PY' | redis-cli -p "$1" --pipe >/dev/null
+import sys
+n = int(sys.argv[1]); value = b"v" * 100; out = sys.stdout.buffer
+for i in range(n):
+    k = b"key:%012d" % i
+    out.write(b"*3\r\n$3\r\nSET\r\n$%d\r\n%s\r\n$100\r\n%s\r\n" % (len(k), k, value))
+PY
+}
+
+declare -A result
+start_redis() { redis-server --port "$1" --bind 127.0.0.1 --save '' --appendonly no --dir "$work/redis" --dbfilename dump.rdb >/dev/null & echo $!; }
+start_redrock() { "$SERVER" --port "$1" --bind 127.0.0.1 --dir "$work/redrock" --loglevel warning & echo $!; }
+mkdir -p "$work/redis" "$work/redrock"
+for server in redis redrock; do
+  port=$(free_port)
+  pid=$(start_$server "$port"); pids+=("$pid")
+  for _ in $(seq 200); do redis-cli -p "$port" ping >/dev/null 2>&1 && break; sleep 0.05; done
+  t0=$(date +%s.%N); load "$port"; t1=$(date +%s.%N)
+  result[$server,load_s]=$(echo "$t1 - $t0" | bc)
+  [ "$server" = redis ] && redis-cli -p "$port" save >/dev/null
+  sleep 2
+  result[$server,rss_mb]=$(rss_mb "$pid")
+  result[$server,disk_mb]=$(disk_mb "$work/$server")
+  result[$server,get_rps]=$(redis-benchmark -p "$port" -q --csv -t get -n "$GET_REQUESTS" -r "$KEYS_N" -c 50 | tail -1 | tr -d '"' | cut -d, -f2)
+  kill "$pid"; wait "$pid" 2>/dev/null || true
+  port=$(free_port)
+  pid=$(start_$server "$port"); pids+=("$pid")
+  result[$server,restart_s]=$(wait_get "$port" "key:$(printf %012d 1)")
+  result[$server,rss_after_restart_mb]=$(rss_mb "$pid")
+  kill "$pid"; wait "$pid" 2>/dev/null || true
+done
+
+printf '| %s strings of 100 bytes | Redis | Redrock | Redrock/Redis |\n| --- | ---: | ---: | ---: |\n' "$KEYS_N"
+for m in load_s rss_mb disk_mb get_rps restart_s rss_after_restart_mb; do
+  r=${result[redis,$m]}; k=${result[redrock,$m]}
+  ratio=$(python3 -c "print(f'{float($k)/float($r):.2f}x' if float($r) else 'n/a')")
+  printf '| %s | %s | %s | %s |\n' "$m" "$r" "$k" "$ratio"
+done

@@ -1,0 +1,83 @@
+#!/usr/bin/env bash
+# Side-by-side throughput of Redrock and real Redis, measured in the same run on the same
+# machine with redis-benchmark, alternating A/B, repeated; reports medians and the
+# Redrock/Redis ratio per test and writes docs/BENCHMARKS.md.
+#
+#   ci/bench.sh                     full run (REPEATS=3, REQUESTS=100000)
+#   REPEATS=1 REQUESTS=20000 ci/bench.sh    quick look
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+REPEATS="${REPEATS:-3}"
+REQUESTS="${REQUESTS:-100000}"
+CLIENTS="${CLIENTS:-50}"
+TESTS="${TESTS:-set,get,incr,lpush,rpop,sadd,hset,zadd,lrange_100,mset}"
+export CARGO_TARGET_DIR="${REDROCK_TARGET_DIR:-$HOME/.cache/redrock-target}"
+
+command -v redis-benchmark >/dev/null || { apt-get install -y -qq redis-tools redis-server; }
+cargo build --release -p redrock --bin redrock-server >&2
+SERVER="$CARGO_TARGET_DIR/release/redrock-server"
+
+work="$(mktemp -d)"
+pids=()
+cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; rm -rf "$work"; }
+trap cleanup EXIT
+
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+wait_port() { for _ in $(seq 200); do redis-cli -p "$1" ping >/dev/null 2>&1 && return 0; sleep 0.05; done; echo "server on $1 did not start" >&2; exit 2; }
+
+redis_port=$(free_port)
+mkdir -p "$work/redis" "$work/redrock"
+redis-server --port "$redis_port" --bind 127.0.0.1 --save '' --appendonly no --dir "$work/redis" >/dev/null &
+pids+=($!)
+redrock_port=$(free_port)
+"$SERVER" --port "$redrock_port" --bind 127.0.0.1 --dir "$work/redrock" --loglevel warning &
+pids+=($!)
+wait_port "$redis_port"; wait_port "$redrock_port"
+
+results="$work/results.csv"   # server,pipeline,size,test,rps
+: > "$results"
+for size in 64 1024; do
+  for pipeline in 1 16; do
+    for round in $(seq "$REPEATS"); do
+      for server in redis redrock; do
+        port=$([ "$server" = redis ] && echo "$redis_port" || echo "$redrock_port")
+        redis-cli -p "$port" flushall >/dev/null
+        redis-benchmark -h 127.0.0.1 -p "$port" -q --csv -n "$REQUESTS" -c "$CLIENTS" -P "$pipeline" -d "$size" -r 100000 -t "$TESTS" 2>/dev/null \
+          | tail -n +2 | tr -d '"' | awk -F, -v s="$server" -v p="$pipeline" -v d="$size" '{print s","p","d","$1","$2}' >> "$results"
+        echo "round $round size $size -P $pipeline $server done" >&2
+      done
+    done
+  done
+done
+
+machine="$(nproc) cores, $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo), $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')"
+redis_version="$(redis-server --version | awk '{print $3}')"
+table="$(python3 - "$results" <<'PY'
+import csv, statistics, sys
+rows = list(csv.reader(open(sys.argv[1])))
+med = {}
+for server, p, d, test, rps in rows:
+    med.setdefault((p, d, test, server), []).append(float(rps))
+keys = sorted({(p, d, t) for p, d, t, _ in med}, key=lambda k: (int(k[1]), int(k[0]), k[2]))
+print("| test | -P | value bytes | Redis req/s | Redrock req/s | Redrock/Redis |")
+print("| --- | ---: | ---: | ---: | ---: | ---: |")
+for p, d, t in keys:
+    r = statistics.median(med.get((p, d, t, "redis"), [0]))
+    k = statistics.median(med.get((p, d, t, "redrock"), [0]))
+    ratio = f"{k / r:.2f}x" if r else "n/a"
+    print(f"| {t} | {p} | {d} | {r:,.0f} | {k:,.0f} | {ratio} |")
+PY
+)"
+mkdir -p docs
+{
+  echo "# Benchmarks"
+  echo
+  echo "Produced by \`ci/bench.sh\` on $(date -u +%Y-%m-%d): redis-benchmark against Redis $redis_version and Redrock"
+  echo "on the same machine in the same run, alternating, $REPEATS round(s) of $REQUESTS requests, $CLIENTS clients,"
+  echo "random keys (-r 100000); medians. Machine: $machine. Redrock runs with its defaults"
+  echo "(appendfsync everysec: every write is in the RocksDB WAL before its reply); Redis runs without persistence."
+  echo
+  echo "$table"
+} > docs/BENCHMARKS.md
+cat docs/BENCHMARKS.md

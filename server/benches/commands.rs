@@ -1,0 +1,52 @@
+//! Hot paths of the server: key encoding, and GET/SET through the whole command layer
+//! (dispatch, table lookup, locks, handler, RocksDB) without the network.
+
+use bytes::Bytes;
+use criterion::{criterion_group, criterion_main, Criterion};
+use redrock::client::ClientState;
+use redrock::config::Config;
+use redrock::dispatch;
+use redrock::storage::encoding::{encode_f64_ordered, meta_key, sub_key, sub_key_prefix};
+
+fn key_encoding(c: &mut Criterion) {
+    let mut group = c.benchmark_group("encoding");
+    group.bench_function("meta_key", |b| b.iter(|| meta_key(b"", 0, std::hint::black_box(b"user:000123"))));
+    group.bench_function("sub_key", |b| {
+        b.iter(|| sub_key(&sub_key_prefix(b"", 0, std::hint::black_box(b"user:000123"), 42), b"field"))
+    });
+    group.bench_function("score", |b| b.iter(|| encode_f64_ordered(std::hint::black_box(-1.5))));
+    group.finish();
+}
+
+fn command_layer(c: &mut Criterion) {
+    let dir = std::env::temp_dir().join(format!("redrock-bench-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let mut config = Config::default();
+    config.set_initial("dir", dir.to_str().unwrap()).unwrap();
+    let shared = redrock::server::open(config).unwrap();
+    let handle = shared.clients.register("bench".into(), "bench".into());
+    let mut client = ClientState::new(handle, true);
+    let value = Bytes::from(vec![b'x'; 64]);
+    let mut group = c.benchmark_group("command");
+    let mut i = 0u64;
+    group.bench_function("set_64b", |b| {
+        b.iter(|| {
+            i = (i + 1) % 100_000;
+            let args = vec![Bytes::from_static(b"SET"), Bytes::from(format!("key:{i}")), value.clone()];
+            dispatch::execute(&shared, &mut client, args)
+        })
+    });
+    group.bench_function("get_hit", |b| {
+        b.iter(|| {
+            i = (i + 1) % 100_000;
+            let args = vec![Bytes::from_static(b"GET"), Bytes::from(format!("key:{}", i % 1000))];
+            dispatch::execute(&shared, &mut client, args)
+        })
+    });
+    group.finish();
+    drop(shared);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+criterion_group!(benches, key_encoding, command_layer);
+criterion_main!(benches);

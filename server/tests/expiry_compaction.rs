@@ -1,0 +1,180 @@
+//! What the compatibility harness cannot see from outside: expired and deleted data really
+//! leaves the database. The active expiry cycle deletes expired metadata records, and the
+//! compaction filter drops the sub-keys of collections that were deleted, overwritten or
+//! expired, while live ones stay.
+
+mod common;
+
+use redrock::config::Config;
+use redrock::db::Db;
+use redrock::expire::expire_some;
+use redrock::shared::Shared;
+use redrock::storage::encoding::sub_key;
+use redrock::storage::metadata::encode_string;
+use redrock::storage::{now_ms, Cf, KeyType, Metadata, Storage, StorageOptions};
+
+use common::TempDir;
+
+fn open(dir: &TempDir) -> Shared {
+    let storage = Storage::open(&dir.0, &StorageOptions::default()).expect("open storage");
+    Shared::new(storage, Config::default()).expect("shared state")
+}
+
+/// Writes a collection of `key_type` under `key` with `members` as sub-keys (in `default`
+/// and, for sorted sets, in `zset_score` too); returns its version.
+fn write_collection(db: &Db<'_>, key_type: KeyType, key: &[u8], members: &[&[u8]], expire_ms: u64) -> u64 {
+    let version = db.storage.next_version();
+    let mut meta = Metadata::new_collection(key_type, version);
+    meta.expire_ms = expire_ms;
+    if let Some(c) = meta.collection.as_mut() {
+        c.size = members.len() as u64;
+    }
+    let prefix = db.sub_prefix(key, version);
+    let mut batch = db.storage.batch();
+    batch.put(Cf::Metadata, &db.meta_key(key), &meta.encode());
+    for member in members {
+        batch.put(Cf::SubKeys, &sub_key(&prefix, member), b"value");
+        if key_type == KeyType::ZSet {
+            batch.put(Cf::ZSetScore, &sub_key(&prefix, member), b"");
+        }
+    }
+    db.storage.write(batch).expect("write collection");
+    version
+}
+
+/// Number of records of `cf` under the sub-key prefix of `key`'s incarnation `version`.
+fn sub_keys(db: &Db<'_>, cf: Cf, key: &[u8], version: u64) -> usize {
+    let prefix = db.sub_prefix(key, version);
+    let mut it = db.storage.iter_prefix(cf, &prefix);
+    it.seek(&prefix);
+    let mut n = 0;
+    while it.valid() {
+        n += 1;
+        it.next();
+    }
+    it.status().expect("iterate");
+    n
+}
+
+#[test]
+fn active_expiry_deletes_expired_metadata_records() {
+    let dir = TempDir::new("active-expiry");
+    let shared = open(&dir);
+    let db = shared.db(b"", 0);
+    let past = now_ms() - 1_000;
+    let future = now_ms() + 3_600_000;
+
+    let mut batch = shared.storage.batch();
+    batch.put(Cf::Metadata, &db.meta_key(b"expired-string"), &encode_string(past, b"v"));
+    batch.put(Cf::Metadata, &db.meta_key(b"live-string"), &encode_string(future, b"v"));
+    batch.put(Cf::Metadata, &db.meta_key(b"persistent"), &encode_string(0, b"v"));
+    // More than one tick's worth and more than one batch's worth.
+    for i in 0..3_000 {
+        batch.put(Cf::Metadata, &db.meta_key(format!("bulk:{i}").as_bytes()), &encode_string(past, b"v"));
+    }
+    shared.storage.write(batch).unwrap();
+    write_collection(&db, KeyType::Hash, b"expired-hash", &[b"f"], past);
+    // Another database and namespace are walked too.
+    let other = shared.db(b"tenant", 3);
+    shared
+        .storage
+        .write({
+            let mut b = shared.storage.batch();
+            b.put(Cf::Metadata, &other.meta_key(b"expired-elsewhere"), &encode_string(past, b"v"));
+            b
+        })
+        .unwrap();
+
+    // Lazy expiry already hides them; the records are still there.
+    assert!(db.lookup(b"expired-string").unwrap().is_none());
+    assert!(shared.storage.get(Cf::Metadata, &db.meta_key(b"expired-string")).unwrap().is_some());
+
+    let mut resume = Vec::new();
+    loop {
+        resume = expire_some(&shared, &resume).expect("expiry tick");
+        if resume.is_empty() {
+            break;
+        }
+    }
+
+    for gone in [&b"expired-string"[..], b"expired-hash"] {
+        assert!(shared.storage.get(Cf::Metadata, &db.meta_key(gone)).unwrap().is_none(), "{gone:?} still stored");
+    }
+    assert!(shared.storage.get(Cf::Metadata, &other.meta_key(b"expired-elsewhere")).unwrap().is_none());
+    for kept in [&b"live-string"[..], b"persistent"] {
+        assert!(db.lookup(kept).unwrap().is_some(), "{kept:?} was deleted");
+    }
+    assert_eq!(shared.stats.expired_keys.load(std::sync::atomic::Ordering::Relaxed), 3_003);
+    assert_eq!(db.size().unwrap(), 2);
+}
+
+#[test]
+fn compaction_drops_sub_keys_of_deleted_overwritten_and_expired_collections() {
+    let dir = TempDir::new("compaction-filter");
+    let shared = open(&dir);
+    let db = shared.db(b"", 0);
+    let members: &[&[u8]] = &[b"a", b"b", b"c", b"\x00\xff"];
+
+    let deleted = write_collection(&db, KeyType::Hash, b"deleted", members, 0);
+    let deleted_zset = write_collection(&db, KeyType::ZSet, b"deleted-zset", members, 0);
+    let old = write_collection(&db, KeyType::Set, b"overwritten", members, 0);
+    let new = write_collection(&db, KeyType::Set, b"overwritten", &[b"x"], 0);
+    let expired = write_collection(&db, KeyType::List, b"expired", members, now_ms() - 1_000);
+    let live = write_collection(&db, KeyType::ZSet, b"live", members, 0);
+    // A string replacing a collection leaves its sub-keys behind too.
+    let replaced = write_collection(&db, KeyType::Hash, b"replaced", members, 0);
+    shared
+        .storage
+        .write({
+            let mut b = shared.storage.batch();
+            b.put(Cf::Metadata, &db.meta_key(b"replaced"), &encode_string(0, b"now a string"));
+            b
+        })
+        .unwrap();
+
+    assert!(db.delete(b"deleted").unwrap());
+    assert!(db.delete(b"deleted-zset").unwrap());
+    // Deletion is O(1): the sub-keys are still on disk until a compaction meets them.
+    assert_eq!(sub_keys(&db, Cf::SubKeys, b"deleted", deleted), members.len());
+
+    shared.storage.compact_all();
+
+    assert_eq!(sub_keys(&db, Cf::SubKeys, b"deleted", deleted), 0);
+    assert_eq!(sub_keys(&db, Cf::SubKeys, b"deleted-zset", deleted_zset), 0);
+    assert_eq!(sub_keys(&db, Cf::ZSetScore, b"deleted-zset", deleted_zset), 0);
+    assert_eq!(sub_keys(&db, Cf::SubKeys, b"overwritten", old), 0);
+    assert_eq!(sub_keys(&db, Cf::SubKeys, b"overwritten", new), 1);
+    assert_eq!(sub_keys(&db, Cf::SubKeys, b"expired", expired), 0);
+    assert_eq!(sub_keys(&db, Cf::SubKeys, b"replaced", replaced), 0);
+    assert_eq!(sub_keys(&db, Cf::SubKeys, b"live", live), members.len());
+    assert_eq!(sub_keys(&db, Cf::ZSetScore, b"live", live), members.len());
+}
+
+#[test]
+fn copies_are_new_incarnations_with_every_sub_key() {
+    let dir = TempDir::new("copy-in");
+    let shared = open(&dir);
+    let src_db = shared.db(b"", 0);
+    let dst_db = shared.db(b"", 5);
+    let members: &[&[u8]] = &[b"a", b"b", b"\x00\xff"];
+    let version = write_collection(&src_db, KeyType::ZSet, b"src", members, now_ms() + 3_600_000);
+
+    let record = src_db.lookup(b"src").unwrap().expect("live");
+    let mut batch = shared.storage.batch();
+    src_db.copy_in(&mut batch, b"src", &record, &dst_db, b"dst").unwrap();
+    src_db.delete_in(&mut batch, b"src");
+    shared.storage.write(batch).unwrap();
+
+    let moved = dst_db.lookup(b"dst").unwrap().expect("copied");
+    assert_eq!(moved.meta.key_type, KeyType::ZSet);
+    assert_eq!(moved.meta.expire_ms, record.meta.expire_ms, "the TTL travels");
+    let new_version = moved.version().unwrap();
+    assert_ne!(new_version, version);
+    assert_eq!(sub_keys(&dst_db, Cf::SubKeys, b"dst", new_version), members.len());
+    assert_eq!(sub_keys(&dst_db, Cf::ZSetScore, b"dst", new_version), members.len());
+    assert!(src_db.lookup(b"src").unwrap().is_none());
+
+    shared.storage.compact_all();
+    assert_eq!(sub_keys(&src_db, Cf::SubKeys, b"src", version), 0);
+    assert_eq!(sub_keys(&dst_db, Cf::SubKeys, b"dst", new_version), members.len());
+}
