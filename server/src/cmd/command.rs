@@ -222,6 +222,11 @@ fn docs_entry(spec: &CommandSpec) -> Reply {
     if !spec.complexity.is_empty() {
         map.push(pair("complexity", bulk(spec.complexity)));
     }
+    if !spec.deprecated_since.is_empty() {
+        map.push(pair("doc_flags", Reply::Set(vec![simple("deprecated")])));
+        map.push(pair("deprecated_since", bulk(spec.deprecated_since)));
+        map.push(pair("replaced_by", bulk(spec.replaced_by)));
+    }
     if !spec.subcommands.is_empty() {
         let subs =
             spec.subcommands.iter().map(|sub| (bulk(&table::full_name(sub, Some(spec))), docs_entry(sub))).collect();

@@ -198,6 +198,10 @@ pub struct CommandSpec {
     pub since: &'static str,
     pub summary: &'static str,
     pub complexity: &'static str,
+    /// For a deprecated command, the version that deprecated it and what replaces it
+    /// (`COMMAND DOCS` `deprecated_since` / `replaced_by`); empty otherwise.
+    pub deprecated_since: &'static str,
+    pub replaced_by: &'static str,
     /// `COMMAND INFO` tips (`nondeterministic_output`, `request_policy:all_shards`, ...).
     pub tips: &'static [&'static str],
     /// `None` for containers (`CONFIG`, `CLIENT`), which dispatch to `subcommands`.
@@ -218,6 +222,8 @@ impl CommandSpec {
             since: "1.0.0",
             summary: "",
             complexity: "",
+            deprecated_since: "",
+            replaced_by: "",
             tips: &[],
             handler: Some(handler),
             subcommands: &[],
@@ -237,10 +243,20 @@ impl CommandSpec {
             since: "1.0.0",
             summary: "",
             complexity: "",
+            deprecated_since: "",
+            replaced_by: "",
             tips: &[],
             handler: None,
             subcommands,
         }
+    }
+
+    /// Marks the command deprecated since `since`, replaced by `replaced_by` (Redis's text,
+    /// with its backquotes).
+    pub const fn deprecated(mut self, since: &'static str, replaced_by: &'static str) -> Self {
+        self.deprecated_since = since;
+        self.replaced_by = replaced_by;
+        self
     }
 
     /// Notes of the key specs, by index (`""` for a spec without).

@@ -46,6 +46,7 @@ pub const COMMANDS: &[CommandSpec] = &[
         .flags(flag::WRITE | flag::FAST)
         .acl(acl::STRING)
         .keys(&[KeySpec::single(1, key_flags::RW_ACCESS_UPDATE)])
+        .key_notes(&["RW and UPDATE because it changes the TTL"])
         .doc("6.2.0", "Get the value of a key and optionally set its expiration", O1),
     CommandSpec::new("getrange", 4, Group::String, getrange)
         .flags(flag::READONLY)
@@ -53,6 +54,7 @@ pub const COMMANDS: &[CommandSpec] = &[
         .keys(&[KeySpec::single(1, key_flags::RO_ACCESS)])
         .doc("2.4.0", "Get a substring of the string stored at a key", RANGE_COMPLEXITY),
     CommandSpec::new("getset", 3, Group::String, getset)
+        .deprecated("6.2.0", "`SET` with the `!GET` argument")
         .flags(flag::WRITE | flag::DENYOOM | flag::FAST)
         .acl(acl::STRING)
         .keys(&[KeySpec::single(1, key_flags::RW_ACCESS_UPDATE)])
@@ -131,6 +133,7 @@ pub const COMMANDS: &[CommandSpec] = &[
         .keys(&[KeySpec::single(1, key_flags::RO)])
         .doc("2.2.0", "Get the length of the value stored in a key", O1),
     CommandSpec::new("substr", 4, Group::String, getrange)
+        .deprecated("2.0.0", "`GETRANGE`")
         .flags(flag::READONLY)
         .acl(acl::STRING)
         .keys(&[KeySpec::single(1, key_flags::RO_ACCESS)])
