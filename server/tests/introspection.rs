@@ -107,8 +107,8 @@ fn info_reports_real_figures_in_redis_layout() {
     assert!(all.iter().any(|(t, _)| t == "Commandstats") && all.len() == 13);
 
     let mut b = server.connect();
+    assert_eq!(call(&mut b, "PING"), b"+PONG\r\n", "b is registered once it was served");
     assert_eq!(field(&info(&mut a, "clients"), "connected_clients"), "2");
-    drop(b.call(&words("PING")));
     drop(b);
 
     for line in ["SET k1 v", "SET k2 v", "SET k3 v", "SELECT 2", "SET other v", "SELECT 0"] {
@@ -200,6 +200,10 @@ fn client_kill_closes_the_right_connections() {
     let mut by_old_form = server.connect();
     let id = |conn: &mut Conn| String::from_utf8(call(conn, "CLIENT ID")).unwrap()[1..].trim().to_string();
     let addr = |conn: &Conn| conn.stream.local_addr().unwrap().to_string();
+    // A connection is registered once the server accepted it: a PING makes sure of that.
+    for conn in [&mut by_addr, &mut by_old_form] {
+        assert_eq!(call(conn, "PING"), b"+PONG\r\n");
+    }
 
     assert_eq!(call(&mut killer, &format!("CLIENT KILL ID {}", id(&mut by_id))), b":1\r\n");
     assert!(by_id.is_closed());
