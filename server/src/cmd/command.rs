@@ -343,7 +343,7 @@ fn keys_of(args: &[Bytes]) -> Result<Vec<(Bytes, &'static [&'static str])>> {
     if !spec.arity_accepts(command.len()) {
         return Err(Error::err("Invalid number of arguments specified for command"));
     }
-    let keys = spec.keys_with_specs(command);
+    let keys = if keynum_spec_is_invalid(spec, command) { Vec::new() } else { spec.keys_with_specs(command) };
     if keys.is_empty() && spec.flags & flag::NO_MANDATORY_KEYS == 0 {
         return Err(Error::err("Invalid arguments specified for command"));
     }
@@ -360,8 +360,48 @@ fn resolved_flags(spec: &CommandSpec, key_spec: &KeySpec, command: &[Bytes]) -> 
         // `setGetKeys`: with GET the old value is read, otherwise it is only overwritten.
         "set" if command.iter().skip(3).any(|arg| is(arg, "get")) => &["RW", "access", "update"],
         "set" => &["OW", "update"],
+        // `bitfieldGetKeys`: read-only unless a SET or INCRBY (or a syntax error) comes up.
+        "bitfield" if bitfield_is_read_only(command) => &["RO", "access"],
+        "bitfield" => &["RW", "access", "update"],
         _ => key_spec.flags,
     }
+}
+
+/// Redis's `bitfieldGetKeys` walk over `BITFIELD key op...`.
+fn bitfield_is_read_only(command: &[Bytes]) -> bool {
+    let mut i = 2;
+    while i < command.len() {
+        let remaining = command.len() - i - 1;
+        let op = &command[i];
+        if is(op, "get") && remaining >= 2 {
+            i += 3;
+        } else if is(op, "overflow") && remaining >= 1 {
+            i += 2;
+        } else {
+            // SET / INCRBY write; anything else is a syntax error, assumed to write.
+            return false;
+        }
+    }
+    true
+}
+
+/// Whether a `keynum` spec of `spec` names no key or more keys than `command` holds: Redis's
+/// `getKeysUsingKeySpecs` calls that an invalid spec, and GETKEYS then finds no key.
+fn keynum_spec_is_invalid(spec: &CommandSpec, command: &[Bytes]) -> bool {
+    spec.key_specs.iter().any(|key_spec| {
+        let (BeginSearch::Index(start), FindKeys::KeyNum { num_keys_index, first_key, step }) =
+            (key_spec.begin, key_spec.find)
+        else {
+            return false;
+        };
+        let Some(count) = command.get((start + num_keys_index) as usize).and_then(|n| redrock_protocol::string2ll(n))
+        else {
+            return true;
+        };
+        let first = (start + first_key) as i64;
+        let last = first + count.saturating_sub(1).saturating_mul(step.max(1) as i64);
+        count < 1 || last >= command.len() as i64
+    })
 }
 
 fn getkeys(_ctx: &mut Ctx<'_>, args: &[Bytes]) -> Result<Reply> {
