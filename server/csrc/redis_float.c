@@ -83,13 +83,14 @@ int redrock_string2d(const char *s, size_t slen, double *out) {
     return ok;
 }
 
-/* Redis's getTimeoutFromObjectOrReply (UNIT_SECONDS): string2ld, then
- * `(long long)(ftval * 1000.0)` in long double. An out-of-range conversion is what x86-64
- * gives Redis too (LLONG_MIN, hence "timeout is negative" for inf). Returns 1 and sets
- * *out_ms when the argument is a number. */
+/* Redis 7.0.15's getTimeoutFromObjectOrReply (UNIT_SECONDS): string2ld, then
+ * `(long long)ceill(ftval * 1000.0)` in long double (rounding up, so 0.001 is 1 ms, not
+ * "forever"; -0.001 rounds up to 0, forever). An out-of-range conversion is what x86-64
+ * gives Redis too (LLONG_MIN, hence "timeout is negative" for inf or 1e400). Returns 1 and
+ * sets *out_ms when the argument is a number. */
 int redrock_seconds_to_ms(const char *s, size_t slen, long long *out_ms) {
     long double seconds;
     if (!string2ld(s, slen, &seconds)) return 0;
-    *out_ms = (long long)(seconds * 1000.0);
+    *out_ms = (long long)ceill(seconds * 1000.0);
     return 1;
 }

@@ -35,7 +35,7 @@
 //! must not call the registry's other methods.
 
 use std::collections::{HashMap, HashSet, VecDeque};
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
@@ -135,8 +135,14 @@ pub struct Blocking {
     ready: Mutex<ReadyKeys>,
     /// Blocked clients: signals return at once while it is 0, the common case.
     blocked_clients: AtomicUsize,
-    /// Keys in `ready`: serving returns at once while it is 0.
+    /// Keys in `ready`: serving returns at once while it and `serving` are 0.
     ready_count: AtomicUsize,
+    /// One drain of the ready keys at a time (Redis serves them on its one thread).
+    serve_lock: Mutex<()>,
+    /// Set while a drain runs, before it takes keys from `ready`: a command whose signalled
+    /// key another thread is already serving waits for that drain, so its reply never
+    /// leaves before its waiters are served.
+    serving: AtomicBool,
 }
 
 impl Blocking {
@@ -234,9 +240,40 @@ impl Blocking {
         }
     }
 
+    /// Signals every key clients wait for in logical database `db` (of any namespace): for
+    /// SWAPDB, after which a blocked client waits on its database's new contents, which may
+    /// already hold what it waits for (Redis's `scanDatabaseForReadyKeys`).
+    pub fn signal_database(&self, db: usize) {
+        if self.blocked_clients() == 0 {
+            return;
+        }
+        let keys: Vec<WaitKey> = self.lock_waiters().queues.keys().filter(|k| k.db == db).cloned().collect();
+        for key in keys {
+            self.signal(&key.ns, key.db, &key.key);
+        }
+    }
+
     /// Serves the clients waiting on every signalled key (see the module notes). Called by
     /// dispatch after each command, with no key lock held.
     pub fn serve_ready(&self, shared: &Arc<Shared>) {
+        if self.ready_count.load(Ordering::SeqCst) == 0 && !self.serving.load(Ordering::SeqCst) {
+            return;
+        }
+        // Taken with no key lock held, and the drain takes key locks only under it: no cycle.
+        let _serving = self.serve_lock.lock().unwrap_or_else(|e| e.into_inner());
+        /// Clears `serving` however the drain ends.
+        struct Serving<'a>(&'a AtomicBool);
+        impl Drop for Serving<'_> {
+            fn drop(&mut self) {
+                self.0.store(false, Ordering::SeqCst);
+            }
+        }
+        self.serving.store(true, Ordering::SeqCst);
+        let _flag = Serving(&self.serving);
+        self.drain_ready(shared);
+    }
+
+    fn drain_ready(&self, shared: &Arc<Shared>) {
         while self.ready_count.load(Ordering::SeqCst) > 0 {
             let next = {
                 let mut ready = self.ready.lock().unwrap_or_else(|e| e.into_inner());
@@ -314,11 +351,19 @@ fn rerun(shared: &Arc<Shared>, command: &BlockedCommand) -> Option<Reply> {
     if client.block_request.is_some() {
         return None;
     }
+    // As dispatch does for any write: the served command's keys (the popped source, a
+    // BLMOVE destination) abort transactions that WATCH them.
+    if command.spec.flags & crate::cmd::spec::flag::WRITE != 0 && !reply.is_error() {
+        let args = &command.args;
+        let physical_db = shared.physical_db(command.logical_db);
+        let keys = command.spec.key_positions(args);
+        shared.watches.touch(&command.namespace, physical_db, keys.iter().map(|&i| &args[i][..]));
+    }
     Some(reply)
 }
 
 /// Redis's `getTimeoutFromObjectOrReply` in seconds: a float of seconds (read as a C long
-/// double and truncated to milliseconds, as Redis does), 0 meaning forever. Returns the
+/// double and rounded up to milliseconds, as Redis 7.0.15 does), 0 meaning forever. Returns the
 /// deadline, `None` for forever.
 pub fn parse_timeout(arg: &[u8]) -> Result<Option<Instant>> {
     let timeout_ms =
@@ -409,6 +454,18 @@ mod tests {
         blocking.signal(b"", 0, b"k");
         blocking.signal(b"", 0, b"k");
         blocking.signal(b"", 1, b"k");
+        assert_eq!(blocking.ready_count.load(Ordering::SeqCst), 2);
+    }
+
+    #[test]
+    fn swapdb_signals_the_waited_keys_of_a_database() {
+        let (registry, blocking) = (ClientRegistry::default(), Blocking::default());
+        let spec = crate::cmd::table::lookup(b"blpop").expect("blpop is in the table");
+        let args: Vec<Bytes> = ["BLPOP", "a", "b", "0"].iter().map(|a| Bytes::from(*a)).collect();
+        let _wait = blocking.register(&client(&registry), spec, &args, request(&["a", "b"]));
+        blocking.signal_database(1);
+        assert_eq!(blocking.ready_count.load(Ordering::SeqCst), 0);
+        blocking.signal_database(0);
         assert_eq!(blocking.ready_count.load(Ordering::SeqCst), 2);
     }
 

@@ -78,8 +78,8 @@ pub fn parse_f64(bytes: &[u8]) -> Option<f64> {
     (ok == 1).then_some(value)
 }
 
-/// A blocking command's timeout argument in milliseconds, as Redis computes it: the
-/// seconds read as a C long double, times 1000, truncated (`None`: not a number).
+/// A blocking command's timeout argument in milliseconds, as Redis 7.0.15 computes it: the
+/// seconds read as a C long double, times 1000, rounded up (`None`: not a number).
 pub fn seconds_to_ms(bytes: &[u8]) -> Option<i64> {
     let mut ms = 0i64;
     // SAFETY: `bytes` is valid for its length; the C side copies it before reading.
@@ -110,7 +110,10 @@ mod tests {
     fn timeouts_are_truncated_milliseconds() {
         assert_eq!(seconds_to_ms(b"0.1"), Some(100));
         assert_eq!(seconds_to_ms(b"1"), Some(1000));
-        assert_eq!(seconds_to_ms(b"0.0001"), Some(0));
+        assert_eq!(seconds_to_ms(b"0.001"), Some(1));
+        assert_eq!(seconds_to_ms(b"0.0001"), Some(1));
+        assert_eq!(seconds_to_ms(b"1.5"), Some(1500));
+        assert_eq!(seconds_to_ms(b"-0.001"), Some(0));
         assert_eq!(seconds_to_ms(b"-1"), Some(-1000));
         assert_eq!(seconds_to_ms(b"abc"), None);
         assert_eq!(seconds_to_ms(b""), None);

@@ -193,6 +193,10 @@ impl Shared {
         self.storage.write(batch)?;
         self.db_map[a].store(pb, Ordering::Relaxed);
         self.db_map[b].store(pa, Ordering::Relaxed);
+        // Clients blocked in either database now wait on its new contents, which may hold
+        // what they wait for (served by the SWAPDB request's dispatch).
+        self.blocking.signal_database(a);
+        self.blocking.signal_database(b);
         // Clients watching keys in either database see them change, as in Redis.
         self.watches.touch_db(b"", Some(pa));
         self.watches.touch_db(b"", Some(pb));

@@ -92,6 +92,44 @@ fn requests_pipelined_after_a_blocking_one_wait_for_it() {
     assert_eq!(conn.call(&words("PING")), b"+PONG\r\n");
 }
 
+/// Redis's "Unblock fairness is kept while pipelining": a push pipelined with a blocking pop
+/// serves the client that was already waiting, then the pipelined pop waits its turn.
+#[test]
+fn a_pipelined_push_serves_earlier_waiters_before_its_own_pop() {
+    let dir = TempDir::new("blocking-fairness");
+    let server = Server::redrock(&dir.0, &[]);
+    let mut first = block(&server, "BLPOP mylist 0");
+    let mut second = server.connect();
+    second
+        .send_raw(b"*3\r\n$5\r\nLPUSH\r\n$6\r\nmylist\r\n$1\r\na\r\n*3\r\n$5\r\nBLPOP\r\n$6\r\nmylist\r\n$1\r\n0\r\n");
+    assert_eq!(first.read_reply().unwrap(), pair("mylist", "a"));
+    assert_eq!(second.read_reply().unwrap(), b":1\r\n");
+    std::thread::sleep(SETTLE);
+    let mut pusher = server.connect();
+    assert_eq!(pusher.call(&words("LPUSH mylist 1")), b":1\r\n");
+    assert_eq!(second.read_reply().unwrap(), pair("mylist", "1"));
+}
+
+/// Redis's "Regression for bug 593": a client with two pipelined BRPOPLPUSH, chained with
+/// another blocked client, then everybody leaves; the server goes on.
+#[test]
+fn chained_pipelined_moves_then_disconnections() {
+    let dir = TempDir::new("blocking-chain");
+    let server = Server::redrock(&dir.0, &[]);
+    let mut first = server.connect();
+    first.send_raw(b"BRPOPLPUSH a b 0\r\nBRPOPLPUSH a b 0\r\n");
+    let second = block(&server, "BRPOPLPUSH b c 0");
+    let mut pusher = server.connect();
+    assert_eq!(pusher.call(&words("LPUSH a data")), b":1\r\n");
+    assert_eq!(first.read_reply().unwrap(), bulk("data"));
+    assert_eq!(pusher.call(&words("LRANGE c 0 -1")), b"*1\r\n$4\r\ndata\r\n");
+    drop((first, second));
+    std::thread::sleep(SETTLE);
+    assert_eq!(pusher.call(&words("PING")), b"+PONG\r\n");
+    assert_eq!(pusher.call(&words("LPUSH a more")), b":1\r\n");
+    assert_eq!(pusher.call(&words("LLEN a")), b":1\r\n");
+}
+
 #[test]
 fn concurrent_pushes_and_blocking_pops_lose_and_duplicate_nothing() {
     const CONSUMERS: usize = 4;

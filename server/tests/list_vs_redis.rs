@@ -10,6 +10,8 @@ use common::{Server, TempDir};
 /// Commands per seed.
 const STEPS: usize = 3_000;
 const SEEDS: [u64; 3] = [1, 42, 20_251_125];
+/// One command in this many is a blocking one.
+const BLOCKING_ONE_IN: u64 = 150;
 
 /// xorshift64*: small, deterministic, good enough to pick commands.
 struct Rng(u64);
@@ -42,7 +44,9 @@ const ENDS: &[&str] = &["LEFT", "RIGHT"];
 fn random_command(rng: &mut Rng) -> Vec<String> {
     let key = rng.pick(KEYS).to_string();
     let value = rng.pick(VALUES).to_string();
-    let words: Vec<String> = match rng.below(16) {
+    // Blocking forms are rare: a timeout costs up to a tick of Redis's event loop.
+    let pick = if rng.below(BLOCKING_ONE_IN) == 0 { 15 + rng.below(2) } else { rng.below(15) };
+    let words: Vec<String> = match pick {
         0 => vec!["LPUSH".into(), key, value, rng.pick(VALUES).into()],
         1 => vec!["RPUSH".into(), key, value],
         2 => vec!["LPOP".into(), key],
@@ -73,8 +77,30 @@ fn random_command(rng: &mut Rng) -> Vec<String> {
             (1 + rng.below(3)).to_string(),
         ],
         13 => vec!["RPOPLPUSH".into(), key, rng.pick(KEYS).into()],
-        14 => vec!["LPUSHX".into(), key, value],
-        _ => vec!["LRANGE".into(), key, "0".into(), "-1".into()],
+        14 => {
+            if rng.below(2) == 0 {
+                vec!["LPUSHX".into(), key, value]
+            } else {
+                vec!["LRANGE".into(), key, "0".into(), "-1".into()]
+            }
+        }
+        // Blocking forms serve at once or time out after 10 ms on both servers.
+        15 => vec!["BLPOP".into(), key, rng.pick(KEYS).into(), "0.01".into()],
+        16 => match rng.below(3) {
+            0 => vec![
+                "BLMOVE".into(),
+                key,
+                rng.pick(KEYS).into(),
+                rng.pick(ENDS).into(),
+                rng.pick(ENDS).into(),
+                "0.01".into(),
+            ],
+            1 => vec!["BRPOPLPUSH".into(), key, rng.pick(KEYS).into(), "0.01".into()],
+            _ => {
+                vec!["BLMPOP".into(), "0.01".into(), "1".into(), key, rng.pick(ENDS).into(), "COUNT".into(), "2".into()]
+            }
+        },
+        _ => unreachable!("picked in 0..17"),
     };
     words
 }

@@ -9,9 +9,9 @@ use super::args::{c_str, parse_i64};
 use super::spec::{acl, flag, key_flags, CommandSpec, Group, KeySpec};
 use super::Ctx;
 use crate::error::{Error, Result};
-use crate::storage::metadata::{encode_string, HEADER_LEN};
+use crate::storage::metadata::StringEncoding;
 use crate::types::bitmap::{self, BitOp, FieldType, Overflow, PosRange, Unit};
-use crate::types::string;
+use crate::types::string::{self, Patch};
 
 pub const COMMANDS: &[CommandSpec] = &[
     CommandSpec::new("bitcount", -2, Group::Bitmap, bitcount)
@@ -93,20 +93,9 @@ fn getbit(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Result<Reply> {
     Ok(Reply::Integer(bit as i64))
 }
 
-/// A string record (header and bytes) reaching at least bit `max_bit`: the key's own,
-/// zero-padded, or a new one. Whether the record must be written even if no bit changes
-/// (it is new or grew).
-fn record_reaching(existing: Option<crate::db::Record>, max_bit: u64) -> (Vec<u8>, bool) {
-    let needed = HEADER_LEN + (max_bit >> 3) as usize + 1;
-    let (mut raw, mut grown) = match existing {
-        Some(record) => (record.raw, false),
-        None => (encode_string(0, b""), true),
-    };
-    if raw.len() < needed {
-        raw.resize(needed, 0);
-        grown = true;
-    }
-    (raw, grown)
+/// Bytes needed to hold bit `offset`.
+fn bytes_to_reach(offset: u64) -> usize {
+    (offset >> 3) as usize + 1
 }
 
 fn setbit(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Result<Reply> {
@@ -117,10 +106,10 @@ fn setbit(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Result<Reply> {
         _ => return Err(Error::err(BIT_ERROR)),
     };
     let db = ctx.db();
-    let (mut raw, grown) = record_reaching(string::get(&db, &args[1])?, offset);
-    let old = bitmap::set_bit(&mut raw[HEADER_LEN..], offset, on);
-    if grown || old != on {
-        string::put_raw(&db, &args[1], &raw)?;
+    let mut value = Patch::open(string::get(&db, &args[1])?, bytes_to_reach(offset));
+    let old = bitmap::set_bit(value.value_mut(), offset, on);
+    if value.changed() || old != on {
+        value.write(&db, &args[1])?;
     }
     Ok(Reply::Integer(old as i64))
 }
@@ -187,7 +176,7 @@ fn bitop(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Result<Reply> {
     if result.is_empty() {
         db.delete_in(&mut batch, &args[2]);
     } else {
-        string::put_in(&db, &mut batch, &args[2], &result, 0);
+        string::put_encoded_in(&db, &mut batch, &args[2], &result, 0, StringEncoding::Raw);
     }
     db.storage.write(batch)?;
     Ok(Reply::Integer(result.len() as i64))
@@ -197,6 +186,12 @@ fn bitop(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Result<Reply> {
 #[derive(Clone, Copy, Debug)]
 enum FieldOp {
     Get,
+    Write(FieldWrite),
+}
+
+/// BITFIELD's writes: SET replies the old value, INCRBY the new one.
+#[derive(Clone, Copy, Debug)]
+enum FieldWrite {
     Set(i64),
     IncrBy(i64),
 }
@@ -257,9 +252,9 @@ fn parse_fields(ctx: &Ctx<'_>, args: &[Bytes]) -> Result<Vec<Field>> {
         let op = if !takes_value {
             FieldOp::Get
         } else if is("set") {
-            FieldOp::Set(parse_i64(&args[j + 3])?)
+            FieldOp::Write(FieldWrite::Set(parse_i64(&args[j + 3])?))
         } else {
-            FieldOp::IncrBy(parse_i64(&args[j + 3])?)
+            FieldOp::Write(FieldWrite::IncrBy(parse_i64(&args[j + 3])?))
         };
         fields.push(Field { op, kind, offset, overflow });
         j += if takes_value { 4 } else { 3 };
@@ -269,22 +264,21 @@ fn parse_fields(ctx: &Ctx<'_>, args: &[Bytes]) -> Result<Vec<Field>> {
 
 /// Runs one SET or INCRBY on `value`: its reply (the old value for SET, the new one for
 /// INCRBY, nil when OVERFLOW FAIL refuses it) and whether a bit changed.
-fn write_field(value: &mut [u8], field: &Field) -> (Reply, bool) {
+fn write_field(value: &mut [u8], field: &Field, write: FieldWrite) -> (Reply, bool) {
     let FieldType { signed, bits } = field.kind;
     let (offset, overflow) = (field.offset, field.overflow);
     if signed {
         let old = bitmap::get_signed(value, offset, bits);
-        let (new, wrapped, reply) = match field.op {
-            FieldOp::IncrBy(incr) => {
+        let (new, wrapped, reply) = match write {
+            FieldWrite::IncrBy(incr) => {
                 let wrapped = bitmap::signed_overflow(old, incr, bits, overflow);
                 let new = wrapped.unwrap_or(old.wrapping_add(incr));
                 (new, wrapped.is_some(), new)
             }
-            FieldOp::Set(new) => {
+            FieldWrite::Set(new) => {
                 let wrapped = bitmap::signed_overflow(new, 0, bits, overflow);
                 (wrapped.unwrap_or(new), wrapped.is_some(), old)
             }
-            FieldOp::Get => (old, false, old),
         };
         if wrapped && overflow == Overflow::Fail {
             return (Reply::Null, false);
@@ -293,17 +287,16 @@ fn write_field(value: &mut [u8], field: &Field) -> (Reply, bool) {
         (Reply::Integer(reply), new != old)
     } else {
         let old = bitmap::get_unsigned(value, offset, bits);
-        let (new, wrapped, reply) = match field.op {
-            FieldOp::IncrBy(incr) => {
+        let (new, wrapped, reply) = match write {
+            FieldWrite::IncrBy(incr) => {
                 let wrapped = bitmap::unsigned_overflow(old, incr, bits, overflow);
                 let new = wrapped.unwrap_or(old.wrapping_add(incr as u64));
                 (new, wrapped.is_some(), new)
             }
-            FieldOp::Set(new) => {
+            FieldWrite::Set(new) => {
                 let wrapped = bitmap::unsigned_overflow(new as u64, 0, bits, overflow);
                 (wrapped.unwrap_or(new as u64), wrapped.is_some(), old)
             }
-            FieldOp::Get => (old, false, old),
         };
         if wrapped && overflow == Overflow::Fail {
             return (Reply::Null, false);
@@ -337,20 +330,21 @@ fn bitfield_generic(ctx: &mut Ctx<'_>, args: &[Bytes], read_only_command: bool) 
     if read_only_command {
         return Err(Error::err("BITFIELD_RO only supports the GET subcommand"));
     }
-    let (mut raw, mut changed) = record_reaching(string::get(&db, &args[1])?, highest_write);
+    let mut value = Patch::open(string::get(&db, &args[1])?, bytes_to_reach(highest_write));
+    let mut changed = value.changed();
     let mut replies = Vec::with_capacity(fields.len());
     for field in &fields {
         replies.push(match field.op {
-            FieldOp::Get => read_field(&raw[HEADER_LEN..], field),
-            _ => {
-                let (reply, wrote) = write_field(&mut raw[HEADER_LEN..], field);
+            FieldOp::Get => read_field(value.value(), field),
+            FieldOp::Write(write) => {
+                let (reply, wrote) = write_field(value.value_mut(), field, write);
                 changed |= wrote;
                 reply
             }
         });
     }
     if changed {
-        string::put_raw(&db, &args[1], &raw)?;
+        value.write(&db, &args[1])?;
     }
     Ok(Reply::Array(replies))
 }

@@ -123,7 +123,11 @@ fn type_(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Result<Reply> {
 }
 
 fn rename(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Result<Reply> {
-    Ok(match rename_generic(&ctx.db(), &args[1], &args[2], false)? {
+    let renamed = rename_generic(&ctx.db(), &args[1], &args[2], false)?;
+    // A list or sorted set moved into place serves clients blocked on the new name (a value
+    // of another type wakes nobody: see blocking.rs).
+    ctx.signal_key_ready(&args[2]);
+    Ok(match renamed {
         true => Reply::ok(),
         false => Reply::Integer(0),
     })
@@ -131,6 +135,9 @@ fn rename(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Result<Reply> {
 
 fn renamenx(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Result<Reply> {
     let renamed = rename_generic(&ctx.db(), &args[1], &args[2], true)?;
+    if renamed {
+        ctx.signal_key_ready(&args[2]);
+    }
     Ok(Reply::Integer(renamed as i64))
 }
 
@@ -187,6 +194,7 @@ fn copy(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Result<Reply> {
     src.copy_in(&mut batch, key, &record, &dst, new_key)?;
     src.storage.write(batch)?;
     touch_other_db(ctx, &src, &dst, new_key);
+    ctx.shared.blocking.signal(&ctx.client.namespace, dst_index, new_key);
     Ok(Reply::Integer(1))
 }
 
@@ -210,6 +218,7 @@ fn move_(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Result<Reply> {
     src.delete_in(&mut batch, key);
     src.storage.write(batch)?;
     touch_other_db(ctx, &src, &dst, key);
+    ctx.shared.blocking.signal(&ctx.client.namespace, dst_index, key);
     Ok(Reply::Integer(1))
 }
 

@@ -4,9 +4,10 @@
 //! Redrock has no in-memory encodings, so ENCODING reports the one Redis would pick for the
 //! value as it is now, from Redis's default thresholds: the metadata gives the size, and the
 //! elements are read only when the size alone leaves the answer open (at most
-//! [`SET_MAX_INTSET_ENTRIES`] sub-keys). What Redis decides from a key's history cannot be
-//! seen: a string grown by APPEND/SETRANGE is `raw` in Redis whatever its length, and a
-//! collection that once outgrew its compact encoding stays `hashtable`/`skiplist` there.
+//! [`SET_MAX_INTSET_ENTRIES`] sub-keys). Of what Redis decides from a key's history, only
+//! strings keep a trace: their record holds a [`StringEncoding`] hint (`raw` after APPEND,
+//! SETRANGE, SETBIT, BITFIELD or BITOP; never `int` after INCRBYFLOAT). A collection that once
+//! outgrew its compact encoding stays `hashtable`/`skiplist` in Redis, not here.
 
 use bytes::Bytes;
 use redrock_protocol::Reply;
@@ -15,7 +16,9 @@ use super::spec::{acl, flag, CommandSpec, Group, KeySpec};
 use super::Ctx;
 use crate::db::{Db, Record};
 use crate::error::{Error, Result};
+use crate::storage::metadata::StringEncoding;
 use crate::storage::KeyType;
+use crate::types::string;
 
 /// Redis 7.0's built-in defaults (`hash-max-listpack-entries` is 512 in config.c, though the
 /// sample redis.conf says 128).
@@ -121,7 +124,11 @@ pub fn string_refcount(value: &[u8]) -> i64 {
 fn encoding_of(db: &Db<'_>, key: &[u8], record: &Record) -> Result<&'static str> {
     let size = record.meta.collection.map_or(0, |c| c.size);
     Ok(match record.meta.key_type {
-        KeyType::String => string_encoding(record.string_value()),
+        KeyType::String => match string::encoding_hint(record) {
+            StringEncoding::FromValue => string_encoding(record.string_value()),
+            StringEncoding::NotInt if record.string_value().len() <= EMBSTR_SIZE_LIMIT => "embstr",
+            StringEncoding::NotInt | StringEncoding::Raw => "raw",
+        },
         // Redis 7.0 keeps every list in a quicklist (listpack lists arrived in 7.2).
         KeyType::List => "quicklist",
         KeyType::Hash => {
@@ -194,9 +201,14 @@ fn idletime(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Result<Reply> {
 
 fn refcount(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Result<Reply> {
     Ok(match ctx.db().lookup(&args[2])? {
-        Some(record) if record.meta.key_type == KeyType::String => {
-            Reply::Integer(string_refcount(record.string_value()))
-        }
+        Some(record) if record.meta.key_type == KeyType::String => Reply::Integer(
+            // Only strings written whole can be Redis's shared small integers.
+            if string::encoding_hint(&record) == StringEncoding::FromValue {
+                string_refcount(record.string_value())
+            } else {
+                1
+            },
+        ),
         Some(_) => Reply::Integer(1),
         None => Reply::Null,
     })

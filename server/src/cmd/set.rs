@@ -296,3 +296,95 @@ fn sscan(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Result<Reply> {
     let (next, found) = collection::scan(&db, &ctx.shared.scan_cursors, &live, cursor, &options, &set::INTSET)?;
     Ok(scan_reply(next, found.into_iter().map(|(m, _)| bulk(m)).collect()))
 }
+
+#[cfg(test)]
+mod tests {
+    use bytes::Bytes;
+
+    use super::super::spec::{acl, flag};
+    use super::super::table;
+
+    /// Name, arity, flags, legacy (first, last, step), movablekeys, ACL categories.
+    type Info = (&'static str, i32, &'static str, (i32, i32, i32), bool, &'static str);
+
+    /// `COMMAND INFO` of Redis 7.0.15 for the hash and set families.
+    const REDIS: &[Info] = &[
+        ("hdel", -3, "write fast", (1, 1, 1), false, "@write @hash @fast"),
+        ("hexists", 3, "readonly fast", (1, 1, 1), false, "@read @hash @fast"),
+        ("hget", 3, "readonly fast", (1, 1, 1), false, "@read @hash @fast"),
+        ("hgetall", 2, "readonly", (1, 1, 1), false, "@read @hash @slow"),
+        ("hincrby", 4, "write denyoom fast", (1, 1, 1), false, "@write @hash @fast"),
+        ("hincrbyfloat", 4, "write denyoom fast", (1, 1, 1), false, "@write @hash @fast"),
+        ("hkeys", 2, "readonly", (1, 1, 1), false, "@read @hash @slow"),
+        ("hlen", 2, "readonly fast", (1, 1, 1), false, "@read @hash @fast"),
+        ("hmget", -3, "readonly fast", (1, 1, 1), false, "@read @hash @fast"),
+        ("hmset", -4, "write denyoom fast", (1, 1, 1), false, "@write @hash @fast"),
+        ("hrandfield", -2, "readonly", (1, 1, 1), false, "@read @hash @slow"),
+        ("hscan", -3, "readonly", (1, 1, 1), false, "@read @hash @slow"),
+        ("hset", -4, "write denyoom fast", (1, 1, 1), false, "@write @hash @fast"),
+        ("hsetnx", 4, "write denyoom fast", (1, 1, 1), false, "@write @hash @fast"),
+        ("hstrlen", 3, "readonly fast", (1, 1, 1), false, "@read @hash @fast"),
+        ("hvals", 2, "readonly", (1, 1, 1), false, "@read @hash @slow"),
+        ("sadd", -3, "write denyoom fast", (1, 1, 1), false, "@write @set @fast"),
+        ("scard", 2, "readonly fast", (1, 1, 1), false, "@read @set @fast"),
+        ("sdiff", -2, "readonly", (1, -1, 1), false, "@read @set @slow"),
+        ("sdiffstore", -3, "write denyoom", (1, -1, 1), false, "@write @set @slow"),
+        ("sinter", -2, "readonly", (1, -1, 1), false, "@read @set @slow"),
+        ("sintercard", -3, "readonly", (0, 0, 0), true, "@read @set @slow"),
+        ("sinterstore", -3, "write denyoom", (1, -1, 1), false, "@write @set @slow"),
+        ("sismember", 3, "readonly fast", (1, 1, 1), false, "@read @set @fast"),
+        ("smembers", 2, "readonly", (1, 1, 1), false, "@read @set @slow"),
+        ("smismember", -3, "readonly fast", (1, 1, 1), false, "@read @set @fast"),
+        ("smove", 4, "write fast", (1, 2, 1), false, "@write @set @fast"),
+        ("spop", -2, "write fast", (1, 1, 1), false, "@write @set @fast"),
+        ("srandmember", -2, "readonly", (1, 1, 1), false, "@read @set @slow"),
+        ("srem", -3, "write fast", (1, 1, 1), false, "@write @set @fast"),
+        ("sscan", -3, "readonly", (1, 1, 1), false, "@read @set @slow"),
+        ("sunion", -2, "readonly", (1, -1, 1), false, "@read @set @slow"),
+        ("sunionstore", -3, "write denyoom", (1, -1, 1), false, "@write @set @slow"),
+    ];
+
+    fn sorted_words(text: &str) -> Vec<&str> {
+        let mut words: Vec<&str> = text.split_whitespace().collect();
+        words.sort_unstable();
+        words
+    }
+
+    #[test]
+    fn the_table_matches_redis_command_info() {
+        for &(name, arity, flags, range, movable, categories) in REDIS {
+            let spec = table::lookup(name.as_bytes()).unwrap();
+            assert_eq!(spec.arity, arity, "{name}");
+            let shown: Vec<&str> = flag::NAMES
+                .iter()
+                .filter(|(f, _)| spec.flags & f != 0 && *f != flag::MOVABLE_KEYS)
+                .map(|(_, n)| *n)
+                .collect();
+            assert_eq!(shown.join(" "), flags, "{name}");
+            assert_eq!(spec.legacy_range(), (range, movable), "{name}");
+            let cats = spec.acl_categories();
+            let shown: Vec<String> =
+                acl::NAMES.iter().filter(|(c, _)| cats & c != 0).map(|(_, n)| format!("@{n}")).collect();
+            assert_eq!(sorted_words(&shown.join(" ")), sorted_words(categories), "{name}");
+        }
+    }
+
+    /// `COMMAND GETKEYS` of Redis 7.0.15.
+    #[test]
+    fn key_positions_match_redis_getkeys() {
+        for (line, keys) in [
+            ("sintercard 2 a b LIMIT 1", "a b"),
+            ("smove a b m", "a b"),
+            ("sdiffstore d a b c", "d a b c"),
+            ("sunion a b c", "a b c"),
+            ("hset h f v", "h"),
+            ("sinterstore d a", "d a"),
+        ] {
+            let args: Vec<Bytes> = line.split(' ').map(|w| Bytes::copy_from_slice(w.as_bytes())).collect();
+            let spec = table::lookup(&args[0]).unwrap();
+            let found: Vec<&[u8]> = spec.key_positions(&args).into_iter().map(|i| &args[i][..]).collect();
+            let expected: Vec<&[u8]> = keys.split(' ').map(str::as_bytes).collect();
+            assert_eq!(found, expected, "{line}");
+        }
+    }
+}

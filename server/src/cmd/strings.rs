@@ -9,9 +9,10 @@ use super::spec::{acl, flag, key_flags, CommandSpec, Group, KeySpec};
 use super::string_options::{self, expire_at_ms, ExpireKind, OptionsOf, StringOptions};
 use super::Ctx;
 use crate::error::{Error, Result};
+use crate::storage::metadata::StringEncoding;
 use crate::storage::{now_ms, KeyType};
 use crate::types::lcs;
-use crate::types::string;
+use crate::types::string::{self, Patch};
 
 const O1: &str = "O(1)";
 const RANGE_COMPLEXITY: &str = "O(N) where N is the length of the returned string. The complexity is ultimately determined by the returned length, but because creating a substring from an existing string is very cheap, it can be considered O(1) for small strings.";
@@ -170,7 +171,9 @@ fn set_generic(
     now: u64,
 ) -> Result<Reply> {
     let db = ctx.db();
-    let old = db.lookup(key)?;
+    // A plain SET overwrites blindly: one write, no read.
+    let needs_old = options.get || options.nx || options.xx || options.keep_ttl;
+    let old = if needs_old { db.lookup(key)? } else { None };
     let old_value = match &old {
         Some(record) if options.get && record.meta.key_type != KeyType::String => return Err(Error::WrongType),
         Some(record) if options.get => Some(Bytes::copy_from_slice(record.string_value())),
@@ -240,6 +243,7 @@ fn getex(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Result<Reply> {
     };
     let mut batch = db.storage.batch();
     match expire_at {
+        // Redis's checkAlreadyExpired (`when <= now`): GETEX deletes at once.
         Some(at) if at <= now => db.delete_in(&mut batch, key),
         Some(at) => db.set_expire_in(&mut batch, key, &record, at),
         None if options.persist && record.meta.expire_ms != 0 => db.set_expire_in(&mut batch, key, &record, 0),
@@ -285,14 +289,15 @@ fn strlen(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Result<Reply> {
 fn append(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Result<Reply> {
     let db = ctx.db();
     let (key, tail) = (&args[1], &args[2]);
-    let Some(mut record) = string::get(&db, key)? else {
+    let Some(record) = string::get(&db, key)? else {
         string::put(&db, key, tail, 0)?;
         return Ok(Reply::Integer(tail.len() as i64));
     };
-    let total = string::check_length(record.string_value().len() as u64, tail.len() as u64, max_string_bytes(ctx))?;
-    record.raw.extend_from_slice(tail);
-    string::put_raw(&db, key, &record.raw)?;
-    Ok(Reply::Integer(total as i64))
+    string::check_length(record.string_value().len() as u64, tail.len() as u64, max_string_bytes(ctx))?;
+    let mut patch = Patch::open(Some(record), 0);
+    patch.append(tail);
+    patch.write(&db, key)?;
+    Ok(Reply::Integer(patch.value().len() as i64))
 }
 
 fn setrange(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Result<Reply> {
@@ -308,9 +313,11 @@ fn setrange(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Result<Reply> {
     if patch.is_empty() {
         return Ok(Reply::Integer(current_len as i64));
     }
-    string::check_length(offset as u64, patch.len() as u64, max_string_bytes(ctx))?;
-    let len = string::write_range(&db, key, record, offset as usize, patch)?;
-    Ok(Reply::Integer(len as i64))
+    let end = string::check_length(offset as u64, patch.len() as u64, max_string_bytes(ctx))? as usize;
+    let mut value = Patch::open(record, end);
+    value.value_mut()[offset as usize..end].copy_from_slice(patch);
+    value.write(&db, key)?;
+    Ok(Reply::Integer(value.value().len() as i64))
 }
 
 /// INCR and friends: the value must be a canonical i64; its expiry is kept.
@@ -348,14 +355,17 @@ fn decrby(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Result<Reply> {
 }
 
 /// INCRBYFLOAT: the type is checked before the increment is parsed (the reverse of INCRBY);
-/// the sum is computed and printed in C `long double`, as Redis does.
+/// the sum is computed and printed in C `long double`, as Redis does, and stored as a string
+/// Redis never int-encodes.
 fn incrbyfloat(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Result<Reply> {
     let db = ctx.db();
     let key = &args[1];
     let record = string::get(&db, key)?;
     let value = crate::float::incr_by_float(record.as_ref().map(|r| r.string_value()), &args[2])?;
     let expire_ms = record.map_or(0, |r| r.meta.expire_ms);
-    string::put(&db, key, &value, expire_ms)?;
+    let mut batch = db.storage.batch();
+    string::put_encoded_in(&db, &mut batch, key, &value, expire_ms, StringEncoding::NotInt);
+    db.storage.write(batch)?;
     Ok(Reply::Bulk(Bytes::from(value)))
 }
 

@@ -299,6 +299,8 @@ fn zadd_generic(ctx: &mut Ctx<'_>, args: &[Bytes], mut flags: AddFlags) -> Resul
         return Ok(no_reply());
     }
     let mut writer = ZSetWriter::open(db, key, existing);
+    let members: Vec<&Bytes> = pairs.chunks(2).map(|pair| &pair[1]).collect();
+    writer.prefetch(&members)?;
     let (mut added, mut updated, mut processed) = (0i64, 0i64, 0i64);
     let mut last_score = 0.0;
     for (pair, &score) in pairs.chunks(2).zip(&scores) {
@@ -372,6 +374,7 @@ fn zrem(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Result<Reply> {
         return Ok(Reply::Integer(0));
     };
     let mut writer = ZSetWriter::open(db, &args[1], Some(zset));
+    writer.prefetch(&args[2..])?;
     let mut removed = 0;
     for member in &args[2..] {
         if let Some(score) = writer.score(member)? {

@@ -9,7 +9,8 @@
 //!              | type  | expire_ms u64 | version u64 | size u64 | list only: head, tail  |
 //!              +-------+---------------+-------------+----------+------------------------+
 //! ```
-//! `type` is one byte (the [`KeyType`] code). `expire_ms` is a Unix time in milliseconds,
+//! `type` is one byte: the [`KeyType`] code in the low bits; a string's record may add a
+//! [`StringEncoding`] hint in the two high bits. `expire_ms` is a Unix time in milliseconds,
 //! 0 meaning no expiry. A string's bytes follow the header directly, so `GET` is one read.
 //!
 //! A list's elements live at sub-key indexes `head..tail` (u64, big-endian). Both start at
@@ -55,6 +56,37 @@ impl KeyType {
             KeyType::Set => "set",
             KeyType::ZSet => "zset",
         }
+    }
+}
+
+/// How Redis would have encoded a string, where its bytes alone do not tell (OBJECT ENCODING
+/// depends on how the string was made). Kept in the high bits of a string record's type byte.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum StringEncoding {
+    /// Written whole (SET, INCR, ...): `int`, `embstr` or `raw` follow from the bytes.
+    FromValue = 0x00,
+    /// Made by INCRBYFLOAT: never `int`, `embstr` or `raw` by length.
+    NotInt = 0x40,
+    /// Changed in place (APPEND, SETRANGE, SETBIT, BITFIELD) or built by BITOP: `raw`.
+    Raw = 0x80,
+}
+
+/// The bits of the type byte that hold a [`StringEncoding`].
+const STRING_ENCODING_MASK: u8 = 0xc0;
+
+impl StringEncoding {
+    /// The hint in a string record's type byte.
+    pub fn of(type_byte: u8) -> StringEncoding {
+        match type_byte & STRING_ENCODING_MASK {
+            0x80 => StringEncoding::Raw,
+            0x40 => StringEncoding::NotInt,
+            _ => StringEncoding::FromValue,
+        }
+    }
+
+    /// Sets the hint in the type byte of the encoded string record `raw`.
+    pub fn set_in(self, raw: &mut [u8]) {
+        raw[0] = (raw[0] & !STRING_ENCODING_MASK) | self as u8;
     }
 }
 
@@ -121,7 +153,10 @@ impl Metadata {
     /// Decodes the header of any record; for strings the value is `&raw[HEADER_LEN..]`.
     pub fn decode(raw: &[u8]) -> Result<Metadata, CorruptMetadata> {
         let code = *raw.first().ok_or(CorruptMetadata("empty record"))?;
-        let key_type = KeyType::from_code(code).ok_or(CorruptMetadata("unknown type"))?;
+        let key_type = KeyType::from_code(code & !STRING_ENCODING_MASK).ok_or(CorruptMetadata("unknown type"))?;
+        if code & STRING_ENCODING_MASK != 0 && key_type != KeyType::String {
+            return Err(CorruptMetadata("string encoding on a collection"));
+        }
         let expire_ms = read_u64(raw, 1)?;
         let collection = if key_type == KeyType::String {
             None
@@ -190,6 +225,19 @@ mod tests {
         let m = Metadata::decode(&raw).unwrap();
         assert_eq!((m.key_type, m.expire_ms), (KeyType::String, 99));
         assert_eq!(&raw[HEADER_LEN..], b"\x00value");
+    }
+
+    #[test]
+    fn string_encoding_hints_keep_the_type() {
+        for hint in [StringEncoding::FromValue, StringEncoding::NotInt, StringEncoding::Raw] {
+            let mut raw = encode_string(5, b"v");
+            hint.set_in(&mut raw);
+            let m = Metadata::decode(&raw).unwrap();
+            assert_eq!((m.key_type, m.expire_ms, StringEncoding::of(raw[0])), (KeyType::String, 5, hint));
+        }
+        let mut list = Metadata::new_collection(KeyType::List, 1).encode();
+        list[0] |= StringEncoding::Raw as u8;
+        assert!(Metadata::decode(&list).is_err());
     }
 
     #[test]

@@ -1,6 +1,7 @@
 //! What hashes and sets (and any type whose elements are `sub -> value` sub-keys) share:
 //! finding a live collection, point reads of its elements, ordered iteration over its
-//! sub-keys, writing its metadata with an exact size, SCAN cursors and random picks.
+//! sub-keys, writing its metadata with an exact size, and SCAN (random picks are in
+//! `sample.rs`).
 //!
 //! A collection is never read whole to serve one element: point operations go through
 //! [`Live::get`] / [`Live::multi_get`] (one RocksDB point read per element), sizes come from

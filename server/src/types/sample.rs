@@ -2,12 +2,14 @@
 //!
 //! The sub-key layout is ordered but has no rank index, so "the element at position i" is a
 //! walk of i steps. Small collections (and requests for a large share of a collection) are
-//! sampled exactly that way: uniform, one ordered pass. In a large collection a few elements
-//! are found by random seeks instead, O(log N) each: a random key between the first and the
-//! last sub-key, then a short random walk from the element at or after it. Seeks favour
-//! elements after wide gaps in the key space (the walk spreads that over the next elements);
-//! it is the price of not reading the collection (Redis's own dictGetFairRandomKey is not
-//! exactly uniform either).
+//! sampled exactly that way: uniform, one ordered pass. In a large collection each pick
+//! descends the trie of its sub-keys instead (as RANDOMKEY does over the keyspace): at each
+//! point where the sub-keys branch, one branch is drawn uniformly (listed by a seek each when
+//! there are few; else a byte drawn between the lowest and the highest, which a dense
+//! alphabet makes close to uniform), all on one iterator. That is spread over any alphabet
+//! and never reads the collection, but not exactly uniform: a branch counts once whatever
+//! the number of elements under it (Redis's own dictGetFairRandomKey is not exactly uniform
+//! either).
 
 use std::cell::Cell;
 use std::collections::BTreeMap;
@@ -16,20 +18,22 @@ use std::hash::{BuildHasher, Hasher};
 use super::collection::{Element, Live};
 use crate::db::Db;
 use crate::error::{Error, Result};
+use crate::storage::encoding::prefix_successor;
+use crate::storage::{Cf, RawIter, StorageError};
 
 /// Collections up to this size are always sampled by an exact ordered walk.
 pub const EXACT_WALK_MAX_SIZE: u64 = 1024;
-/// After a seek, a random walk of fewer than this many steps spreads the picks over the
-/// elements that follow a wide gap, instead of always the first of them.
-const SEEK_SPREAD_STEPS: u64 = 64;
-/// A seek and its spread cost about this many steps of an ordered walk: seeks win when
-/// `count * SEEK_COST_IN_STEPS < size`.
-const SEEK_COST_IN_STEPS: u64 = 32 + SEEK_SPREAD_STEPS;
+/// A trie descent costs about as much as this many steps of an ordered walk: descents win
+/// when `count * DESCENT_COST_IN_STEPS < size`.
+const DESCENT_COST_IN_STEPS: u64 = 256;
+/// Branches a descent lists (one seek each) to pick among them uniformly; beyond, it draws a
+/// byte in their range.
+const MAX_ENUMERATED_BRANCHES: usize = 32;
+/// Branching points a descent goes through at most before taking the first element below.
+const MAX_BRANCHINGS: usize = 64;
 /// Largest |count| served with repetitions: Redis bounds it only by its output buffer; this
 /// bounds one reply's memory.
 pub const MAX_RANDOM_REPLY_ELEMENTS: u64 = 1 << 24;
-/// Random bytes appended to a seek target after the byte that places it between the bounds.
-const SEEK_TAIL_BYTES: usize = 8;
 
 thread_local! {
     static RNG_STATE: Cell<u64> = Cell::new(seed());
@@ -96,68 +100,148 @@ pub fn elements_at(db: &Db<'_>, live: &Live, indexes: &[u64]) -> Result<Vec<Elem
     Ok(out)
 }
 
-/// A key `k >= low` that is, most of the time, at most `high` (`low < high`): their common
-/// prefix, a byte drawn between theirs at the first difference, random bytes after (after all
-/// of `low` when the drawn byte is low's, so the key never sorts before `low`).
-fn key_between(low: &[u8], high: &[u8]) -> Vec<u8> {
-    let common = low.iter().zip(high).take_while(|(a, b)| a == b).count();
-    let from = low.get(common).copied().unwrap_or(0) as u64;
-    let to = high.get(common).copied().unwrap_or(0) as u64;
-    let byte = (from + random_below(to.saturating_sub(from) + 1)) as u8;
-    let mut out = if low.get(common) == Some(&byte) { low.to_vec() } else { [&low[..common], &[byte]].concat() };
-    out.extend((0..SEEK_TAIL_BYTES).map(|_| random_u64() as u8));
-    out
+/// Trie descents over the sub-keys of one collection, on one iterator (one consistent view).
+struct Descent<'a> {
+    it: RawIter<'a>,
+    prefix_len: usize,
+    /// The collection's sub-key prefix, reused as the buffer of seek targets.
+    target: Vec<u8>,
 }
 
-/// Random seeks into a non-empty collection, between its first and last elements.
-struct Seeker<'a> {
-    db: &'a Db<'a>,
-    live: &'a Live,
-    first: Element,
-    last: Element,
-}
-
-impl<'a> Seeker<'a> {
-    fn new(db: &'a Db<'a>, live: &'a Live) -> Result<Option<Seeker<'a>>> {
-        let (Some(first), Some(last)) = (live.first_from(db, b"")?, live.last(db)?) else {
-            return Ok(None);
-        };
-        Ok(Some(Seeker { db, live, first, last }))
+impl<'a> Descent<'a> {
+    fn new(db: &Db<'a>, live: &Live) -> Descent<'a> {
+        Descent {
+            it: db.storage.iter_prefix(Cf::SubKeys, &live.prefix),
+            prefix_len: live.prefix.len(),
+            target: live.prefix.clone(),
+        }
     }
 
-    /// The element a random walk of up to [`SEEK_SPREAD_STEPS`] leads to from the element at
-    /// or after a random key; past the last element, the walk goes on from the first (a ring).
-    fn next(&self) -> Result<Element> {
-        let target = key_between(&self.first.0, &self.last.0);
-        let mut steps = random_below(SEEK_SPREAD_STEPS);
-        for from in [&target[..], b""] {
-            let mut found = None;
-            self.live.for_each(self.db, from, |sub, value| {
-                if steps == 0 {
-                    found = Some((sub.to_vec(), value.to_vec()));
-                    return false;
+    fn current(&self) -> Option<Element> {
+        match (self.it.key(), self.it.value()) {
+            (Some(k), Some(v)) => Some((k[self.prefix_len..].to_vec(), v.to_vec())),
+            _ => None,
+        }
+    }
+
+    /// The first element at or after `from` whose sub starts with `under`.
+    fn first_under(&mut self, under: &[u8], from: &[u8]) -> Result<Option<Element>> {
+        self.target.truncate(self.prefix_len);
+        self.target.extend_from_slice(from);
+        self.it.seek(&self.target);
+        self.it.status().map_err(StorageError::from)?;
+        Ok(self.current().filter(|(sub, _)| sub.starts_with(under)))
+    }
+
+    /// The last element whose sub starts with `under`.
+    fn last_under(&mut self, under: &[u8]) -> Result<Option<Element>> {
+        match prefix_successor(under) {
+            Some(after) => {
+                self.target.truncate(self.prefix_len);
+                self.target.extend_from_slice(&after);
+                self.it.seek_for_prev(&self.target);
+                if self.it.key() == Some(&self.target[..]) {
+                    self.it.prev();
                 }
-                steps -= 1;
-                true
-            })?;
-            if let Some(found) = found {
-                return Ok(found);
+            }
+            None => self.it.seek_to_last(),
+        }
+        self.it.status().map_err(StorageError::from)?;
+        Ok(self.current().filter(|(sub, _)| sub.starts_with(under)))
+    }
+
+    /// The bytes that follow `prefix` in some sub-key, between `low` and `high` (both
+    /// present), if there are at most [`MAX_ENUMERATED_BRANCHES`]: one seek each.
+    fn branches(&mut self, prefix: &[u8], low: u8, high: u8) -> Result<Option<Vec<u8>>> {
+        let mut found = vec![low];
+        let mut target = prefix.to_vec();
+        target.push(low);
+        while let Some(&last) = found.last() {
+            if last == high {
+                return Ok(Some(found));
+            }
+            if found.len() == MAX_ENUMERATED_BRANCHES {
+                return Ok(None);
+            }
+            *target.last_mut().expect("target ends with a branch byte") = last + 1;
+            match self.first_under(prefix, &target)? {
+                Some((sub, _)) if sub.len() > prefix.len() => found.push(sub[prefix.len()]),
+                _ => found.push(high),
             }
         }
-        Ok(self.first.clone())
+        Ok(Some(found))
+    }
+
+    /// One element, by a descent from the root of the sub-key trie.
+    fn pick(&mut self) -> Result<Option<Element>> {
+        let mut prefix: Vec<u8> = Vec::new();
+        for _ in 0..MAX_BRANCHINGS {
+            let (Some(first), Some(last)) = (self.first_under(&prefix, &prefix)?, self.last_under(&prefix)?) else {
+                // The branch vanished (it cannot under the key lock; kept total anyway).
+                return self.first_under(b"", b"");
+            };
+            if first.0 == last.0 {
+                return Ok(Some(first));
+            }
+            let common = first.0.iter().zip(&last.0).take_while(|(a, b)| a == b).count();
+            prefix = last.0[..common].to_vec();
+            let high = last.0[common];
+            let (low, prefix_is_element) = match first.0.get(common) {
+                Some(&low) => (low, false),
+                // The prefix is itself an element: its children start right after it.
+                None => {
+                    let mut after = prefix.clone();
+                    after.push(0);
+                    let child = self.first_under(&prefix, &after)?;
+                    (child.and_then(|(sub, _)| sub.get(common).copied()).unwrap_or(high), true)
+                }
+            };
+            let branch = match self.branches(&prefix, low, high)? {
+                // Few branches: one of them (or the prefix element) uniformly.
+                Some(branches) => {
+                    let draw = random_below(branches.len() as u64 + u64::from(prefix_is_element)) as usize;
+                    if prefix_is_element && draw == 0 {
+                        return Ok(Some(first));
+                    }
+                    branches[draw - usize::from(prefix_is_element)]
+                }
+                // Many: a byte drawn between the lowest and highest, then the branch at or
+                // after it (a dense alphabet makes that close to uniform).
+                None => {
+                    let choices = u64::from(high - low) + 1 + u64::from(prefix_is_element);
+                    let draw = random_below(choices);
+                    if prefix_is_element && draw == 0 {
+                        return Ok(Some(first));
+                    }
+                    let mut target = prefix.clone();
+                    target.push(low + (draw - u64::from(prefix_is_element)) as u8);
+                    match self.first_under(&prefix, &target)? {
+                        Some((sub, _)) if sub.len() > common => sub[common],
+                        _ => high,
+                    }
+                }
+            };
+            prefix.push(branch);
+        }
+        let from = prefix.clone();
+        self.first_under(&prefix, &from)
     }
 }
 
-/// `count` elements found by random seeks (repeats possible).
-fn seek_random(db: &Db<'_>, live: &Live, count: u64) -> Result<Vec<Element>> {
-    let Some(seeker) = Seeker::new(db, live)? else {
-        return Ok(Vec::new());
-    };
-    (0..count).map(|_| seeker.next()).collect()
+/// `count` elements picked by trie descents (repeats possible).
+fn descend_random(db: &Db<'_>, live: &Live, count: u64) -> Result<Vec<Element>> {
+    let mut descent = Descent::new(db, live);
+    let mut out = Vec::with_capacity(count.min(1 << 16) as usize);
+    for _ in 0..count {
+        if let Some(element) = descent.pick()? {
+            out.push(element);
+        }
+    }
+    Ok(out)
 }
 
-fn seeks_are_cheaper(size: u64, count: u64) -> bool {
-    size > EXACT_WALK_MAX_SIZE && count.saturating_mul(SEEK_COST_IN_STEPS) < size
+fn descents_are_cheaper(size: u64, count: u64) -> bool {
+    size > EXACT_WALK_MAX_SIZE && count.saturating_mul(DESCENT_COST_IN_STEPS) < size
 }
 
 /// One random element of `live` (`None` only if it is empty).
@@ -166,8 +250,8 @@ pub fn random_element(db: &Db<'_>, live: &Live) -> Result<Option<Element>> {
     if size == 0 {
         return Ok(None);
     }
-    if seeks_are_cheaper(size, 1) {
-        return Ok(seek_random(db, live, 1)?.pop());
+    if descents_are_cheaper(size, 1) {
+        return Ok(descend_random(db, live, 1)?.pop());
     }
     Ok(elements_at(db, live, &[random_below(size)])?.pop())
 }
@@ -185,8 +269,8 @@ pub fn random_picks(db: &Db<'_>, live: &Live, count: i64) -> Result<Vec<Element>
         if wanted > MAX_RANDOM_REPLY_ELEMENTS {
             return Err(Error::err(format!("count exceeds the limit of {MAX_RANDOM_REPLY_ELEMENTS} elements")));
         }
-        if seeks_are_cheaper(size, wanted) {
-            return seek_random(db, live, wanted);
+        if descents_are_cheaper(size, wanted) {
+            return descend_random(db, live, wanted);
         }
         let mut indexes: Vec<u64> = (0..wanted).map(|_| random_below(size)).collect();
         indexes.sort_unstable();
@@ -198,16 +282,16 @@ pub fn random_picks(db: &Db<'_>, live: &Live, count: i64) -> Result<Vec<Element>
     if wanted >= size {
         return live.all(db);
     }
-    if seeks_are_cheaper(size, wanted) {
-        // Distinct picks by seeking, a bounded number of tries; the exact walk is the fallback.
+    if descents_are_cheaper(size, wanted) {
+        // Distinct picks by descents, a bounded number of tries; the exact walk is the fallback.
         let mut distinct: BTreeMap<Vec<u8>, Vec<u8>> = BTreeMap::new();
-        if let Some(seeker) = Seeker::new(db, live)? {
-            let tries = wanted.saturating_mul(4).saturating_add(16);
-            for _ in 0..tries {
-                if distinct.len() as u64 == wanted {
-                    break;
-                }
-                let (sub, value) = seeker.next()?;
+        let mut descent = Descent::new(db, live);
+        let tries = wanted.saturating_mul(4).saturating_add(16);
+        for _ in 0..tries {
+            if distinct.len() as u64 == wanted {
+                break;
+            }
+            if let Some((sub, value)) = descent.pick()? {
                 distinct.insert(sub, value);
             }
         }
@@ -246,16 +330,29 @@ mod tests {
         }
     }
 
+    /// A set with the shapes a descent must handle: an empty member, members that are
+    /// prefixes of others, 0xff bytes, a large group under one branch.
     #[test]
-    fn seek_targets_start_at_or_after_the_low_bound() {
-        for _ in 0..500 {
-            let target = key_between(b"m100", b"m999");
-            assert!(target.as_slice() >= b"m100".as_slice());
-            assert!(target.as_slice() < b"m:".as_slice());
-            let target = key_between(b"", b"\x05");
-            assert!(target[0] <= 5);
-            let target = key_between(b"a\x00\x00", b"b");
-            assert!(target.as_slice() >= b"a\x00\x00".as_slice());
+    fn descents_pick_only_elements_and_spread() {
+        let dir = std::env::temp_dir().join(format!("redrock-sample-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let storage = crate::storage::Storage::open(&dir, &Default::default()).unwrap();
+        let db = Db { storage: &storage, ns: b"", index: 0 };
+        let mut members: Vec<Vec<u8>> = vec![b"".to_vec(), b"a".to_vec(), b"c".to_vec(), b"\xff\xff".to_vec()];
+        members.extend((0..3000).map(|i| format!("c{i}").into_bytes()));
+        let refs: Vec<&[u8]> = members.iter().map(|m| &m[..]).collect();
+        crate::types::set::add(&db, b"s", &refs).unwrap();
+        let live = crate::types::set::lookup(&db, b"s").unwrap().unwrap();
+        let all: std::collections::HashSet<Vec<u8>> = members.into_iter().collect();
+        let picked = descend_random(&db, &live, 4000).unwrap();
+        assert_eq!(picked.len(), 4000);
+        assert!(picked.iter().all(|(m, _)| all.contains(m)));
+        let distinct: std::collections::HashSet<&Vec<u8>> = picked.iter().map(|(m, _)| m).collect();
+        assert!(distinct.len() > 500, "only {} distinct picks", distinct.len());
+        for edge in [&b""[..], b"a", b"\xff\xff"] {
+            assert!(distinct.contains(&edge.to_vec()), "{edge:?} never picked");
         }
+        drop(storage);
+        let _ = std::fs::remove_dir_all(&dir);
     }
 }

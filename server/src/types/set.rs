@@ -64,10 +64,14 @@ pub fn remove(db: &Db<'_>, key: &[u8], members: &[&[u8]]) -> Result<u64> {
     Ok(removed.len() as u64)
 }
 
-/// Removes `members` (known to be in `live`) in `batch`, keeping the size exact.
+/// Removes `members` (distinct, known to be in `live`) in `batch`, keeping the size exact.
+/// Removing them all deletes only the metadata record, as DEL does: the orphaned sub-keys
+/// are invisible and the compaction filter drops them, so SPOP of a whole set is O(1) writes.
 pub fn remove_known_in(db: &Db<'_>, batch: &mut Batch<'_>, key: &[u8], live: &mut Live, members: &[Vec<u8>]) {
-    for member in members {
-        batch.delete(Cf::SubKeys, &live.sub_key(member));
+    if (members.len() as u64) < live.size() {
+        for member in members {
+            batch.delete(Cf::SubKeys, &live.sub_key(member));
+        }
     }
     live.add_size(-(members.len() as i64));
     live.write_meta(db, batch, key);

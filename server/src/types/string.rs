@@ -6,7 +6,7 @@ use bytes::Bytes;
 
 use crate::db::{Db, Record};
 use crate::error::{Error, Result};
-use crate::storage::metadata::{encode_string, HEADER_LEN};
+use crate::storage::metadata::{encode_string, StringEncoding, HEADER_LEN};
 use crate::storage::{Batch, Cf, KeyType, Metadata, StorageError};
 
 /// The value of string `key`; `WRONGTYPE` if `key` holds another type.
@@ -17,6 +17,11 @@ pub fn get(db: &Db<'_>, key: &[u8]) -> Result<Option<Record>> {
 /// The value of a string record, without copying it.
 pub fn value_of(record: Record) -> Bytes {
     Bytes::from(record.raw).slice(HEADER_LEN..)
+}
+
+/// How Redis would encode the value of `record` (see [`StringEncoding`]).
+pub fn encoding_hint(record: &Record) -> StringEncoding {
+    StringEncoding::of(record.raw[0])
 }
 
 /// The values of `keys` as MGET sees them: `None` for absent keys and keys of other types.
@@ -42,13 +47,29 @@ pub fn put_in(db: &Db<'_>, batch: &mut Batch<'_>, key: &[u8], value: &[u8], expi
 }
 
 /// Like [`put_in`], but an expire time already past (SET ... EXAT 1) deletes the key, which is
-/// what Redis's write followed by its expiry amounts to.
+/// what Redis's write followed by its expiry amounts to. (A key lives through its expire
+/// millisecond, so `PXAT now` still writes it.)
 pub fn put_or_expire_in(db: &Db<'_>, batch: &mut Batch<'_>, key: &[u8], value: &[u8], expire_ms: u64, now_ms: u64) {
-    if expire_ms != 0 && expire_ms <= now_ms {
+    if expire_ms != 0 && expire_ms < now_ms {
         db.delete_in(batch, key);
     } else {
         put_in(db, batch, key, value, expire_ms);
     }
+}
+
+/// Writes `value` under `key` in `batch`, without expiry, as a string Redis encodes `hint`
+/// whatever its bytes (BITOP's result, INCRBYFLOAT's).
+pub fn put_encoded_in(
+    db: &Db<'_>,
+    batch: &mut Batch<'_>,
+    key: &[u8],
+    value: &[u8],
+    expire_ms: u64,
+    hint: StringEncoding,
+) {
+    let mut record = encode_string(expire_ms, value);
+    hint.set_in(&mut record);
+    batch.put(Cf::Metadata, &db.meta_key(key), &record);
 }
 
 /// Writes `value` under `key` at once.
@@ -59,21 +80,53 @@ pub fn put(db: &Db<'_>, key: &[u8], value: &[u8], expire_ms: u64) -> Result<()> 
     Ok(())
 }
 
-/// Writes back a whole string record (header and bytes) patched in place (APPEND).
-pub fn put_raw(db: &Db<'_>, key: &[u8], raw: &[u8]) -> Result<()> {
-    let mut batch = db.storage.batch();
-    batch.put(Cf::Metadata, &db.meta_key(key), raw);
-    db.storage.write(batch)?;
-    Ok(())
+/// A string value changed in place and written back whole, header (so expiry) included:
+/// APPEND, SETRANGE, SETBIT, BITFIELD. Such a value is `raw`-encoded in Redis from then on.
+pub struct Patch {
+    /// The record as stored: header, then the value.
+    raw: Vec<u8>,
+    /// The key is new, longer than it was, or becomes `raw`.
+    changed: bool,
 }
 
-/// SETRANGE's write: `patch` at `offset` of the string `existing` (or of a new empty string,
-/// without expiry); the new length. The caller has checked the length.
-pub fn write_range(db: &Db<'_>, key: &[u8], existing: Option<Record>, offset: usize, patch: &[u8]) -> Result<usize> {
-    let mut raw = existing.map_or_else(|| encode_string(0, b""), |record| record.raw);
-    set_range_in_record(&mut raw, offset, patch);
-    put_raw(db, key, &raw)?;
-    Ok(raw.len() - HEADER_LEN)
+impl Patch {
+    /// `existing` (or a new empty string without expiry), zero-padded to `min_len` bytes.
+    pub fn open(existing: Option<Record>, min_len: usize) -> Patch {
+        let mut raw = existing.map_or_else(|| encode_string(0, b""), |record| record.raw);
+        let mut changed = StringEncoding::of(raw[0]) != StringEncoding::Raw;
+        StringEncoding::Raw.set_in(&mut raw);
+        if raw.len() < HEADER_LEN + min_len {
+            raw.resize(HEADER_LEN + min_len, 0);
+            changed = true;
+        }
+        Patch { raw, changed }
+    }
+
+    pub fn value(&self) -> &[u8] {
+        &self.raw[HEADER_LEN..]
+    }
+
+    pub fn value_mut(&mut self) -> &mut [u8] {
+        &mut self.raw[HEADER_LEN..]
+    }
+
+    pub fn append(&mut self, tail: &[u8]) {
+        self.raw.extend_from_slice(tail);
+        self.changed |= !tail.is_empty();
+    }
+
+    /// Whether the key must be written even if no byte of the value changes: Redis creates
+    /// it, pads it, or makes it `raw`.
+    pub fn changed(&self) -> bool {
+        self.changed
+    }
+
+    pub fn write(&self, db: &Db<'_>, key: &[u8]) -> Result<()> {
+        let mut batch = db.storage.batch();
+        batch.put(Cf::Metadata, &db.meta_key(key), &self.raw);
+        db.storage.write(batch)?;
+        Ok(())
+    }
 }
 
 /// Redis's `checkStringLength`: `current + added` bytes must fit in `max_bytes`
@@ -111,17 +164,6 @@ pub fn range(value: &[u8], start: i64, end: i64) -> &[u8] {
     &value[start as usize..=end as usize]
 }
 
-/// Writes `patch` at `offset` of the string in `raw` (a whole string record), zero-padding
-/// the gap; the caller has checked the length.
-pub fn set_range_in_record(raw: &mut Vec<u8>, offset: usize, patch: &[u8]) {
-    let start = HEADER_LEN + offset;
-    let end = start + patch.len();
-    if raw.len() < end {
-        raw.resize(end, 0);
-    }
-    raw[start..end].copy_from_slice(patch);
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -142,12 +184,21 @@ mod tests {
     }
 
     #[test]
-    fn set_range_pads_with_zeros() {
-        let mut raw = encode_string(0, b"ab");
-        set_range_in_record(&mut raw, 4, b"xy");
-        assert_eq!(&raw[HEADER_LEN..], b"ab\0\0xy");
-        set_range_in_record(&mut raw, 1, b"Z");
-        assert_eq!(&raw[HEADER_LEN..], b"aZ\0\0xy");
+    fn patches_pad_with_zeros_and_keep_the_header() {
+        let raw = encode_string(77, b"ab");
+        let record = Record { meta: Metadata::decode(&raw).unwrap(), raw };
+        let mut patch = Patch::open(Some(record), 6);
+        assert!(patch.changed());
+        assert_eq!(StringEncoding::of(patch.raw[0]), StringEncoding::Raw);
+        patch.value_mut()[4..6].copy_from_slice(b"xy");
+        assert_eq!(patch.value(), b"ab\0\0xy");
+        assert_eq!(Metadata::decode(&patch.raw).unwrap().expire_ms, 77);
+        let mut fresh = Patch::open(None, 0);
+        assert!(fresh.changed() && fresh.value().is_empty());
+        let record = Record { meta: Metadata::decode(&patch.raw).unwrap(), raw: patch.raw.clone() };
+        assert!(!Patch::open(Some(record), 6).changed());
+        fresh.append(b"z");
+        assert_eq!(fresh.value(), b"z");
     }
 
     #[test]

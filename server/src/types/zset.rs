@@ -10,13 +10,14 @@
 //! on sets of one score, cost O(log N + M).
 //!
 //! `-0` is stored as `0`: the two are one score for Redis, and the index must order them as one.
+//! Redis 7.0 stores `0` too in a listpack (up to 128 members); only its skiplist keeps the sign.
 
 pub mod range;
 
 use std::collections::HashMap;
 
-use crate::db::Db;
-use crate::error::{Error, Result};
+use crate::db::{Db, Record};
+use crate::error::Result;
 use crate::storage::encoding::{decode_f64_ordered, encode_f64_ordered, sub_key};
 use crate::storage::{Batch, Cf, KeyType, Metadata, RawIter, StorageError};
 use range::{LexRange, ScoreRange};
@@ -52,14 +53,16 @@ pub struct ZSet {
 impl ZSet {
     /// The sorted set at `key`, `None` if absent, `WRONGTYPE` if another type.
     pub fn load(db: &Db<'_>, key: &[u8]) -> Result<Option<ZSet>> {
-        let Some(record) = db.lookup_typed(key, KeyType::ZSet)? else {
-            return Ok(None);
-        };
+        db.lookup_typed(key, KeyType::ZSet)?.map(|record| ZSet::from_record(db, key, record)).transpose()
+    }
+
+    /// The sorted set of a record already looked up (and known to be a sorted set).
+    pub fn from_record(db: &Db<'_>, key: &[u8], record: Record) -> Result<ZSet> {
         let collection = record
             .meta
             .collection
             .ok_or_else(|| StorageError::Format("sorted set without a collection header".into()))?;
-        Ok(Some(ZSet { prefix: db.sub_prefix(key, collection.version), size: collection.size, meta: record.meta }))
+        Ok(ZSet { prefix: db.sub_prefix(key, collection.version), size: collection.size, meta: record.meta })
     }
 
     pub fn len(&self) -> u64 {
@@ -307,7 +310,8 @@ pub struct ZSetWriter<'a> {
     size: u64,
     /// A new incarnation has no stored members to read.
     fresh: bool,
-    pending: HashMap<Vec<u8>, Option<f64>>,
+    /// Members whose current score is known (written by this command, or prefetched).
+    known: HashMap<Vec<u8>, Option<f64>>,
     batch: Batch<'a>,
 }
 
@@ -322,7 +326,7 @@ impl<'a> ZSetWriter<'a> {
                 meta: zset.meta,
                 prefix: zset.prefix,
                 fresh: false,
-                pending: HashMap::new(),
+                known: HashMap::new(),
                 batch: db.storage.batch(),
             },
             None => Self::replacing(db, key),
@@ -339,7 +343,7 @@ impl<'a> ZSetWriter<'a> {
             prefix: db.sub_prefix(key, version),
             size: 0,
             fresh: true,
-            pending: HashMap::new(),
+            known: HashMap::new(),
             batch: db.storage.batch(),
         }
     }
@@ -354,13 +358,28 @@ impl<'a> ZSetWriter<'a> {
 
     /// The score of `member`, this command's writes included.
     pub fn score(&self, member: &[u8]) -> Result<Option<f64>> {
-        if let Some(pending) = self.pending.get(member) {
-            return Ok(*pending);
+        if let Some(known) = self.known.get(member) {
+            return Ok(*known);
         }
         if self.fresh {
             return Ok(None);
         }
         self.db.storage.get(Cf::SubKeys, &sub_key(&self.prefix, member))?.map(|v| decode_score(&v)).transpose()
+    }
+
+    /// Reads the scores of `members` in one batched read, so the [`Self::score`] calls of a
+    /// many-member ZADD or ZREM are served from memory.
+    pub fn prefetch<M: AsRef<[u8]>>(&mut self, members: &[M]) -> Result<()> {
+        if self.fresh {
+            return Ok(());
+        }
+        let wanted: Vec<&[u8]> = members.iter().map(AsRef::as_ref).filter(|m| !self.known.contains_key(*m)).collect();
+        let keys: Vec<Vec<u8>> = wanted.iter().map(|m| sub_key(&self.prefix, m)).collect();
+        for (member, value) in wanted.into_iter().zip(self.db.storage.multi_get(Cf::SubKeys, &keys)?) {
+            let score = value.map(|v| decode_score(&v)).transpose()?;
+            self.known.insert(member.to_vec(), score);
+        }
+        Ok(())
     }
 
     /// Sets `member`'s score; `old` is its current score (from [`Self::score`] or a walk).
@@ -374,7 +393,7 @@ impl<'a> ZSetWriter<'a> {
         let code = encode_score(score);
         self.batch.put(Cf::SubKeys, &sub_key(&self.prefix, member), &code);
         self.batch.put(Cf::ZSetScore, &self.index_key(member, score), &[]);
-        self.pending.insert(member.to_vec(), Some(score));
+        self.known.insert(member.to_vec(), Some(score));
     }
 
     /// Removes `member`, whose current score is `score`.
@@ -382,7 +401,7 @@ impl<'a> ZSetWriter<'a> {
         self.batch.delete(Cf::SubKeys, &sub_key(&self.prefix, member));
         self.batch.delete(Cf::ZSetScore, &self.index_key(member, score));
         self.size = self.size.saturating_sub(1);
-        self.pending.insert(member.to_vec(), None);
+        self.known.insert(member.to_vec(), None);
     }
 
     fn index_key(&self, member: &[u8], score: f64) -> Vec<u8> {
@@ -407,14 +426,6 @@ impl<'a> ZSetWriter<'a> {
         }
         self.db.storage.write(self.batch)?;
         Ok(())
-    }
-}
-
-/// `WRONGTYPE` unless `key` is absent or holds a sorted set (for commands that create one).
-pub fn check_type(db: &Db<'_>, key: &[u8]) -> Result<()> {
-    match db.lookup(key)? {
-        Some(r) if r.meta.key_type != KeyType::ZSet => Err(Error::WrongType),
-        _ => Ok(()),
     }
 }
 

@@ -2,6 +2,7 @@
 //! (Redis 7.0's `zunionInterDiffGenericCommand`), and the pops: ZPOPMIN/ZPOPMAX, ZMPOP and
 //! the blocking BZPOPMIN/BZPOPMAX/BZMPOP.
 
+use std::cmp::Ordering;
 use std::collections::HashMap;
 
 use bytes::Bytes;
@@ -30,7 +31,7 @@ impl Source {
             return Ok(Source::Missing);
         };
         match record.meta.key_type {
-            KeyType::ZSet => Ok(ZSet::load(db, key)?.map_or(Source::Missing, Source::ZSet)),
+            KeyType::ZSet => Ok(Source::ZSet(ZSet::from_record(db, key, record)?)),
             KeyType::Set => {
                 let c = record
                     .meta
@@ -219,7 +220,8 @@ fn set_op(ctx: &mut Ctx<'_>, args: &[Bytes], op: SetOp, store: bool, cardinality
         return Ok(Reply::Integer(result.len() as i64));
     }
     let mut result: Vec<(Vec<u8>, f64)> = result.into_iter().collect();
-    result.sort_by(|a, b| a.1.total_cmp(&b.1).then_with(|| a.0.cmp(&b.0)));
+    // Redis's order: by score (-0 equal to 0; no NaN survives aggregation), then by member.
+    result.sort_by(|a, b| a.1.partial_cmp(&b.1).unwrap_or(Ordering::Equal).then_with(|| a.0.cmp(&b.0)));
     if !store {
         return Ok(scored_reply(result, with_scores, ctx.client.resp));
     }
