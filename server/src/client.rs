@@ -26,12 +26,19 @@ pub struct ClientHandle {
     pub last_command: Mutex<String>,
     pub killed: AtomicBool,
     pub kill_signal: Notify,
+    /// `CLIENT NO-EVICT ON` (shown as flag `e`; nothing is ever evicted here).
+    pub no_evict: AtomicBool,
 }
 
 impl ClientHandle {
     pub fn kill(&self) {
         self.killed.store(true, Ordering::SeqCst);
         self.kill_signal.notify_one();
+    }
+
+    /// Sets the name (`CLIENT SETNAME`, `HELLO SETNAME`); an empty name removes it.
+    pub fn set_name(&self, name: &Bytes) {
+        *self.name.lock().unwrap_or_else(|e| e.into_inner()) = (!name.is_empty()).then(|| name.clone());
     }
 
     pub fn name(&self) -> Option<Bytes> {
@@ -46,18 +53,27 @@ impl ClientHandle {
         let name = self.name().map(|n| String::from_utf8_lossy(&n).into_owned()).unwrap_or_default();
         let cmd = self.last_command.lock().unwrap_or_else(|e| e.into_inner()).clone();
         format!(
-            "id={} addr={} laddr={} fd=0 name={} age={} idle={} flags=N db={} sub=0 psub=0 ssub=0 multi=-1 qbuf=0 qbuf-free=0 argv-mem=0 multi-mem=0 rbs=0 rbp=0 obl=0 oll=0 omem=0 tot-mem=0 events=r cmd={} user=default redir=-1 resp={}",
+            "id={} addr={} laddr={} fd=0 name={} age={} idle={} flags={} db={} sub=0 psub=0 ssub=0 multi=-1 qbuf=0 qbuf-free=0 argv-mem=0 multi-mem=0 rbs=0 rbp=0 obl=0 oll=0 omem=0 tot-mem=0 events=r cmd={} user=default redir=-1 resp={}",
             self.id,
             self.addr,
             self.laddr,
             name,
             age_s,
             idle_s,
+            if self.no_evict.load(Ordering::Relaxed) { "e" } else { "N" },
             self.db.load(Ordering::Relaxed),
             if cmd.is_empty() { "NULL" } else { &cmd },
             self.resp.load(Ordering::Relaxed),
         )
     }
+}
+
+/// Redis's `validateClientName`: printable ASCII without spaces.
+pub fn validate_client_name(name: &[u8]) -> crate::error::Result<()> {
+    if name.iter().any(|&b| !(b'!'..=b'~').contains(&b)) {
+        return Err(crate::error::Error::err("Client names cannot contain spaces, newlines or special characters."));
+    }
+    Ok(())
 }
 
 /// The connection's own state.
@@ -72,6 +88,12 @@ pub struct ClientState {
     pub close_after_reply: bool,
     /// Close without replying to this command (SHUTDOWN).
     pub close_without_reply: bool,
+    /// `CLIENT REPLY OFF`: no replies until `CLIENT REPLY ON`.
+    pub reply_off: bool,
+    /// `CLIENT REPLY SKIP` was the last command: the next command's reply is dropped.
+    reply_skip_next: bool,
+    /// The reply of the command being executed is dropped.
+    reply_skip: bool,
     /// Commands queued since MULTI; `None` outside a transaction.
     pub multi: Option<Vec<Vec<Bytes>>>,
     /// A command was rejected while queueing: EXEC must abort (EXECABORT).
@@ -99,6 +121,9 @@ impl ClientState {
             namespace: Bytes::new(),
             close_after_reply: false,
             close_without_reply: false,
+            reply_off: false,
+            reply_skip_next: false,
+            reply_skip: false,
             multi: None,
             multi_dirty: false,
             watched: Vec::new(),
@@ -121,6 +146,36 @@ impl ClientState {
         if self.multi.is_some() {
             self.multi_dirty = true;
         }
+    }
+
+    /// `CLIENT REPLY SKIP`: drop this command's reply (it has none) and the next one's.
+    pub fn skip_replies(&mut self) {
+        self.reply_skip = true;
+        if !self.reply_off {
+            self.reply_skip_next = true;
+        }
+    }
+
+    /// Called once per executed command: whether its reply is dropped (`CLIENT REPLY`).
+    pub fn take_reply_suppressed(&mut self) -> bool {
+        let suppressed = self.reply_off || self.reply_skip;
+        self.reply_skip = std::mem::take(&mut self.reply_skip_next);
+        suppressed
+    }
+
+    /// `RESET`: the state a fresh connection has (db 0, RESP2, no name, replies on, no
+    /// MULTI), and authenticated only if no password is required. The caller unwatches.
+    pub fn reset(&mut self, authenticated: bool) {
+        self.select(0);
+        self.set_resp(RespVersion::Resp2);
+        *self.handle.name.lock().unwrap_or_else(|e| e.into_inner()) = None;
+        self.handle.no_evict.store(false, Ordering::Relaxed);
+        self.reply_off = false;
+        self.reply_skip_next = false;
+        self.reply_skip = false;
+        self.multi = None;
+        self.multi_dirty = false;
+        self.authenticated = authenticated;
     }
 
     pub fn id(&self) -> u64 {
@@ -160,6 +215,7 @@ impl ClientRegistry {
             last_command: Mutex::new(String::new()),
             killed: AtomicBool::new(false),
             kill_signal: Notify::new(),
+            no_evict: AtomicBool::new(false),
         });
         self.lock().insert(id, handle.clone());
         handle

@@ -31,6 +31,9 @@ pub struct Param {
 }
 
 const GB: u64 = 1 << 30;
+/// Redis's `CONFIG_MIN_HZ` / `CONFIG_MAX_HZ`.
+const MIN_HZ: i64 = 1;
+const MAX_HZ: i64 = 500;
 const MB: u64 = 1 << 20;
 
 /// Every parameter Redrock has.
@@ -40,7 +43,7 @@ pub const PARAMS: &[Param] = &[
     Param { name: "dir", default: "./data", kind: Kind::String, mutable: false },
     Param { name: "requirepass", default: "", kind: Kind::String, mutable: true },
     Param { name: "databases", default: "16", kind: Kind::Int { min: 1, max: 256 }, mutable: false },
-    Param { name: "appendfsync", default: "everysec", kind: Kind::Enum(&["always", "everysec", "no"]), mutable: false },
+    Param { name: "appendfsync", default: "everysec", kind: Kind::Enum(&["everysec", "always", "no"]), mutable: false },
     Param {
         name: "proto-max-bulk-len",
         default: "536870912",
@@ -53,13 +56,37 @@ pub const PARAMS: &[Param] = &[
         kind: Kind::Memory { min: MB, max: i64::MAX as u64 },
         mutable: true,
     },
-    Param { name: "maxclients", default: "10000", kind: Kind::Int { min: 1, max: i32::MAX as i64 }, mutable: true },
+    Param { name: "maxclients", default: "10000", kind: Kind::Int { min: 1, max: u32::MAX as i64 }, mutable: true },
     Param { name: "timeout", default: "0", kind: Kind::Int { min: 0, max: i32::MAX as i64 }, mutable: true },
-    Param { name: "hz", default: "10", kind: Kind::Int { min: 1, max: 500 }, mutable: true },
+    // Redis accepts any non-negative hz and clamps it to 1..=500 (`CONFIG GET` shows the clamp).
+    Param { name: "hz", default: "10", kind: Kind::Int { min: 0, max: i32::MAX as i64 }, mutable: true },
     Param {
         name: "loglevel",
         default: "notice",
-        kind: Kind::Enum(&["debug", "verbose", "notice", "warning", "nothing"]),
+        kind: Kind::Enum(&["debug", "verbose", "notice", "warning"]),
+        mutable: true,
+    },
+    // Accepted and reported so clients and tools that read them work. Every acknowledged
+    // write is already durable in RocksDB's log, so there are no snapshots to schedule
+    // (`save`) and no AOF to turn on (`appendonly`).
+    Param { name: "save", default: "", kind: Kind::String, mutable: true },
+    Param { name: "appendonly", default: "no", kind: Kind::Bool, mutable: true },
+    // Accepted and reported so clients that read them work; Redrock keeps its data on disk
+    // and never evicts, so neither has an effect.
+    Param { name: "maxmemory", default: "0", kind: Kind::Memory { min: 0, max: i64::MAX as u64 }, mutable: true },
+    Param {
+        name: "maxmemory-policy",
+        default: "noeviction",
+        kind: Kind::Enum(&[
+            "volatile-lru",
+            "volatile-lfu",
+            "volatile-random",
+            "volatile-ttl",
+            "allkeys-lru",
+            "allkeys-lfu",
+            "allkeys-random",
+            "noeviction",
+        ]),
         mutable: true,
     },
     Param { name: "logfile", default: "", kind: Kind::String, mutable: false },
@@ -115,6 +142,9 @@ impl Param {
                 let n: i64 = value.parse().map_err(|_| "argument couldn't be parsed into an integer".to_string())?;
                 if n < min || n > max {
                     return Err(format!("argument must be between {min} and {max} inclusive"));
+                }
+                if self.name == "hz" {
+                    return Ok(n.clamp(MIN_HZ, MAX_HZ).to_string());
                 }
                 Ok(n.to_string())
             }
@@ -200,27 +230,49 @@ impl Config {
         PARAMS.iter().map(|p| (p.name, self.get(p.name)))
     }
 
-    /// Applies a CONFIG SET of several pairs: all or none, as Redis 7.0 does.
-    pub fn set_many(&mut self, pairs: &[(String, String)]) -> Result<(), (String, String)> {
-        let mut next = self.clone();
-        let mut seen = Vec::new();
-        for (name, value) in pairs {
+    /// Applies a CONFIG SET of several pairs: all or none, checked in Redis 7.0's order (every
+    /// name first, then every value).
+    pub fn set_many(&mut self, pairs: &[(String, String)]) -> Result<(), ConfigSetError> {
+        let mut found: Vec<&'static Param> = Vec::with_capacity(pairs.len());
+        let mut first_error = None;
+        for (name, _) in pairs {
             let Some(param) = find(name) else {
-                return Err((name.clone(), String::new()));
+                first_error.get_or_insert(ConfigSetError::Unknown(name.clone()));
+                continue;
             };
-            if seen.contains(&param.name) {
-                return Err((name.clone(), "duplicate parameter".to_string()));
+            if first_error.is_some() {
+                continue;
             }
-            seen.push(param.name);
             if !param.mutable {
-                return Err((name.clone(), "can't set immutable config".to_string()));
+                first_error =
+                    Some(ConfigSetError::Failed { name: name.clone(), reason: "can't set immutable config".into() });
+            } else if found.iter().any(|p| p.name == param.name) {
+                first_error = Some(ConfigSetError::Failed { name: name.clone(), reason: "duplicate parameter".into() });
             }
-            let value = param.normalise(value).map_err(|reason| (name.clone(), reason))?;
+            found.push(param);
+        }
+        if let Some(error) = first_error {
+            return Err(error);
+        }
+        let mut next = self.clone();
+        for (param, (_, value)) in found.iter().zip(pairs) {
+            let value = param
+                .normalise(value)
+                .map_err(|reason| ConfigSetError::Failed { name: param.name.to_string(), reason })?;
             next.values.insert(param.name, value);
         }
         *self = next;
         Ok(())
     }
+}
+
+/// Why a `CONFIG SET` was refused; `Display` is Redis's error text (without `ERR `).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ConfigSetError {
+    #[error("Unknown option or number of arguments for CONFIG SET - '{0}'")]
+    Unknown(String),
+    #[error("CONFIG SET failed (possibly related to argument '{name}') - {reason}")]
+    Failed { name: String, reason: String },
 }
 
 #[cfg(test)]

@@ -82,6 +82,17 @@ async fn run(shared: &Arc<Shared>, client: &mut ClientState, stream: &mut TcpStr
             let limits = Limits { proto_max_bulk_len, authenticated: client.authenticated };
             match parser.parse(&mut input, &limits) {
                 Ok(Some(args)) => {
+                    if let Some(writes) = dispatch::pausable(&args) {
+                        if shared.pause.must_wait_until(writes).is_some() {
+                            // CLIENT PAUSE: answer what came before, then wait for the end.
+                            flush(shared, stream, &mut output).await?;
+                            tokio::select! {
+                                _ = shared.pause.wait(writes) => {}
+                                _ = handle.kill_signal.notified() => return Ok(()),
+                                _ = shutdown.changed() => return Ok(()),
+                            }
+                        }
+                    }
                     let mut reply = dispatch::execute(shared, client, args);
                     if let Some(wait) = client.blocked.take() {
                         // Replies to the requests before it go out before the client waits.
@@ -95,7 +106,9 @@ async fn run(shared: &Arc<Shared>, client: &mut ClientState, stream: &mut TcpStr
                     if client.close_without_reply {
                         return flush(shared, stream, &mut output).await;
                     }
-                    encode(&reply, client.resp, &mut output);
+                    if !client.take_reply_suppressed() {
+                        encode(&reply, client.resp, &mut output);
+                    }
                     if client.close_after_reply {
                         return flush(shared, stream, &mut output).await;
                     }

@@ -2,6 +2,7 @@
 //! lazy expiry, delete, expire, rename, copy, iteration). Type-specific work is in `types/`.
 
 use crate::error::{Error, Result};
+use crate::shared::Stats;
 use crate::storage::encoding::{self, db_prefix, meta_key, prefix_successor, sub_key_prefix};
 use crate::storage::metadata::{self, HEADER_LEN};
 use crate::storage::{now_ms, Batch, Cf, KeyType, Metadata, Storage};
@@ -59,6 +60,24 @@ impl<'a> Db<'a> {
             return Ok(None);
         }
         Ok(Some(Record { meta, raw }))
+    }
+
+    /// `lookup` for a command that reads the key (Redis's `lookupKeyRead`): counts a
+    /// keyspace hit or miss in `stats` (INFO). Writes and internal lookups use `lookup`.
+    pub fn lookup_read(&self, key: &[u8], stats: &Stats) -> Result<Option<Record>> {
+        let found = self.lookup(key)?;
+        let counter = if found.is_some() { &stats.keyspace_hits } else { &stats.keyspace_misses };
+        Stats::add(counter, 1);
+        Ok(found)
+    }
+
+    /// `lookup_typed` for a command that reads the key: counts a keyspace hit or miss
+    /// (a key of another type is a hit, as in Redis).
+    pub fn lookup_typed_read(&self, key: &[u8], expected: KeyType, stats: &Stats) -> Result<Option<Record>> {
+        match self.lookup_read(key, stats)? {
+            Some(record) if record.meta.key_type != expected => Err(Error::WrongType),
+            found => Ok(found),
+        }
     }
 
     /// The live record of `key` if it has type `expected`; `WRONGTYPE` if it has another.

@@ -26,7 +26,7 @@ pub fn resolve(args: &[Bytes]) -> Result<(&'static CommandSpec, Option<&'static 
     let Some(spec) = table::lookup(&args[0]) else {
         return Err(Error::unknown_command(args));
     };
-    if spec.handler.is_some() || args.len() < 2 {
+    if spec.subcommands.is_empty() || args.len() < 2 {
         if !spec.arity_accepts(args.len()) {
             return Err(Error::WrongArity(spec.name.to_string()));
         }
@@ -41,6 +41,13 @@ pub fn resolve(args: &[Bytes]) -> Result<(&'static CommandSpec, Option<&'static 
     Ok((sub, Some(spec)))
 }
 
+/// Whether `args` is a command a `CLIENT PAUSE` holds, and if so whether it writes (a
+/// `WRITE` pause holds only those); `None` for requests rejected before they could run.
+pub fn pausable(args: &[Bytes]) -> Option<bool> {
+    let (spec, _) = resolve(args).ok()?;
+    Some(spec.flags & (flag::WRITE | flag::MAY_REPLICATE) != 0)
+}
+
 /// Executes one request from a client and returns its reply. Clients blocked on keys the
 /// command made ready are served before the reply leaves (see blocking.rs).
 pub fn execute(shared: &Arc<Shared>, client: &mut ClientState, args: Vec<Bytes>) -> Reply {
@@ -53,7 +60,14 @@ pub fn execute(shared: &Arc<Shared>, client: &mut ClientState, args: Vec<Bytes>)
 /// and serve once after the whole unit, as Redis does (EXEC's queued commands go through
 /// [`run`] inside the EXEC request, whose own `execute` serves once at its end).
 pub fn execute_unserved(shared: &Arc<Shared>, client: &mut ClientState, args: Vec<Bytes>) -> Reply {
-    Stats::add(&shared.stats.total_commands_processed, 1);
+    let reply = execute_checked(shared, client, args);
+    if let Reply::Error(text) = &reply {
+        shared.stats.add_error(text);
+    }
+    reply
+}
+
+fn execute_checked(shared: &Arc<Shared>, client: &mut ClientState, args: Vec<Bytes>) -> Reply {
     client.handle.last_interaction_ms.store(client.handle.created.elapsed().as_millis() as u64, Ordering::Relaxed);
     let (spec, parent) = match resolve(&args) {
         Ok(found) => found,
@@ -108,6 +122,8 @@ pub fn run(shared: &Arc<Shared>, client: &mut ClientState, spec: &'static Comman
         Ok(reply) => reply,
         Err(e) => e.into(),
     };
+    // Counted once the command ran, as Redis's `call()` does (rejected requests are not).
+    Stats::add(&shared.stats.total_commands_processed, 1);
     if spec.flags & flag::WRITE != 0 && !matches!(reply, Reply::Error(_)) {
         shared.watches.touch(&namespace, physical_db, positions.iter().map(|&i| &args[i][..]));
     }

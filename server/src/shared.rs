@@ -1,6 +1,6 @@
 //! The state every connection shares: storage, configuration, clients, statistics, locks.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::sync::atomic::{AtomicU64, AtomicU8, Ordering};
 use std::sync::{Mutex, RwLock};
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
@@ -13,6 +13,7 @@ use crate::config::Config;
 use crate::db::Db;
 use crate::error::Result;
 use crate::locks::KeyLocks;
+use crate::pause::ClientPause;
 use crate::storage::encoding::MAX_DATABASES;
 use crate::storage::{Cf, Storage};
 use crate::watch::Watches;
@@ -33,11 +34,53 @@ pub struct Stats {
     pub keyspace_misses: AtomicU64,
     pub net_input_bytes: AtomicU64,
     pub net_output_bytes: AtomicU64,
+    pub total_error_replies: AtomicU64,
+    /// Error replies by code (`ERR`, `WRONGTYPE`, ...), for INFO errorstats; sorted as Redis's rax.
+    pub error_codes: Mutex<BTreeMap<String, u64>>,
 }
+
+/// Distinct error codes INFO errorstats tracks (Redis's `ERRORSTATS_LIMIT`); more are only
+/// counted in `total_error_replies`.
+pub const MAX_ERROR_CODES: usize = 128;
 
 impl Stats {
     pub fn add(counter: &AtomicU64, n: u64) {
         counter.fetch_add(n, Ordering::Relaxed);
+    }
+
+    pub fn get(counter: &AtomicU64) -> u64 {
+        counter.load(Ordering::Relaxed)
+    }
+
+    /// Counts one error reply whose text starts with `code`.
+    pub fn add_error(&self, text: &[u8]) {
+        Stats::add(&self.total_error_replies, 1);
+        let code = text.split(|&b| b == b' ').next().unwrap_or_default();
+        let code = String::from_utf8_lossy(code);
+        let mut codes = self.error_codes.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(count) = codes.get_mut(code.as_ref()) {
+            *count += 1;
+        } else if codes.len() < MAX_ERROR_CODES {
+            codes.insert(code.into_owned(), 1);
+        }
+    }
+
+    /// `CONFIG RESETSTAT`: every counter back to 0, as Redis's `resetServerStats`.
+    pub fn reset(&self) {
+        for counter in [
+            &self.total_connections_received,
+            &self.total_commands_processed,
+            &self.rejected_connections,
+            &self.expired_keys,
+            &self.keyspace_hits,
+            &self.keyspace_misses,
+            &self.net_input_bytes,
+            &self.net_output_bytes,
+            &self.total_error_replies,
+        ] {
+            counter.store(0, Ordering::Relaxed);
+        }
+        self.error_codes.lock().unwrap_or_else(|e| e.into_inner()).clear();
     }
 }
 
@@ -95,6 +138,8 @@ pub struct Shared {
     pub shutdown: watch::Sender<bool>,
     /// Unix time of the last successful save, for LASTSAVE.
     pub last_save_unix_s: AtomicU64,
+    /// `CLIENT PAUSE` state.
+    pub pause: ClientPause,
     pub watches: Watches,
 }
 
@@ -123,6 +168,7 @@ impl Shared {
             port,
             shutdown: watch::channel(false).0,
             last_save_unix_s: AtomicU64::new(now),
+            pause: ClientPause::default(),
             watches: Watches::default(),
         })
     }

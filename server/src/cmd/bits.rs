@@ -23,6 +23,7 @@ pub const COMMANDS: &[CommandSpec] = &[
         .flags(flag::WRITE | flag::DENYOOM)
         .acl(acl::BITMAP)
         .keys(&[KeySpec::single(1, key_flags::RW_ACCESS_UPDATE_VARIABLE)])
+        .key_notes(&["This command allows both access and modification of the key"])
         .doc("3.2.0", "Perform arbitrary bitfield integer operations on strings", "O(1) for each subcommand specified"),
     CommandSpec::new("bitfield_ro", -2, Group::Bitmap, bitfield_ro)
         .flags(flag::READONLY | flag::FAST)

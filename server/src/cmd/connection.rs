@@ -6,6 +6,7 @@ use redrock_protocol::{Reply, RespVersion};
 use super::args::{is, parse_i64};
 use super::spec::{acl, flag, CommandSpec, Group};
 use super::Ctx;
+use crate::client::validate_client_name;
 use crate::error::{Error, Result};
 
 pub const COMMANDS: &[CommandSpec] = &[
@@ -14,11 +15,10 @@ pub const COMMANDS: &[CommandSpec] = &[
         .acl(acl::CONNECTION)
         .tips(&["request_policy:all_shards", "response_policy:all_succeeded"])
         .doc("1.0.0", "Ping the server", "O(1)"),
-    CommandSpec::new("echo", 2, Group::Connection, echo).flags(flag::FAST).acl(acl::CONNECTION).doc(
-        "1.0.0",
-        "Echo the given string",
-        "O(1)",
-    ),
+    CommandSpec::new("echo", 2, Group::Connection, echo)
+        .flags(flag::LOADING | flag::STALE | flag::FAST)
+        .acl(acl::CONNECTION)
+        .doc("1.0.0", "Echo the given string", "O(1)"),
     CommandSpec::new("select", 2, Group::Connection, select)
         .flags(flag::LOADING | flag::STALE | flag::FAST)
         .acl(acl::CONNECTION)
@@ -31,6 +31,10 @@ pub const COMMANDS: &[CommandSpec] = &[
         .flags(flag::NOSCRIPT | flag::LOADING | flag::STALE | flag::FAST | flag::NO_AUTH | flag::ALLOW_BUSY)
         .acl(acl::CONNECTION)
         .doc("1.0.0", "Authenticate to the server", "O(N) where N is the number of passwords defined for the user"),
+    CommandSpec::new("reset", 1, Group::Connection, reset)
+        .flags(flag::NOSCRIPT | flag::LOADING | flag::STALE | flag::FAST | flag::NO_AUTH | flag::ALLOW_BUSY)
+        .acl(acl::CONNECTION)
+        .doc("6.2.0", "Reset the connection", "O(1)"),
     CommandSpec::new("hello", -1, Group::Connection, hello)
         .flags(flag::NOSCRIPT | flag::LOADING | flag::STALE | flag::FAST | flag::NO_AUTH | flag::ALLOW_BUSY)
         .acl(acl::CONNECTION)
@@ -49,13 +53,30 @@ fn echo(_ctx: &mut Ctx<'_>, args: &[Bytes]) -> Result<Reply> {
     Ok(Reply::Bulk(args[1].clone()))
 }
 
+/// Redis's `getIntFromObjectOrReply` without a custom message.
+pub fn parse_int(arg: &[u8]) -> Result<i64> {
+    let value = parse_i64(arg)?;
+    if value < i32::MIN as i64 || value > i32::MAX as i64 {
+        return Err(Error::err(format!("value is out of range, value must between {} and {}", i32::MIN, i32::MAX)));
+    }
+    Ok(value)
+}
+
 fn select(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Result<Reply> {
-    let index = parse_i64(&args[1])?;
+    let index = parse_int(&args[1])?;
     if index < 0 || index >= ctx.shared.databases as i64 {
         return Err(Error::DbIndexOutOfRange);
     }
     ctx.client.select(index as usize);
     Ok(Reply::ok())
+}
+
+/// `RESET`: back to a fresh connection's state; `+RESET`.
+fn reset(ctx: &mut Ctx<'_>, _args: &[Bytes]) -> Result<Reply> {
+    let authenticated = ctx.shared.config().get("requirepass").is_empty();
+    ctx.client.unwatch_all(&ctx.shared.watches);
+    ctx.client.reset(authenticated);
+    Ok(Reply::Simple(Bytes::from_static(b"RESET")))
 }
 
 fn quit(ctx: &mut Ctx<'_>, _args: &[Bytes]) -> Result<Reply> {
@@ -124,10 +145,8 @@ fn hello(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Result<Reply> {
         return Err(Error::Coded("NOAUTH HELLO must be called with the client already authenticated, otherwise the HELLO AUTH <user> <pass> option can be used to authenticate the client and select the RESP protocol version at the same time".into()));
     }
     if let Some(name) = name {
-        if name.iter().any(|&b| !(b'!'..=b'~').contains(&b)) {
-            return Err(Error::err("Client names cannot contain spaces, newlines or special characters."));
-        }
-        *ctx.client.handle.name.lock().unwrap_or_else(|e| e.into_inner()) = (!name.is_empty()).then_some(name);
+        validate_client_name(&name)?;
+        ctx.client.handle.set_name(&name);
     }
     if let Some(version) = version {
         ctx.client.set_resp(version);

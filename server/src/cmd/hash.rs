@@ -63,6 +63,7 @@ pub const COMMANDS: &[CommandSpec] = &[
         .keys(&[KeySpec::single(1, key_flags::RO_ACCESS)])
         .doc("2.0.0", "Get the values of all the given hash fields", "O(N) where N is the number of fields being requested."),
     CommandSpec::new("hmset", -4, Group::Hash, hmset)
+        .deprecated("4.0.0", "`HSET` with multiple field-value pairs")
         .flags(flag::WRITE | flag::DENYOOM | flag::FAST)
         .acl(acl::HASH)
         .keys(&[KeySpec::single(1, key_flags::RW_UPDATE)])

@@ -115,7 +115,7 @@ fn exists(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Result<Reply> {
 }
 
 fn type_(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Result<Reply> {
-    let name = match ctx.db().lookup(&args[1])? {
+    let name = match ctx.db().lookup_read(&args[1], &ctx.shared.stats)? {
         Some(record) => record.meta.key_type.name(),
         None => "none",
     };

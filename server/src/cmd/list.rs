@@ -63,6 +63,7 @@ pub const COMMANDS: &[CommandSpec] = &[
             "O(N) where N is the number of provided keys.",
         ),
     CommandSpec::new("brpoplpush", 4, Group::List, brpoplpush)
+        .deprecated("6.2.0", "`BLMOVE` with the `RIGHT` and `LEFT` arguments")
         .flags(flag::WRITE | flag::DENYOOM | flag::NOSCRIPT | flag::BLOCKING)
         .acl(acl::LIST)
         .keys(MOVE_KEYS)
@@ -104,7 +105,7 @@ pub const COMMANDS: &[CommandSpec] = &[
         .flags(flag::WRITE | flag::FAST)
         .acl(acl::LIST)
         .keys(&[KeySpec::single(1, key_flags::RW_ACCESS_DELETE)])
-        .doc("6.2.0", "Remove and get the first elements in a list", "O(N) where N is the number of elements returned"),
+        .doc("1.0.0", "Remove and get the first elements in a list", "O(N) where N is the number of elements returned"),
     CommandSpec::new("lpos", -3, Group::List, lpos)
         .flags(flag::READONLY)
         .acl(acl::LIST)
@@ -164,8 +165,9 @@ pub const COMMANDS: &[CommandSpec] = &[
         .flags(flag::WRITE | flag::FAST)
         .acl(acl::LIST)
         .keys(&[KeySpec::single(1, key_flags::RW_ACCESS_DELETE)])
-        .doc("6.2.0", "Remove and get the last elements in a list", "O(N) where N is the number of elements returned"),
+        .doc("1.0.0", "Remove and get the last elements in a list", "O(N) where N is the number of elements returned"),
     CommandSpec::new("rpoplpush", 3, Group::List, rpoplpush)
+        .deprecated("6.2.0", "`LMOVE` with the `RIGHT` and `LEFT` arguments")
         .flags(flag::WRITE | flag::DENYOOM)
         .acl(acl::LIST)
         .keys(MOVE_KEYS)

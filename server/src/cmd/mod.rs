@@ -3,11 +3,13 @@
 
 pub mod args;
 pub mod bits;
+pub mod client;
 pub mod command;
 pub mod config;
 pub mod connection;
 pub mod expire;
 pub mod hash;
+pub mod info;
 pub mod keyspace;
 pub mod list;
 pub mod object;
@@ -39,7 +41,9 @@ pub const FAMILIES: &[&[CommandSpec]] = &[
     scan::COMMANDS,
     object::COMMANDS,
     connection::COMMANDS,
+    client::COMMANDS,
     server::COMMANDS,
+    info::COMMANDS,
     config::COMMANDS,
     command::COMMANDS,
     hash::COMMANDS,

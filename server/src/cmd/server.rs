@@ -3,7 +3,10 @@
 use bytes::Bytes;
 use redrock_protocol::Reply;
 
-use super::args::is;
+use std::sync::atomic::Ordering;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use super::args::{is, parse_i64};
 use super::spec::{acl, flag, CommandSpec, Group};
 use super::Ctx;
 use crate::error::{Error, Result};
@@ -32,6 +35,23 @@ pub const COMMANDS: &[CommandSpec] = &[
             "Remove all keys from all databases",
             "O(N) where N is the total number of keys in all databases",
         ),
+    CommandSpec::new("swapdb", 3, Group::Server, swapdb)
+        .flags(flag::WRITE | flag::FAST)
+        .acl(acl::KEYSPACE | acl::DANGEROUS)
+        .doc(
+            "4.0.0",
+            "Swaps two Redis databases",
+            "O(N) where N is the count of clients watching or blocking on keys from both databases.",
+        ),
+    CommandSpec::new("time", 1, Group::Server, time)
+        .flags(flag::LOADING | flag::STALE | flag::FAST)
+        .tips(&["nondeterministic_output"])
+        .doc("2.6.0", "Return the current server time", "O(1)"),
+    CommandSpec::new("lastsave", 1, Group::Server, lastsave)
+        .flags(flag::LOADING | flag::STALE | flag::FAST)
+        .acl(acl::ADMIN | acl::DANGEROUS)
+        .tips(&["nondeterministic_output"])
+        .doc("1.0.0", "Get the UNIX time stamp of the last successful save to disk", "O(1)"),
     CommandSpec::new("shutdown", -1, Group::Server, shutdown)
         .flags(flag::ADMIN | flag::NOSCRIPT | flag::LOADING | flag::STALE | flag::NO_MULTI | flag::ALLOW_BUSY)
         .doc(
@@ -40,6 +60,40 @@ pub const COMMANDS: &[CommandSpec] = &[
             "O(N) when saving, where N is the total number of keys in all databases when saving data, otherwise O(1)",
         ),
 ];
+
+/// `SWAPDB index1 index2`: O(1), a swap of the logical→physical database map.
+fn swapdb(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Result<Reply> {
+    let db_index = |arg: &Bytes, which: &str| {
+        parse_i64(arg)
+            .ok()
+            .filter(|n| i32::try_from(*n).is_ok())
+            .ok_or_else(|| Error::err(format!("invalid {which} DB index")))
+    };
+    let first = db_index(&args[1], "first")?;
+    let second = db_index(&args[2], "second")?;
+    let databases = ctx.shared.databases as i64;
+    if !(0..databases).contains(&first) || !(0..databases).contains(&second) {
+        return Err(Error::DbIndexOutOfRange);
+    }
+    if first != second {
+        ctx.shared.swap_dbs(first as usize, second as usize)?;
+    }
+    Ok(Reply::ok())
+}
+
+/// `[unix seconds, microseconds]` as two bulk strings.
+fn time(_ctx: &mut Ctx<'_>, _args: &[Bytes]) -> Result<Reply> {
+    let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default();
+    Ok(Reply::Array(vec![
+        Reply::Bulk(Bytes::from(now.as_secs().to_string())),
+        Reply::Bulk(Bytes::from(now.subsec_micros().to_string())),
+    ]))
+}
+
+/// Every acknowledged write is already durable; the last "save" is the start-up time.
+fn lastsave(ctx: &mut Ctx<'_>, _args: &[Bytes]) -> Result<Reply> {
+    Ok(Reply::Integer(ctx.shared.last_save_unix_s.load(Ordering::Relaxed) as i64))
+}
 
 fn dbsize(ctx: &mut Ctx<'_>, _args: &[Bytes]) -> Result<Reply> {
     Ok(Reply::Integer(ctx.db().size()? as i64))

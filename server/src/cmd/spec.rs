@@ -192,10 +192,16 @@ pub struct CommandSpec {
     pub flags: u32,
     pub acl: u32,
     pub key_specs: &'static [KeySpec],
+    /// Redis's `notes` of the key spec at the same index (`COMMAND INFO set`); most have none.
+    pub key_notes: &'static [&'static str],
     pub group: Group,
     pub since: &'static str,
     pub summary: &'static str,
     pub complexity: &'static str,
+    /// For a deprecated command, the version that deprecated it and what replaces it
+    /// (`COMMAND DOCS` `deprecated_since` / `replaced_by`); empty otherwise.
+    pub deprecated_since: &'static str,
+    pub replaced_by: &'static str,
     /// `COMMAND INFO` tips (`nondeterministic_output`, `request_policy:all_shards`, ...).
     pub tips: &'static [&'static str],
     /// `None` for containers (`CONFIG`, `CLIENT`), which dispatch to `subcommands`.
@@ -211,10 +217,13 @@ impl CommandSpec {
             flags: 0,
             acl: 0,
             key_specs: &[],
+            key_notes: &[],
             group,
             since: "1.0.0",
             summary: "",
             complexity: "",
+            deprecated_since: "",
+            replaced_by: "",
             tips: &[],
             handler: Some(handler),
             subcommands: &[],
@@ -229,14 +238,37 @@ impl CommandSpec {
             flags: 0,
             acl: 0,
             key_specs: &[],
+            key_notes: &[],
             group,
             since: "1.0.0",
             summary: "",
             complexity: "",
+            deprecated_since: "",
+            replaced_by: "",
             tips: &[],
             handler: None,
             subcommands,
         }
+    }
+
+    /// Marks the command deprecated since `since`, replaced by `replaced_by` (Redis's text,
+    /// with its backquotes).
+    pub const fn deprecated(mut self, since: &'static str, replaced_by: &'static str) -> Self {
+        self.deprecated_since = since;
+        self.replaced_by = replaced_by;
+        self
+    }
+
+    /// Notes of the key specs, by index (`""` for a spec without).
+    pub const fn key_notes(mut self, notes: &'static [&'static str]) -> Self {
+        self.key_notes = notes;
+        self
+    }
+
+    /// Subcommands of a container that also runs on its own (`COMMAND` without arguments).
+    pub const fn with_subcommands(mut self, subcommands: &'static [CommandSpec]) -> Self {
+        self.subcommands = subcommands;
+        self
     }
 
     pub const fn flags(mut self, flags: u32) -> Self {
@@ -345,6 +377,12 @@ impl CommandSpec {
 
     /// Positions of the keys in `args`, in the order the specs give them.
     pub fn key_positions(&self, args: &[Bytes]) -> Vec<usize> {
+        self.keys_with_specs(args).into_iter().map(|(position, _)| position).collect()
+    }
+
+    /// Positions of the keys in `args`, each with the key spec that found it (whose flags
+    /// `COMMAND GETKEYSANDFLAGS` prints).
+    pub fn keys_with_specs(&self, args: &[Bytes]) -> Vec<(usize, &'static KeySpec)> {
         let argc = args.len() as i64;
         let mut out = Vec::new();
         for spec in self.key_specs {
@@ -376,7 +414,7 @@ impl CommandSpec {
                     };
                     let mut i = start;
                     while i <= end && i < argc && i >= 1 {
-                        out.push(i as usize);
+                        out.push((i as usize, spec));
                         i += step.max(1) as i64;
                     }
                 }
@@ -394,7 +432,7 @@ impl CommandSpec {
                         if i >= argc {
                             break;
                         }
-                        out.push(i as usize);
+                        out.push((i as usize, spec));
                     }
                 }
             }

@@ -47,6 +47,7 @@ pub const COMMANDS: &[CommandSpec] = &[
         .flags(flag::WRITE | flag::FAST)
         .acl(acl::STRING)
         .keys(&[KeySpec::single(1, key_flags::RW_ACCESS_UPDATE)])
+        .key_notes(&["RW and UPDATE because it changes the TTL"])
         .doc("6.2.0", "Get the value of a key and optionally set its expiration", O1),
     CommandSpec::new("getrange", 4, Group::String, getrange)
         .flags(flag::READONLY)
@@ -54,6 +55,7 @@ pub const COMMANDS: &[CommandSpec] = &[
         .keys(&[KeySpec::single(1, key_flags::RO_ACCESS)])
         .doc("2.4.0", "Get a substring of the string stored at a key", RANGE_COMPLEXITY),
     CommandSpec::new("getset", 3, Group::String, getset)
+        .deprecated("6.2.0", "`SET` with the `!GET` argument")
         .flags(flag::WRITE | flag::DENYOOM | flag::FAST)
         .acl(acl::STRING)
         .keys(&[KeySpec::single(1, key_flags::RW_ACCESS_UPDATE)])
@@ -109,6 +111,7 @@ pub const COMMANDS: &[CommandSpec] = &[
         .flags(flag::WRITE | flag::DENYOOM)
         .acl(acl::STRING)
         .keys(&[KeySpec::single(1, key_flags::RW_ACCESS_UPDATE_VARIABLE)])
+        .key_notes(&["RW and ACCESS due to the optional `GET` argument"])
         .doc("1.0.0", "Set the string value of a key", O1),
     CommandSpec::new("setex", 4, Group::String, setex)
         .flags(flag::WRITE | flag::DENYOOM)
@@ -131,6 +134,7 @@ pub const COMMANDS: &[CommandSpec] = &[
         .keys(&[KeySpec::single(1, key_flags::RO)])
         .doc("2.2.0", "Get the length of the value stored in a key", O1),
     CommandSpec::new("substr", 4, Group::String, getrange)
+        .deprecated("2.0.0", "`GETRANGE`")
         .flags(flag::READONLY)
         .acl(acl::STRING)
         .keys(&[KeySpec::single(1, key_flags::RO_ACCESS)])

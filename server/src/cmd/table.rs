@@ -60,12 +60,7 @@ mod tests {
         for spec in all() {
             assert_eq!(spec.name, spec.name.to_ascii_lowercase());
             assert!(spec.arity != 0, "{} has arity 0", spec.name);
-            assert_eq!(
-                spec.handler.is_none(),
-                !spec.subcommands.is_empty(),
-                "{}: containers have no handler",
-                spec.name
-            );
+            assert!(spec.handler.is_some() || !spec.subcommands.is_empty(), "{} has no handler", spec.name);
             for sub in spec.subcommands {
                 assert!(sub.handler.is_some(), "{}|{} has no handler", spec.name, sub.name);
                 assert!(sub.arity.unsigned_abs() >= 2, "{}|{}: arity counts the container", spec.name, sub.name);

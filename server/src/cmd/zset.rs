@@ -131,11 +131,13 @@ pub const COMMANDS: &[CommandSpec] = &[
         .keys(ONE_RO)
         .doc("1.2.0", "Return a range of members in a sorted set", "O(log(N)+M) with N being the number of elements in the sorted set and M the number of elements returned."),
     CommandSpec::new("zrangebylex", -4, Group::SortedSet, range::zrangebylex)
+        .deprecated("6.2.0", "`ZRANGE` with the `BYLEX` argument")
         .flags(flag::READONLY)
         .acl(SS)
         .keys(ONE_RO)
         .doc("2.8.9", "Return a range of members in a sorted set, by lexicographical range", LOG_N_M),
     CommandSpec::new("zrangebyscore", -4, Group::SortedSet, range::zrangebyscore)
+        .deprecated("6.2.0", "`ZRANGE` with the `BYSCORE` argument")
         .flags(flag::READONLY)
         .acl(SS)
         .keys(ONE_RO)
@@ -171,16 +173,19 @@ pub const COMMANDS: &[CommandSpec] = &[
         .keys(&[KeySpec::single(1, RW_DELETE)])
         .doc("1.2.0", "Remove all members in a sorted set within the given scores", "O(log(N)+M) with N being the number of elements in the sorted set and M the number of elements removed by the operation."),
     CommandSpec::new("zrevrange", -4, Group::SortedSet, range::zrevrange)
+        .deprecated("6.2.0", "`ZRANGE` with the `REV` argument")
         .flags(flag::READONLY)
         .acl(SS)
         .keys(ONE_RO)
         .doc("1.2.0", "Return a range of members in a sorted set, by index, with scores ordered from high to low", "O(log(N)+M) with N being the number of elements in the sorted set and M the number of elements returned."),
     CommandSpec::new("zrevrangebylex", -4, Group::SortedSet, range::zrevrangebylex)
+        .deprecated("6.2.0", "`ZRANGE` with the `REV` and `BYLEX` arguments")
         .flags(flag::READONLY)
         .acl(SS)
         .keys(ONE_RO)
         .doc("2.8.9", "Return a range of members in a sorted set, by lexicographical range, ordered from higher to lower strings.", LOG_N_M),
     CommandSpec::new("zrevrangebyscore", -4, Group::SortedSet, range::zrevrangebyscore)
+        .deprecated("6.2.0", "`ZRANGE` with the `REV` and `BYSCORE` arguments")
         .flags(flag::READONLY)
         .acl(SS)
         .keys(ONE_RO)
