@@ -31,6 +31,11 @@ pub struct Known {
     pub line: Option<usize>,
     /// Why Redrock differs, and whether it is meant to. Mandatory.
     pub reason: String,
+    /// Restricts the entry to divergences whose target reply contains this text (as
+    /// rendered in the transcript, e.g. `null-array`): for `script = "fuzz"` entries, where
+    /// no line number can narrow an entry down.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub target_reply: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -78,6 +83,7 @@ impl Register {
             k.script == script
                 && k.command.eq_ignore_ascii_case(&d.name)
                 && (k.line.is_none() || k.line == Some(d.line))
+                && k.target_reply.as_ref().map_or(true, |t| d.actual.contains(t.as_str()))
         });
         if let Some(i) = found {
             self.used.insert(i);
@@ -117,7 +123,13 @@ pub fn new_entries<'a>(divergences: impl Iterator<Item = (&'a str, &'a Divergenc
         if d.known.is_some() || out.iter().any(|k| k.script == script && k.command == d.name) {
             continue;
         }
-        out.push(Known { script: script.to_string(), command: d.name.clone(), line: None, reason: reason.to_string() });
+        out.push(Known {
+            script: script.to_string(),
+            command: d.name.clone(),
+            line: None,
+            reason: reason.to_string(),
+            target_reply: None,
+        });
     }
     out
 }

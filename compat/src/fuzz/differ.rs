@@ -1,9 +1,13 @@
 //! Runs cases on a reference and a target and compares their transcripts, rendered exactly
 //! as `diff` renders them (the reference's tips, then each command's own flags).
 //!
-//! Many cases share one pipeline: each is preceded by a prologue (`DISCARD`, `UNWATCH`,
-//! `FLUSHALL`, replies not compared) that returns the connection to the state a script
-//! starts in, so a case replayed alone (or as a `.redis` script by `diff`) sees the same.
+//! Many cases share one pipeline: each is followed by an epilogue (replies not compared)
+//! that returns the connection and the data to the state a script starts in (no MULTI,
+//! no WATCH, db 0, empty), so a case replayed alone (or as a `.redis` script by `diff`,
+//! after its FLUSHALL) sees the same. The epilogue deletes the keys the case can have
+//! written, in the two databases cases reach (`MOVE`/`COPY … DB 1`), rather than FLUSHALL:
+//! cheaper, and a server whose FLUSHALL gets slower with every call (range tombstones
+//! piling up in a RocksDB memtable) would otherwise slow the campaign down to a crawl.
 
 use crate::client::{Conn, Endpoint};
 use crate::diff::{compare, Divergence};
@@ -13,13 +17,42 @@ use crate::script::{Command, Flags};
 use crate::tips::Tips;
 use crate::transcript::{render_replies, Entry};
 
+use super::domain;
 use super::generate::{Case, FuzzCommand};
 use super::table::COMMANDS;
 
 /// Script name the register's entries use to apply to the fuzzer (`script = "fuzz"`).
 pub const FUZZ_SCRIPT: &str = "fuzz";
-/// Commands sent before each case; their replies are read and dropped.
-const PROLOGUE: &[&str] = &["DISCARD", "UNWATCH", "FLUSHALL"];
+/// The databases generated commands can write to (`MOVE key 1`, `COPY … DB 1`).
+const OTHER_DB: &[u8] = b"1";
+
+/// Commands sent after a case (replies read and dropped) so the next one starts as a
+/// script does: no MULTI, no WATCH, db 0, no key. A case can only create keys it names, so
+/// deleting the writable keys among its arguments (in db 1 too when it moves or copies)
+/// empties the server.
+fn epilogue(case: &Case) -> Vec<Vec<Vec<u8>>> {
+    let word = |w: &str| w.as_bytes().to_vec();
+    let mut out = vec![vec![word("DISCARD")], vec![word("UNWATCH")]];
+    let mut keys: Vec<Vec<u8>> = domain::writable_keys()
+        .filter(|k| case.commands.iter().any(|c| c.args.iter().skip(1).any(|a| a == k)))
+        .collect();
+    keys.dedup();
+    if keys.is_empty() {
+        return out;
+    }
+    let mut del = vec![word("DEL")];
+    del.extend(keys);
+    let other_db = case.commands.iter().any(|c| {
+        c.args.first().is_some_and(|n| n.eq_ignore_ascii_case(b"MOVE") || n.eq_ignore_ascii_case(b"COPY"))
+    });
+    if other_db {
+        out.push(vec![word("SELECT"), OTHER_DB.to_vec()]);
+        out.push(del.clone());
+        out.push(vec![word("SELECT"), word("0")]);
+    }
+    out.push(del);
+    out
+}
 
 /// One side's replies to one case: one entry per command, or the failure that ended it.
 type CaseReplies = Vec<Result<Reply, String>>;
@@ -36,30 +69,40 @@ impl Side {
         Ok(Side { ep: ep.clone(), conn, timeout })
     }
 
+    /// A new connection on an emptied server (after a failure, the data is unknown).
     fn reconnect(&mut self) -> Result<(), String> {
         self.conn = Conn::connect(&self.ep, self.timeout).map_err(|e| e.to_string())?;
-        Ok(())
+        self.flushall()
+    }
+
+    fn flushall(&mut self) -> Result<(), String> {
+        match self.conn.call(&[b"FLUSHALL".to_vec()]) {
+            Ok(r) if !r.is_error() => Ok(()),
+            Ok(_) => Err(format!("{}: FLUSHALL failed", self.ep.url())),
+            Err(e) => Err(e.to_string()),
+        }
     }
 
     /// All cases in one pipeline; an I/O error fails the whole batch.
     fn run_batch(&mut self, cases: &[&Case]) -> Result<Vec<CaseReplies>, RespError> {
-        for case in cases {
-            for p in PROLOGUE {
-                self.conn.queue(&[p.as_bytes().to_vec()]);
-            }
+        let epilogues: Vec<_> = cases.iter().map(|c| epilogue(c)).collect();
+        for (case, epilogue) in cases.iter().zip(&epilogues) {
             for c in &case.commands {
                 self.conn.queue(&c.args);
+            }
+            for e in epilogue {
+                self.conn.queue(e);
             }
         }
         self.conn.flush()?;
         let mut out = Vec::with_capacity(cases.len());
-        for case in cases {
-            for _ in PROLOGUE {
-                self.conn.read()?;
-            }
+        for (case, epilogue) in cases.iter().zip(&epilogues) {
             let mut replies = Vec::with_capacity(case.commands.len());
             for _ in &case.commands {
                 replies.push(Ok(self.conn.read()?));
+            }
+            for _ in epilogue {
+                self.conn.read()?;
             }
             out.push(replies);
         }
@@ -75,9 +118,6 @@ impl Side {
                 // Replay command by command to see where the connection broke.
                 self.reconnect()?;
                 let mut replies = Vec::new();
-                for p in PROLOGUE {
-                    self.conn.call(&[p.as_bytes().to_vec()]).map_err(|e| e.to_string())?;
-                }
                 for c in &case.commands {
                     match self.conn.call(&c.args) {
                         Ok(r) => replies.push(Ok(r)),
@@ -88,6 +128,7 @@ impl Side {
                         }
                     }
                 }
+                self.reconnect()?;
                 // It did not break the second time: report the first failure on the last
                 // command, as a case that is flaky on this server.
                 if let Some(last) = replies.last_mut() {
@@ -127,7 +168,10 @@ impl Differ {
         let mut r = Side::connect(reference, timeout)?;
         let tips = Tips::fetch(&mut r.conn).map_err(|e| e.to_string())?;
         check_table_against_tips(&tips)?;
-        let t = Side::connect(target, timeout)?;
+        let mut t = Side::connect(target, timeout)?;
+        // Empty once (the caller made sure these are scratch servers); epilogues keep it so.
+        r.flushall()?;
+        t.flushall()?;
         Ok(Differ { reference: r, target: t, tips, register })
     }
 

@@ -111,6 +111,16 @@ pub const TIMEOUTS: &[&str] = &["0", "0.01", "1", "-1", "x", "0.5", "inf"];
 
 /// What a malformed argument is replaced with (no small positive number: see [`SECONDS`]).
 pub const JUNK: &[&str] = &["x", "", "-1", "1.5", "9223372036854775808", "NOSUCHOPT"];
+/// What the minimiser tries in place of an argument, simplest first. No small positive
+/// number: as an expiry it could land inside the case on one server only.
+pub const SIMPLER: &[&str] = &["a", "0", ""];
+
+/// Every key a case can write: the key domains, plus the words a malformation or the
+/// minimiser may put in a key's place. The differ deletes them between cases.
+pub fn writable_keys() -> impl Iterator<Item = Vec<u8>> {
+    KEYS.iter().chain(RARE_KEYS).chain(JUNK).chain(SIMPLER).map(|k| latin1(k))
+}
+
 /// Command names that do not exist.
 pub const UNKNOWN_COMMANDS: &[&str] = &["NOSUCHCMD", "GETT", ""];
 

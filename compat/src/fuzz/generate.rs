@@ -129,7 +129,7 @@ fn multi_block(u: &mut Unstructured, out: &mut Vec<FuzzCommand>) -> Result<bool>
             command(u, g, out)?;
         }
     }
-    // Mostly EXEC; sometimes DISCARD; rarely left open (the next case's prologue closes it).
+    // Mostly EXEC; sometimes DISCARD; rarely left open (the case's epilogue closes it).
     match u.int_in_range(0..=19)? {
         0..=16 => out.push(FuzzCommand::plain(vec![lit("EXEC")])),
         17 | 18 => out.push(FuzzCommand::plain(vec![lit("DISCARD")])),

@@ -4,14 +4,12 @@
 //! ([`is_deterministic`]), so shrinking cannot manufacture a false divergence.
 
 use super::differ::{Differ, Verdict};
+use super::domain::SIMPLER;
 use super::generate::{is_deterministic, Case};
 
 /// Most candidate cases run while minimising one divergence (each is one round trip to
 /// both servers).
 pub const MAX_TRIALS: usize = 3000;
-/// Simpler arguments tried in place of each argument, simplest first. No small positive
-/// number: as an expiry it could land inside the case on one server only.
-const SIMPLER: &[&str] = &["a", "0", ""];
 
 struct Shrinker<'a> {
     differ: &'a mut Differ,
