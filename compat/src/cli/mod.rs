@@ -225,29 +225,20 @@ pub fn run(cli: Cli) -> i32 {
             let paths: Vec<PathBuf> = paths.iter().map(|p| replay::locate(p)).collect();
             lint::run(&paths, &replay::locate(&scripts_root), &replay::locate(&golden))
         }
-        Cmd::Fuzz {
-            reference,
-            target,
-            seed,
-            cases,
-            max_len,
-            out,
-            max_reports,
-            divergences,
-            allow_flush,
-            timeout,
-        } => fuzz::run(&fuzz::FuzzArgs {
-            reference,
-            target,
-            seed,
-            cases,
-            max_len,
-            out,
-            max_reports,
-            divergences,
-            allow_flush,
-            timeout,
-        }),
+        Cmd::Fuzz { reference, target, seed, cases, max_len, out, max_reports, divergences, allow_flush, timeout } => {
+            fuzz::run(&fuzz::FuzzArgs {
+                reference,
+                target,
+                seed,
+                cases,
+                max_len,
+                out,
+                max_reports,
+                divergences,
+                allow_flush,
+                timeout,
+            })
+        }
         Cmd::Bench { reference, target, commands } => bench::run(&reference, &target, commands),
     }
 }

@@ -80,7 +80,11 @@ pub fn case(seed: u64, index: usize, max_len: usize) -> Case {
     generate_case(&mut Unstructured::new(&bytes), max_len).unwrap_or_default()
 }
 
-pub fn run(differ: &mut Differ, opts: &CampaignOptions, mut on_finding: impl FnMut(&Finding)) -> Result<Summary, String> {
+pub fn run(
+    differ: &mut Differ,
+    opts: &CampaignOptions,
+    mut on_finding: impl FnMut(&Finding),
+) -> Result<Summary, String> {
     let mut summary = Summary::default();
     let mut seen: HashSet<(String, String)> = HashSet::new();
     let mut next = 0;
@@ -121,7 +125,13 @@ pub fn run(differ: &mut Differ, opts: &CampaignOptions, mut on_finding: impl FnM
     Ok(summary)
 }
 
-fn shrink(differ: &mut Differ, opts: &CampaignOptions, index: usize, case: &Case, d: Divergence) -> Result<Finding, String> {
+fn shrink(
+    differ: &mut Differ,
+    opts: &CampaignOptions,
+    index: usize,
+    case: &Case,
+    d: Divergence,
+) -> Result<Finding, String> {
     let (minimal, trials) = minimize(differ, case, &d.name)?;
     // The minimal case's own divergence (the original one when nothing shrank or the
     // divergence does not reproduce alone).
@@ -129,7 +139,8 @@ fn shrink(differ: &mut Differ, opts: &CampaignOptions, index: usize, case: &Case
         Verdict::New(m) => m,
         _ => d,
     };
-    let (minimal, divergence) = if minimal.commands.is_empty() { (case.clone(), divergence) } else { (minimal, divergence) };
+    let (minimal, divergence) =
+        if minimal.commands.is_empty() { (case.clone(), divergence) } else { (minimal, divergence) };
     let header = format!(
         "Found by `redrock-compat fuzz --seed {} --max-len {}`: case {index}, minimised from {} to {} commands.\n\
          Divergence on {} ({}).",
@@ -150,5 +161,13 @@ fn shrink(differ: &mut Differ, opts: &CampaignOptions, index: usize, case: &Case
         }
         None => None,
     };
-    Ok(Finding { case_index: index, original_len: case.commands.len(), minimal, divergence, trials, script, written_to })
+    Ok(Finding {
+        case_index: index,
+        original_len: case.commands.len(),
+        minimal,
+        divergence,
+        trials,
+        script,
+        written_to,
+    })
 }

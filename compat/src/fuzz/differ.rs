@@ -42,9 +42,10 @@ fn epilogue(case: &Case) -> Vec<Vec<Vec<u8>>> {
     }
     let mut del = vec![word("DEL")];
     del.extend(keys);
-    let other_db = case.commands.iter().any(|c| {
-        c.args.first().is_some_and(|n| n.eq_ignore_ascii_case(b"MOVE") || n.eq_ignore_ascii_case(b"COPY"))
-    });
+    let other_db = case
+        .commands
+        .iter()
+        .any(|c| c.args.first().is_some_and(|n| n.eq_ignore_ascii_case(b"MOVE") || n.eq_ignore_ascii_case(b"COPY")));
     if other_db {
         out.push(vec![word("SELECT"), OTHER_DB.to_vec()]);
         out.push(del.clone());

@@ -89,7 +89,8 @@ pub const FLOATS: &[&str] = &[
     " 1",
     "1x",
 ];
-pub const SCORE_BOUNDS: &[&str] = &["-inf", "+inf", "inf", "0", "1", "(1", "2.5", "(2.5", "-1", "(-inf", "(", "nan", "x"];
+pub const SCORE_BOUNDS: &[&str] =
+    &["-inf", "+inf", "inf", "0", "1", "(1", "2.5", "(2.5", "-1", "(-inf", "(", "nan", "x"];
 pub const LEX_BOUNDS: &[&str] = &["-", "+", "[a", "(a", "[b", "(c", "[", "(", "a", "[\x00"];
 pub const PATTERNS: &[&str] = &["*", "a*", "?", "[a-c]", "*b*", "\\a", "[^a]", "", "[", "a"];
 /// Never between 1 and 99: such an expiry could land inside a case on one server only.

@@ -263,9 +263,8 @@ pub fn is_deterministic(case: &Case) -> bool {
         }
         if COMMANDS.iter().any(|g| g.random_effect && g.command_word() == name) {
             let next = case.commands.get(i + 1);
-            let deletes = next.is_some_and(|n| {
-                n.args.len() == 2 && upper(&n.args[0]) == "DEL" && n.args.get(1) == c.args.get(1)
-            });
+            let deletes =
+                next.is_some_and(|n| n.args.len() == 2 && upper(&n.args[0]) == "DEL" && n.args.get(1) == c.args.get(1));
             if !deletes {
                 return false;
             }

@@ -63,13 +63,7 @@ const ZRANGE_TAIL: G = Seq(&[Opt(&Lit("REV")), Opt(&LIMIT)]);
 pub const COMMANDS: &[C] = &[
     // strings
     C::new("GET", &[Key]),
-    C::new("SET", &[
-        Key,
-        Value,
-        Opt(&OneOf(&[Lit("NX"), Lit("XX")])),
-        Opt(&Lit("GET")),
-        Opt(&SET_EXPIRY),
-    ]),
+    C::new("SET", &[Key, Value, Opt(&OneOf(&[Lit("NX"), Lit("XX")])), Opt(&Lit("GET")), Opt(&SET_EXPIRY)]),
     C::new("SETNX", &[Key, Value]),
     C::new("SETEX", &[Key, Seconds, Value]),
     C::new("PSETEX", &[Key, Millis, Value]),
@@ -120,13 +114,16 @@ pub const COMMANDS: &[C] = &[
     C::new("KEYS", &[Pattern]).loose(),
     C::new("DBSIZE", &[]),
     C::new("RANDOMKEY", &[]).loose(),
-    C::new("SCAN", &[
-        Lit("0"),
-        Opt(&Seq(&[Lit("MATCH"), Pattern])),
-        Lit("COUNT"),
-        Lit("1000"),
-        Opt(&Seq(&[Lit("TYPE"), SCAN_TYPE])),
-    ])
+    C::new(
+        "SCAN",
+        &[
+            Lit("0"),
+            Opt(&Seq(&[Lit("MATCH"), Pattern])),
+            Lit("COUNT"),
+            Lit("1000"),
+            Opt(&Seq(&[Lit("TYPE"), SCAN_TYPE])),
+        ],
+    )
     .unordered_deep(),
     C::new("SCAN", &[OneOf(&[Lit("0"), Lit("1"), Lit("x"), Lit("-1")]), Opt(&Seq(&[Lit("COUNT"), Int]))]).loose(),
     C::new("OBJECT ENCODING", &[Key]).loose(),
@@ -150,7 +147,11 @@ pub const COMMANDS: &[C] = &[
     C::new("HKEYS", &[Key]).loose(),
     C::new("HVALS", &[Key]).loose(),
     C::new("HRANDFIELD", &[Key, Opt(&Seq(&[Count, Opt(&Lit("WITHVALUES"))]))]).loose(),
-    C::new("HSCAN", &[Key, OneOf(&[Lit("0"), Lit("x")]), Opt(&Seq(&[Lit("MATCH"), Pattern])), Opt(&Seq(&[Lit("COUNT"), Int]))]).loose(),
+    C::new(
+        "HSCAN",
+        &[Key, OneOf(&[Lit("0"), Lit("x")]), Opt(&Seq(&[Lit("MATCH"), Pattern])), Opt(&Seq(&[Lit("COUNT"), Int]))],
+    )
+    .loose(),
     // lists
     C::new("LPUSH", &[Key, Many(&Value)]),
     C::new("RPUSH", &[Key, Many(&Value)]),
@@ -191,7 +192,11 @@ pub const COMMANDS: &[C] = &[
     C::new("SUNIONSTORE", &[Key, KEYS]),
     C::new("SDIFFSTORE", &[Key, KEYS]),
     C::new("SINTERCARD", &[Counted(&Key), Opt(&Seq(&[Lit("LIMIT"), Int]))]),
-    C::new("SSCAN", &[Key, OneOf(&[Lit("0"), Lit("x")]), Opt(&Seq(&[Lit("MATCH"), Pattern])), Opt(&Seq(&[Lit("COUNT"), Int]))]).loose(),
+    C::new(
+        "SSCAN",
+        &[Key, OneOf(&[Lit("0"), Lit("x")]), Opt(&Seq(&[Lit("MATCH"), Pattern])), Opt(&Seq(&[Lit("COUNT"), Int]))],
+    )
+    .loose(),
     // sorted sets
     C::new("ZADD", &[Key, Opt(&Many(&ZADD_OPTION)), Many(&Seq(&[Float, Member]))]),
     C::new("ZINCRBY", &[Key, Float, Member]),
@@ -224,7 +229,11 @@ pub const COMMANDS: &[C] = &[
     C::new("ZDIFFSTORE", &[Key, Counted(&Key)]),
     C::new("ZINTERCARD", &[Counted(&Key), Opt(&Seq(&[Lit("LIMIT"), Int]))]),
     C::new("ZRANDMEMBER", &[Key, Opt(&Seq(&[Count, Opt(&Lit("WITHSCORES"))]))]).loose(),
-    C::new("ZSCAN", &[Key, OneOf(&[Lit("0"), Lit("x")]), Opt(&Seq(&[Lit("MATCH"), Pattern])), Opt(&Seq(&[Lit("COUNT"), Int]))]).loose(),
+    C::new(
+        "ZSCAN",
+        &[Key, OneOf(&[Lit("0"), Lit("x")]), Opt(&Seq(&[Lit("MATCH"), Pattern])), Opt(&Seq(&[Lit("COUNT"), Int]))],
+    )
+    .loose(),
     C::new("BZPOPMIN", &[KEYS, Timeout]).blocking(),
     C::new("BZPOPMAX", &[KEYS, Timeout]).blocking(),
     C::new("BZMPOP", &[Timeout, Counted(&Key), MIN_MAX, Opt(&Seq(&[Lit("COUNT"), Int]))]).blocking(),
