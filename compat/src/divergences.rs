@@ -83,7 +83,7 @@ impl Register {
             k.script == script
                 && k.command.eq_ignore_ascii_case(&d.name)
                 && (k.line.is_none() || k.line == Some(d.line))
-                && k.target_reply.as_ref().map_or(true, |t| d.actual.contains(t.as_str()))
+                && k.target_reply.as_ref().is_none_or(|t| d.actual.contains(t.as_str()))
         });
         if let Some(i) = found {
             self.used.insert(i);

@@ -112,7 +112,9 @@ pub const COMMANDS: &[C] = &[
     C::new("PTTL", &[Key]).tolerance(1e-2),
     C::new("PERSIST", &[Key]),
     C::new("KEYS", &[Pattern]).loose(),
-    C::new("DBSIZE", &[]),
+    // Loose only to stay out of MULTI: it counts keys SET with a past EXAT differently (a
+    // registered divergence), which EXEC's reply would carry past the register.
+    C::new("DBSIZE", &[]).loose(),
     C::new("RANDOMKEY", &[]).loose(),
     C::new(
         "SCAN",
