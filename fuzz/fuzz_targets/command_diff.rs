@@ -39,8 +39,9 @@ fn differ() -> &'static Mutex<Differ> {
             .filter(|p| std::path::Path::new(p).exists())
             .map(|p| Register::load(std::path::Path::new(&p)).expect("divergence register"))
             .unwrap_or_default();
-        let d = Differ::connect(&endpoint("REDROCK_FUZZ_REFERENCE"), &endpoint("REDROCK_FUZZ_TARGET"), register, TIMEOUT)
-            .unwrap_or_else(|e| panic!("command_diff: {e}"));
+        let d =
+            Differ::connect(&endpoint("REDROCK_FUZZ_REFERENCE"), &endpoint("REDROCK_FUZZ_TARGET"), register, TIMEOUT)
+                .unwrap_or_else(|e| panic!("command_diff: {e}"));
         Mutex::new(d)
     })
 }

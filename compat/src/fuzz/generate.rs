@@ -17,6 +17,32 @@ pub const MAX_MULTI_COMMANDS: usize = 4;
 pub const MULTI_ONE_IN: u32 = 12;
 /// One command in this many is malformed.
 pub const MALFORMED_ONE_IN: u32 = 25;
+/// Share (in tenths) of commands drawn from [`CREATORS`]: reads of empty keys teach little.
+pub const CREATOR_TENTHS: u32 = 4;
+/// Commands that create data of each type, drawn more often than the rest.
+const CREATORS: &[&str] = &[
+    "SET",
+    "MSET",
+    "APPEND",
+    "SETRANGE",
+    "SETBIT",
+    "INCRBY",
+    "INCRBYFLOAT",
+    "HSET",
+    "HINCRBY",
+    "HINCRBYFLOAT",
+    "LPUSH",
+    "RPUSH",
+    "LINSERT",
+    "SADD",
+    "SMOVE",
+    "ZADD",
+    "ZINCRBY",
+    "ZUNIONSTORE",
+    "SUNIONSTORE",
+    "COPY",
+    "BITFIELD",
+];
 
 /// One generated command and how its reply is compared (on top of the reference's tips).
 #[derive(Debug, Clone, PartialEq)]
@@ -89,7 +115,8 @@ pub fn generate_case(u: &mut Unstructured, max_len: usize) -> Result<Case> {
         } else if u.ratio(1, MALFORMED_ONE_IN)? {
             case.commands.push(malformed(u)?);
         } else {
-            let g = u.choose(outside_multi())?;
+            let from = if u.ratio(CREATOR_TENTHS, 10)? { creators() } else { outside_multi() };
+            let g = u.choose(from)?;
             command(u, g, &mut case.commands)?;
         }
     }
@@ -99,6 +126,11 @@ pub fn generate_case(u: &mut Unstructured, max_len: usize) -> Result<Case> {
 fn outside_multi() -> &'static [CommandGrammar] {
     static LIST: std::sync::OnceLock<Vec<CommandGrammar>> = std::sync::OnceLock::new();
     LIST.get_or_init(|| COMMANDS.iter().filter(|c| !c.blocking).copied().collect())
+}
+
+fn creators() -> &'static [CommandGrammar] {
+    static LIST: std::sync::OnceLock<Vec<CommandGrammar>> = std::sync::OnceLock::new();
+    LIST.get_or_init(|| COMMANDS.iter().filter(|c| CREATORS.contains(&c.name)).copied().collect())
 }
 
 /// Commands whose reply can sit in EXEC's array: no tip, no clock, no random effect.
