@@ -40,7 +40,7 @@ fn differ() -> &'static Mutex<Differ> {
             .map(|p| Register::load(std::path::Path::new(&p)).expect("divergence register"))
             .unwrap_or_default();
         let d =
-            Differ::connect(&endpoint("REDROCK_FUZZ_REFERENCE"), &endpoint("REDROCK_FUZZ_TARGET"), register, TIMEOUT)
+            Differ::connect(&endpoint("REDROCK_FUZZ_REFERENCE"), &endpoint("REDROCK_FUZZ_TARGET"), register, TIMEOUT, false)
                 .unwrap_or_else(|e| panic!("command_diff: {e}"));
         Mutex::new(d)
     })

@@ -19,6 +19,7 @@ pub struct FuzzArgs {
     pub divergences: Option<PathBuf>,
     pub allow_flush: bool,
     pub timeout: u64,
+    pub resp3: bool,
 }
 
 fn print_finding(f: &Finding) {
@@ -59,13 +60,14 @@ pub fn run(a: &FuzzArgs) -> i32 {
                 crate::scratch::ensure_empty(ep, timeout).map_err(|e| e.to_string())?;
             }
         }
-        let mut differ = Differ::connect(&rs.ep, &ts.ep, register, timeout)?;
+        let mut differ = Differ::connect(&rs.ep, &ts.ep, register, timeout, a.resp3)?;
         let opts = CampaignOptions {
             seed: a.seed,
             cases: a.cases,
             max_len: a.max_len.max(1),
             out: a.out.clone(),
             max_reports: a.max_reports.max(1),
+            resp3: a.resp3,
         };
         let summary = campaign::run(&mut differ, &opts, print_finding)?;
         for ep in [&rs.ep, &ts.ep] {
@@ -73,9 +75,10 @@ pub fn run(a: &FuzzArgs) -> i32 {
         }
         let new = summary.findings.len() + summary.duplicates;
         super::out(&format!(
-            "fuzz: seed {}, {} cases, {} commands replayed on 2 servers in {:.2}s ({:.0} commands/s); \
+            "fuzz: seed {}{}, {} cases, {} commands replayed on 2 servers in {:.2}s ({:.0} commands/s); \
              {} new divergence(s) ({} distinct, minimised), {} known (registered)\n",
             a.seed,
+            if a.resp3 { " (RESP3)" } else { "" },
             summary.cases,
             summary.commands,
             summary.replay.as_secs_f64(),

@@ -132,6 +132,10 @@ pub enum Cmd {
         /// Seconds to wait for one reply.
         #[arg(long, default_value_t = 30)]
         timeout: u64,
+        /// Run every case in RESP3 (HELLO 3 on each connection; minimal scripts start
+        /// with `@resp3`).
+        #[arg(long)]
+        resp3: bool,
     },
     /// Measure replay speed: N generated commands diffed between two servers.
     Bench {
@@ -225,20 +229,31 @@ pub fn run(cli: Cli) -> i32 {
             let paths: Vec<PathBuf> = paths.iter().map(|p| replay::locate(p)).collect();
             lint::run(&paths, &replay::locate(&scripts_root), &replay::locate(&golden))
         }
-        Cmd::Fuzz { reference, target, seed, cases, max_len, out, max_reports, divergences, allow_flush, timeout } => {
-            fuzz::run(&fuzz::FuzzArgs {
-                reference,
-                target,
-                seed,
-                cases,
-                max_len,
-                out,
-                max_reports,
-                divergences,
-                allow_flush,
-                timeout,
-            })
-        }
+        Cmd::Fuzz {
+            reference,
+            target,
+            seed,
+            cases,
+            max_len,
+            out,
+            max_reports,
+            divergences,
+            allow_flush,
+            timeout,
+            resp3,
+        } => fuzz::run(&fuzz::FuzzArgs {
+            reference,
+            target,
+            seed,
+            cases,
+            max_len,
+            out,
+            max_reports,
+            divergences,
+            allow_flush,
+            timeout,
+            resp3,
+        }),
         Cmd::Bench { reference, target, commands } => bench::run(&reference, &target, commands),
     }
 }

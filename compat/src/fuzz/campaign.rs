@@ -27,6 +27,8 @@ pub struct CampaignOptions {
     pub out: Option<PathBuf>,
     /// Distinct new divergences minimised and reported before the campaign stops.
     pub max_reports: usize,
+    /// Cases run in RESP3: the written scripts start with `@resp3`.
+    pub resp3: bool,
 }
 
 /// One new divergence, minimised.
@@ -151,7 +153,12 @@ fn shrink(
         divergence.name,
         divergence.explanation
     );
-    let script = minimal.to_script(&header);
+    let mut script = minimal.to_script(&header);
+    if opts.resp3 {
+        // After the header comment, before the first command.
+        let at = script.lines().take_while(|l| l.starts_with('#')).map(|l| l.len() + 1).sum::<usize>();
+        script.insert_str(at, "@resp3\n");
+    }
     let written_to = match &opts.out {
         Some(dir) => {
             std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;

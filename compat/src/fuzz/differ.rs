@@ -62,17 +62,28 @@ struct Side {
     ep: Endpoint,
     conn: Conn,
     timeout: std::time::Duration,
+    resp3: bool,
 }
 
 impl Side {
-    fn connect(ep: &Endpoint, timeout: std::time::Duration) -> Result<Side, String> {
+    fn connect(ep: &Endpoint, timeout: std::time::Duration, resp3: bool) -> Result<Side, String> {
         let conn = Conn::connect(ep, timeout).map_err(|e| e.to_string())?;
-        Ok(Side { ep: ep.clone(), conn, timeout })
+        let mut side = Side { ep: ep.clone(), conn, timeout, resp3 };
+        side.hello()?;
+        Ok(side)
+    }
+
+    fn hello(&mut self) -> Result<(), String> {
+        if self.resp3 {
+            self.conn.setup(&self.ep, &[b"HELLO".to_vec(), b"3".to_vec()]).map_err(|e| e.to_string())?;
+        }
+        Ok(())
     }
 
     /// A new connection on an emptied server (after a failure, the data is unknown).
     fn reconnect(&mut self) -> Result<(), String> {
         self.conn = Conn::connect(&self.ep, self.timeout).map_err(|e| e.to_string())?;
+        self.hello()?;
         self.flushall()
     }
 
@@ -165,11 +176,15 @@ impl Differ {
         target: &Endpoint,
         register: Register,
         timeout: std::time::Duration,
+        resp3: bool,
     ) -> Result<Differ, String> {
-        let mut r = Side::connect(reference, timeout)?;
+        // Tips are read in RESP2, as `diff` reads them (Tips parses the RESP2 shape).
+        let mut r = Side::connect(reference, timeout, false)?;
         let tips = Tips::fetch(&mut r.conn).map_err(|e| e.to_string())?;
+        r.resp3 = resp3;
+        r.hello()?;
         check_table_against_tips(&tips)?;
-        let mut t = Side::connect(target, timeout)?;
+        let mut t = Side::connect(target, timeout, resp3)?;
         // Empty once (the caller made sure these are scratch servers); epilogues keep it so.
         r.flushall()?;
         t.flushall()?;
