@@ -124,6 +124,11 @@ fn bitcount(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Result<Reply> {
         2 => None,
         4 | 5 => {
             let (start, end) = (parse_i64(&args[2])?, parse_i64(&args[3])?);
+            // Redis 7.0 answers an empty negative range before it reads the unit, so
+            // `BITCOUNT k -1 -2 NOSUCHUNIT` is 0, not a syntax error.
+            if start < 0 && end < 0 && start > end {
+                return Ok(Reply::Integer(0));
+            }
             let unit = if args.len() == 5 { parse_unit(&args[4])? } else { Unit::Byte };
             Some((start, end, unit))
         }
