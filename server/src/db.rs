@@ -98,6 +98,16 @@ impl<'a> Db<'a> {
         batch.delete(Cf::Metadata, &self.meta_key(key));
     }
 
+    /// Deletes `key` in `batch` if it exists (live): a command that deletes nothing must
+    /// write nothing, or WATCH would see a change Redis does not signal.
+    pub fn delete_if_exists_in(&self, batch: &mut Batch<'_>, key: &[u8]) -> Result<bool> {
+        let exists = self.lookup(key)?.is_some();
+        if exists {
+            self.delete_in(batch, key);
+        }
+        Ok(exists)
+    }
+
     /// Deletes `key`; whether it existed.
     pub fn delete(&self, key: &[u8]) -> Result<bool> {
         if self.lookup(key)?.is_none() {

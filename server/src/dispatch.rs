@@ -118,7 +118,8 @@ pub fn run(shared: &Arc<Shared>, client: &mut ClientState, spec: &'static Comman
         (!positions.is_empty())
             .then(|| shared.locks.lock(&namespace, physical_db, positions.iter().map(|&i| &args[i][..])))
     };
-    let batches_before = storage::batches_written_by_this_thread();
+    // Whatever an earlier command on this thread left in the log is not this command's.
+    let _ = storage::written::take();
     let mut ctx = Ctx { shared, client };
     let reply = match handler(&mut ctx, args) {
         Ok(reply) => reply,
@@ -126,11 +127,14 @@ pub fn run(shared: &Arc<Shared>, client: &mut ClientState, spec: &'static Comman
     };
     // Counted once the command ran, as Redis's `call()` does (rejected requests are not).
     Stats::add(&shared.stats.total_commands_processed, 1);
-    // WATCH sees a write only if the command wrote something: `SET k v NX` on an existing
-    // key or `DEL missing` change nothing, and Redis does not signal them either.
-    let wrote = storage::batches_written_by_this_thread() != batches_before;
-    if wrote && spec.flags & flag::WRITE != 0 {
-        shared.watches.touch(&namespace, physical_db, positions.iter().map(|&i| &args[i][..]));
+    // WATCH sees exactly the keys the command's batches changed (Redis's
+    // signalModifiedKey): `SET k v NX` on an existing key or `DEL missing` change nothing.
+    let written = storage::written::take();
+    for (ns, db, key) in &written.keys {
+        shared.watches.touch(ns, *db, std::iter::once(&key[..]));
+    }
+    for (ns, db) in &written.whole_dbs {
+        shared.watches.touch_db(ns, Some(*db));
     }
     // Registered under the key locks, so no write can come between "found nothing" and
     // "waits" (see blocking.rs).

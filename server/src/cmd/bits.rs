@@ -180,7 +180,7 @@ fn bitop(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Result<Reply> {
     let result = bitmap::bitop(op, &sources);
     let mut batch = db.storage.batch();
     if result.is_empty() {
-        db.delete_in(&mut batch, &args[2]);
+        db.delete_if_exists_in(&mut batch, &args[2])?;
     } else {
         string::put_encoded_in(&db, &mut batch, &args[2], &result, 0, StringEncoding::Raw);
     }

@@ -193,7 +193,6 @@ fn copy(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Result<Reply> {
     let mut batch = src.storage.batch();
     src.copy_in(&mut batch, key, &record, &dst, new_key)?;
     src.storage.write(batch)?;
-    touch_other_db(ctx, &src, &dst, new_key);
     ctx.shared.blocking.signal(&ctx.client.namespace, dst_index, new_key);
     Ok(Reply::Integer(1))
 }
@@ -217,17 +216,8 @@ fn move_(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Result<Reply> {
     src.copy_in(&mut batch, key, &record, &dst, key)?;
     src.delete_in(&mut batch, key);
     src.storage.write(batch)?;
-    touch_other_db(ctx, &src, &dst, key);
     ctx.shared.blocking.signal(&ctx.client.namespace, dst_index, key);
     Ok(Reply::Integer(1))
-}
-
-/// Dispatch tells WATCH about the keys of the selected database; a write into another one
-/// (COPY ... DB, MOVE) is signalled here, as Redis's `signalModifiedKey(dst, key)`.
-fn touch_other_db(ctx: &Ctx<'_>, src: &Db<'_>, dst: &Db<'_>, key: &[u8]) {
-    if src.index != dst.index {
-        ctx.shared.watches.touch(&ctx.client.namespace, dst.index, std::iter::once(key));
-    }
 }
 
 /// A logical database index as COPY and MOVE read it: Redis's `getIntFromObjectOrReply`

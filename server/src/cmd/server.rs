@@ -113,8 +113,8 @@ fn flushdb(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Result<Reply> {
     let db = ctx.db();
     let mut batch = db.storage.batch();
     db.flush_in(&mut batch)?;
+    // WATCH learns the flushed keys from the batch (storage/written.rs).
     db.storage.write(batch)?;
-    ctx.shared.watches.touch_db(&ctx.client.namespace, Some(db.index));
     Ok(Reply::ok())
 }
 
@@ -125,7 +125,6 @@ fn flushall(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Result<Reply> {
         ctx.shared.db(&ctx.client.namespace, logical).flush_in(&mut batch)?;
     }
     ctx.shared.storage.write(batch)?;
-    ctx.shared.watches.touch_db(&ctx.client.namespace, None);
     Ok(Reply::ok())
 }
 

@@ -180,7 +180,7 @@ fn sdiff(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Result<Reply> {
 fn store(ctx: &Ctx<'_>, dst: &[u8], members: &BTreeSet<Vec<u8>>) -> Result<Reply> {
     let db = ctx.db();
     let mut batch = db.storage.batch();
-    set::store_in(&db, &mut batch, dst, members);
+    set::store_in(&db, &mut batch, dst, members)?;
     db.storage.write(batch)?;
     Ok(Reply::Integer(members.len() as i64))
 }

@@ -7,6 +7,7 @@ pub mod encoding;
 pub mod format;
 pub mod metadata;
 pub mod version;
+pub mod written;
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, OnceLock, Weak};
@@ -222,7 +223,7 @@ impl Storage {
 
     /// A batch of writes that reach the database together or not at all.
     pub fn batch(&self) -> Batch<'_> {
-        Batch { storage: self, inner: WriteBatch::default() }
+        Batch { storage: self, inner: WriteBatch::default(), written: written::Written::default() }
     }
 
     /// Applies `batch` atomically, durable according to the configured [`Durability`].
@@ -231,7 +232,7 @@ impl Storage {
             return Ok(());
         }
         self.db.write_opt(batch.inner, &self.write_options)?;
-        BATCHES_WRITTEN.with(|n| n.set(n.get() + 1));
+        written::record(batch.written);
         Ok(())
     }
 
@@ -265,36 +266,40 @@ impl Storage {
 pub struct Batch<'a> {
     storage: &'a Storage,
     inner: WriteBatch,
+    /// The user keys this batch changes (see written.rs).
+    written: written::Written,
 }
 
 impl Batch<'_> {
     pub fn put(&mut self, cf: Cf, key: &[u8], value: &[u8]) {
+        self.note(cf, key);
         self.inner.put_cf(&self.storage.cf(cf), key, value);
     }
 
     pub fn delete(&mut self, cf: Cf, key: &[u8]) {
+        self.note(cf, key);
         self.inner.delete_cf(&self.storage.cf(cf), key);
     }
 
-    /// Deletes `[from, to)`.
+    /// Deletes `[from, to)`; `from` is a database prefix (`[ns_len][ns][db]`) or a key.
     pub fn delete_range(&mut self, cf: Cf, from: &[u8], to: &[u8]) {
+        if cf != Cf::Internal {
+            self.written.range(from);
+        }
         self.inner.delete_range_cf(&self.storage.cf(cf), from, to);
+    }
+
+    fn note(&mut self, cf: Cf, key: &[u8]) {
+        match cf {
+            Cf::Metadata => self.written.meta_key(key),
+            Cf::SubKeys | Cf::ZSetScore => self.written.sub_key(key),
+            Cf::Internal => {}
+        }
     }
 
     pub fn is_empty(&self) -> bool {
         self.inner.is_empty()
     }
-}
-
-thread_local! {
-    /// Non-empty batches this thread wrote: a command that wrote none changed nothing
-    /// (handlers run synchronously on one thread), which is what WATCH needs to know.
-    static BATCHES_WRITTEN: std::cell::Cell<u64> = const { std::cell::Cell::new(0) };
-}
-
-/// How many non-empty batches this thread has written so far.
-pub fn batches_written_by_this_thread() -> u64 {
-    BATCHES_WRITTEN.with(|n| n.get())
 }
 
 /// Milliseconds since the Unix epoch: the clock of expiry.

@@ -125,10 +125,10 @@ pub fn move_member(db: &Db<'_>, src: &[u8], dst: &[u8], member: &[u8]) -> Result
 
 /// Replaces whatever `dst` holds by a set of `members` (a new incarnation), or deletes `dst`
 /// when `members` is empty, in `batch`.
-pub fn store_in(db: &Db<'_>, batch: &mut Batch<'_>, dst: &[u8], members: &BTreeSet<Vec<u8>>) {
+pub fn store_in(db: &Db<'_>, batch: &mut Batch<'_>, dst: &[u8], members: &BTreeSet<Vec<u8>>) -> Result<()> {
     if members.is_empty() {
-        db.delete_in(batch, dst);
-        return;
+        db.delete_if_exists_in(batch, dst)?;
+        return Ok(());
     }
     let mut live = collection::new_collection(db, dst, KeyType::Set);
     for member in members {
@@ -136,6 +136,7 @@ pub fn store_in(db: &Db<'_>, batch: &mut Batch<'_>, dst: &[u8], members: &BTreeS
     }
     live.add_size(members.len() as i64);
     live.write_meta(db, batch, dst);
+    Ok(())
 }
 
 /// The sets at `keys` (a missing key is an empty set, `None`); `WRONGTYPE` on any other type.

@@ -417,7 +417,7 @@ impl<'a> ZSetWriter<'a> {
     pub fn commit(mut self) -> Result<()> {
         let meta_key = self.db.meta_key(&self.key);
         if self.size == 0 {
-            self.batch.delete(Cf::Metadata, &meta_key);
+            self.db.delete_if_exists_in(&mut self.batch, &self.key)?;
         } else {
             if let Some(c) = self.meta.collection.as_mut() {
                 c.size = self.size;
