@@ -18,6 +18,7 @@ pub mod float;
 pub mod glob;
 pub mod locks;
 pub mod logging;
+pub mod namespace;
 pub mod pause;
 pub mod server;
 pub mod shared;

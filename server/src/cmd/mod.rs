@@ -12,6 +12,7 @@ pub mod hash;
 pub mod info;
 pub mod keyspace;
 pub mod list;
+pub mod namespace;
 pub mod object;
 pub mod save;
 pub mod scan;
@@ -52,6 +53,7 @@ pub const FAMILIES: &[&[CommandSpec]] = &[
     zset::COMMANDS,
     transaction::COMMANDS,
     save::COMMANDS,
+    namespace::COMMANDS,
 ];
 
 /// What a handler can reach: the server's shared state and its own connection's state.
