@@ -42,6 +42,7 @@ pub const PARAMS: &[Param] = &[
     Param { name: "bind", default: "127.0.0.1", kind: Kind::String, mutable: false },
     Param { name: "dir", default: "./data", kind: Kind::String, mutable: false },
     Param { name: "requirepass", default: "", kind: Kind::String, mutable: true },
+    Param { name: "protected-mode", default: "yes", kind: Kind::Bool, mutable: true },
     Param { name: "databases", default: "16", kind: Kind::Int { min: 1, max: 256 }, mutable: false },
     Param { name: "appendfsync", default: "everysec", kind: Kind::Enum(&["everysec", "always", "no"]), mutable: false },
     Param {

@@ -11,25 +11,41 @@ use tokio::net::TcpStream;
 
 use crate::blocking::{self, BlockedWait};
 use crate::client::{ClientHandle, ClientState};
-use crate::dispatch;
 use crate::shared::{Shared, Stats};
+use crate::{dispatch, protected_mode};
 
 /// Initial read buffer; it grows with pipelines and large bulks, up to the query buffer limit.
 const READ_BUFFER_BYTES: usize = 16 * 1024;
 
 pub async fn serve(shared: Arc<Shared>, mut stream: TcpStream) {
-    let addr = stream.peer_addr().map(|a| a.to_string()).unwrap_or_default();
+    let peer = stream.peer_addr().ok();
+    let addr = peer.map(|a| a.to_string()).unwrap_or_default();
     let laddr = stream.local_addr().map(|a| a.to_string()).unwrap_or_default();
     let _ = stream.set_nodelay(true);
     Stats::add(&shared.stats.total_connections_received, 1);
     let handle = shared.clients.register(addr, laddr);
-    let (maxclients, requirepass_set) = {
+    let (maxclients, requirepass_set, protected_mode) = {
         let config = shared.config();
-        (config.get_i64("maxclients") as usize, !config.get("requirepass").is_empty())
+        (
+            config.get_i64("maxclients") as usize,
+            !config.get("requirepass").is_empty(),
+            config.get("protected-mode") == "yes",
+        )
     };
     if shared.clients.count() > maxclients {
         Stats::add(&shared.stats.rejected_connections, 1);
         let _ = stream.write_all(b"-ERR max number of clients reached\r\n").await;
+        shared.clients.unregister(handle.id);
+        return;
+    }
+    // Protected mode, checked after maxclients as in Redis. A peer whose address cannot be
+    // read is not known to be local: refused.
+    let denied = match peer {
+        Some(peer) => protected_mode::denies(protected_mode, requirepass_set, &peer),
+        None => protected_mode && !requirepass_set,
+    };
+    if denied {
+        let _ = stream.write_all(protected_mode::DENIED).await;
         shared.clients.unregister(handle.id);
         return;
     }

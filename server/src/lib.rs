@@ -20,6 +20,7 @@ pub mod locks;
 pub mod logging;
 pub mod namespace;
 pub mod pause;
+pub mod protected_mode;
 pub mod server;
 pub mod shared;
 pub mod storage;
