@@ -97,6 +97,13 @@ fn execute_checked(shared: &Arc<Shared>, client: &mut ClientState, args: Vec<Byt
         client.flag_transaction();
         return Error::AdminRequired.into();
     }
+    if spec.flags & flag::DENYOOM != 0 {
+        let max_db_size_gb = shared.config().get_u64("max-db-size");
+        if let Err(e) = shared.disk_quota.check(max_db_size_gb, || shared.storage.approximate_size_bytes()) {
+            client.flag_transaction();
+            return e.into();
+        }
+    }
     if let Some(queue) = client.multi.as_mut() {
         let control = parent.is_none() && TRANSACTION_CONTROL.contains(&spec.name);
         if !control {

@@ -15,6 +15,7 @@ use crate::error::Result;
 use crate::locks::KeyLocks;
 use crate::namespace::Namespaces;
 use crate::pause::ClientPause;
+use crate::quota::DiskQuota;
 use crate::storage::encoding::MAX_DATABASES;
 use crate::storage::{Cf, Storage};
 use crate::watch::Watches;
@@ -144,6 +145,8 @@ pub struct Shared {
     pub watches: Watches,
     /// Tenants' namespaces and tokens (NAMESPACE, AUTH token).
     pub namespaces: Namespaces,
+    /// `max-db-size`: the last size reading.
+    pub disk_quota: DiskQuota,
 }
 
 impl Shared {
@@ -175,6 +178,7 @@ impl Shared {
             pause: ClientPause::default(),
             watches: Watches::default(),
             namespaces,
+            disk_quota: DiskQuota::default(),
         })
     }
 
