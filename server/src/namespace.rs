@@ -115,12 +115,13 @@ impl Namespaces {
     }
 }
 
-/// Kvrocks's `IsNamespaceLegal`, plus: not empty (the empty prefix is the administrator's).
+/// Kvrocks's `IsNamespaceLegal`, plus: not empty (the empty prefix is the administrator's)
+/// and not all 0xff bytes (a key prefix must have a successor to bound its range).
 fn check_name(ns: &[u8]) -> Result<()> {
     if ns.len() > MAX_NAMESPACE_BYTES {
         return Err(Error::err(format!("size exceed limit {MAX_NAMESPACE_BYTES}")));
     }
-    if ns.is_empty() || ns.last() == Some(&0x7f) {
+    if ns.is_empty() || ns.last() == Some(&0x7f) || ns.iter().all(|&b| b == 0xff) {
         return Err(Error::err("namespace contain illegal letter"));
     }
     Ok(())
@@ -181,5 +182,6 @@ mod tests {
         assert!(check_name(b"").is_err());
         assert!(check_name(b"x\x7f").is_err());
         assert!(check_name(&[b'a'; 256]).is_err());
+        assert!(check_name(&[0xff; 255]).is_err());
     }
 }

@@ -1,6 +1,7 @@
 //! Commands: one family per file, each declaring its entries of the command table next to
 //! its handlers.
 
+pub mod acl;
 pub mod args;
 pub mod bits;
 pub mod client;
@@ -54,6 +55,7 @@ pub const FAMILIES: &[&[CommandSpec]] = &[
     transaction::COMMANDS,
     save::COMMANDS,
     namespace::COMMANDS,
+    acl::COMMANDS,
 ];
 
 /// What a handler can reach: the server's shared state and its own connection's state.
