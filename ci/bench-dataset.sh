@@ -11,16 +11,7 @@ cd "$(dirname "$0")/.."
 
 KEYS_N="${KEYS_N:-1000000}"
 GET_REQUESTS="${GET_REQUESTS:-200000}"
-export CARGO_TARGET_DIR="${REDROCK_TARGET_DIR:-$HOME/.cache/redrock-target}"
-command -v redis-benchmark >/dev/null || { apt-get install -y -qq redis-tools redis-server; }
-cargo build --release -p redrock --bin redrock-server >&2
-SERVER="$CARGO_TARGET_DIR/release/redrock-server"
-
-work="$(mktemp -d)"
-pids=()
-cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; rm -rf "$work"; }
-trap cleanup EXIT
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+. ci/bench-lib.sh
 wait_get() { # port key: seconds until GET of key answers a value
   python3 - "$1" "$2" <<'PY'
 import socket, sys, time
@@ -50,10 +41,6 @@ PY
 }
 
 declare -A result
-# Output to /dev/null: a background server must not hold the $(...) pipe open.
-start_redis() { redis-server --port "$1" --bind 127.0.0.1 --save '' --appendonly no --dir "$work/redis" --dbfilename dump.rdb >/dev/null 2>&1 & echo $!; }
-start_redrock() { "$SERVER" --port "$1" --bind 127.0.0.1 --dir "$work/redrock" --loglevel warning >/dev/null 2>&1 & echo $!; }
-mkdir -p "$work/redis" "$work/redrock"
 for server in redis redrock; do
   port=$(free_port)
   pid=$(start_$server "$port"); pids+=("$pid")

@@ -12,28 +12,9 @@ REPEATS="${REPEATS:-3}"
 REQUESTS="${REQUESTS:-100000}"
 CLIENTS="${CLIENTS:-50}"
 TESTS="${TESTS:-set,get,incr,lpush,rpop,sadd,hset,zadd,lrange_100,mset}"
-export CARGO_TARGET_DIR="${REDROCK_TARGET_DIR:-$HOME/.cache/redrock-target}"
+. ci/bench-lib.sh
 
-command -v redis-benchmark >/dev/null || { apt-get install -y -qq redis-tools redis-server; }
-cargo build --release -p redrock --bin redrock-server >&2
-SERVER="$CARGO_TARGET_DIR/release/redrock-server"
-
-work="$(mktemp -d)"
-pids=()
-cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; rm -rf "$work"; }
-trap cleanup EXIT
-
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-wait_port() { for _ in $(seq 200); do redis-cli -p "$1" ping >/dev/null 2>&1 && return 0; sleep 0.05; done; echo "server on $1 did not start" >&2; exit 2; }
-
-redis_port=$(free_port)
-mkdir -p "$work/redis" "$work/redrock"
-redis-server --port "$redis_port" --bind 127.0.0.1 --save '' --appendonly no --dir "$work/redis" >/dev/null &
-pids+=($!)
-redrock_port=$(free_port)
-"$SERVER" --port "$redrock_port" --bind 127.0.0.1 --dir "$work/redrock" --loglevel warning &
-pids+=($!)
-wait_port "$redis_port"; wait_port "$redrock_port"
+start_both
 
 results="$work/results.csv"   # server,pipeline,size,test,rps
 : > "$results"

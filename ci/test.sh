@@ -35,6 +35,10 @@ export REDROCK_SERVER_BIN="$CARGO_TARGET_DIR/release/redrock-server"
 step "tests"
 cargo test --release --workspace --locked --no-fail-fast -- --test-threads="${REDROCK_TEST_THREADS:-2}"
 
+step "differential fuzz campaign (real Redis vs Redrock, seeded)"
+"$CARGO_TARGET_DIR/release/redrock-compat" fuzz --reference spawn:"$(command -v redis-server)" \
+  --target spawn:"$REDROCK_SERVER_BIN" --seed "${REDROCK_FUZZ_SEED:-1}" --cases "${REDROCK_FUZZ_CASES:-3000}"
+
 step "cargo fmt --check"
 cargo fmt --all -- --check
 

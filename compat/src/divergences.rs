@@ -31,6 +31,11 @@ pub struct Known {
     pub line: Option<usize>,
     /// Why Redrock differs, and whether it is meant to. Mandatory.
     pub reason: String,
+    /// Restricts the entry to divergences whose target reply renders with this first line
+    /// (its top level in the transcript, e.g. `null-array`, `int 0`): for `script = "fuzz"`
+    /// entries, where no line number can narrow an entry down.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub target_reply: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -78,6 +83,7 @@ impl Register {
             k.script == script
                 && k.command.eq_ignore_ascii_case(&d.name)
                 && (k.line.is_none() || k.line == Some(d.line))
+                && k.target_reply.as_ref().is_none_or(|t| target_reply_line(d) == Some(t.as_str()))
         });
         if let Some(i) = found {
             self.used.insert(i);
@@ -94,6 +100,11 @@ impl Register {
             .map(|(_, k)| k.clone())
             .collect()
     }
+}
+
+/// The first line of the target's rendered reply (the line after the entry header).
+fn target_reply_line(d: &Divergence) -> Option<&str> {
+    d.actual.lines().nth(1)
 }
 
 /// TOML text for new register entries, appended to the file so its comments stay.
@@ -117,7 +128,13 @@ pub fn new_entries<'a>(divergences: impl Iterator<Item = (&'a str, &'a Divergenc
         if d.known.is_some() || out.iter().any(|k| k.script == script && k.command == d.name) {
             continue;
         }
-        out.push(Known { script: script.to_string(), command: d.name.clone(), line: None, reason: reason.to_string() });
+        out.push(Known {
+            script: script.to_string(),
+            command: d.name.clone(),
+            line: None,
+            reason: reason.to_string(),
+            target_reply: None,
+        });
     }
     out
 }
@@ -146,6 +163,21 @@ mod tests {
         assert_eq!(entries.len(), 2);
         let r = Register::parse(&entries_text(&entries)).unwrap();
         assert_eq!(r.entries, entries);
+    }
+
+    #[test]
+    fn target_reply_matches_the_first_reply_line() {
+        let mut r =
+            Register::parse("[[divergence]]\nscript='fuzz'\ncommand='EXEC'\ntarget_reply='null'\nreason='watch'\n")
+                .unwrap();
+        let mut aborted = div(4, "EXEC");
+        aborted.actual = "### 4: EXEC\nnull".into();
+        r.classify("fuzz", &mut aborted);
+        assert!(aborted.known.is_some());
+        let mut nested = div(4, "EXEC");
+        nested.actual = "### 4: EXEC\narray[1]\n  null".into();
+        r.classify("fuzz", &mut nested);
+        assert!(nested.known.is_none());
     }
 
     #[test]

@@ -10,6 +10,7 @@ pub mod client;
 pub mod diff;
 pub mod discover;
 pub mod divergences;
+pub mod fuzz;
 pub mod golden;
 pub mod import;
 pub mod info;

@@ -7,6 +7,10 @@ use crate::storage::encoding::{self, db_prefix, meta_key, prefix_successor, sub_
 use crate::storage::metadata::{self, HEADER_LEN};
 use crate::storage::{now_ms, Batch, Cf, KeyType, Metadata, Storage};
 
+/// Databases with at most this many keys are flushed with point deletes, larger ones with
+/// range deletions (see [`Db::flush_in`]).
+pub const FLUSH_POINT_DELETES_MAX: usize = 1024;
+
 /// A key's live record: its metadata and the raw bytes (for strings, the value follows the
 /// header).
 #[derive(Clone, Debug)]
@@ -267,12 +271,35 @@ impl<'a> Db<'a> {
         Ok((keys, expires))
     }
 
-    /// Deletes every key of this database in `batch`: two range deletions, O(1).
-    pub fn flush_in(&self, batch: &mut Batch<'_>) {
+    /// Deletes every key of this database in `batch`.
+    ///
+    /// A small database gets one point delete per metadata record (its sub-keys become
+    /// invisible and the compaction filter drops them); a large one gets range deletions,
+    /// O(1) whatever its size. Range tombstones are not free: every later read in the
+    /// memtable walks them, and thousands of FLUSHALLs (a test suite, a fuzzer) would slow
+    /// every read down, so they are kept for the case where they pay off.
+    pub fn flush_in(&self, batch: &mut Batch<'_>) -> Result<()> {
         let prefix = self.prefix();
         let end = prefix_successor(&prefix).expect("a db prefix ends in the db byte, never all 0xff");
-        for cf in [Cf::Metadata, Cf::SubKeys, Cf::ZSetScore] {
-            batch.delete_range(cf, &prefix, &end);
+        let mut keys = Vec::new();
+        {
+            let mut it = self.storage.iter(Cf::Metadata, &prefix, Some(end.clone()));
+            it.seek(&prefix);
+            while let Some(key) = it.key() {
+                if keys.len() == FLUSH_POINT_DELETES_MAX {
+                    for cf in [Cf::Metadata, Cf::SubKeys, Cf::ZSetScore] {
+                        batch.delete_range(cf, &prefix, &end);
+                    }
+                    return Ok(());
+                }
+                keys.push(key.to_vec());
+                it.next();
+            }
+            it.status().map_err(crate::storage::StorageError::from)?;
         }
+        for key in keys {
+            batch.delete(Cf::Metadata, &key);
+        }
+        Ok(())
     }
 }

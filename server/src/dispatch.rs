@@ -13,6 +13,7 @@ use crate::cmd::spec::flag;
 use crate::cmd::{table, CommandSpec, Ctx};
 use crate::error::Error;
 use crate::shared::{Shared, Stats};
+use crate::storage;
 
 /// Commands queued in one MULTI before further ones are refused.
 pub const MAX_MULTI_QUEUED_COMMANDS: usize = 1_000_000;
@@ -137,6 +138,7 @@ pub fn run(shared: &Arc<Shared>, client: &mut ClientState, spec: &'static Comman
         (!positions.is_empty())
             .then(|| shared.locks.lock(&namespace, physical_db, positions.iter().map(|&i| &args[i][..])))
     };
+    let batches_before = storage::batches_written_by_this_thread();
     let mut ctx = Ctx { shared, client };
     let reply = match handler(&mut ctx, args) {
         Ok(reply) => reply,
@@ -144,7 +146,10 @@ pub fn run(shared: &Arc<Shared>, client: &mut ClientState, spec: &'static Comman
     };
     // Counted once the command ran, as Redis's `call()` does (rejected requests are not).
     Stats::add(&shared.stats.total_commands_processed, 1);
-    if spec.flags & flag::WRITE != 0 && !matches!(reply, Reply::Error(_)) {
+    // WATCH sees a write only if the command wrote something: `SET k v NX` on an existing
+    // key or `DEL missing` change nothing, and Redis does not signal them either.
+    let wrote = storage::batches_written_by_this_thread() != batches_before;
+    if wrote && spec.flags & flag::WRITE != 0 {
         shared.watches.touch(&namespace, physical_db, positions.iter().map(|&i| &args[i][..]));
     }
     // Registered under the key locks, so no write can come between "found nothing" and

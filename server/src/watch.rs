@@ -1,5 +1,5 @@
 //! WATCH: optimistic locking for MULTI/EXEC. Each watched key has a modification counter;
-//! WATCH remembers its value, every successful write command bumps the counters of its keys,
+//! WATCH remembers its value, every write command that wrote a batch bumps its keys' counters,
 //! and EXEC aborts if a remembered value moved. Only watched keys are tracked, so the write
 //! path pays one atomic load while nobody watches.
 

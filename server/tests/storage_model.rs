@@ -132,7 +132,7 @@ proptest! {
                 }
                 Op::Flush => {
                     let mut batch = storage.batch();
-                    db.flush_in(&mut batch);
+                    db.flush_in(&mut batch).unwrap();
                     storage.write(batch).unwrap();
                     model.clear();
                 }
@@ -158,4 +158,26 @@ fn rand_suffix() -> u64 {
     use std::sync::atomic::{AtomicU64, Ordering};
     static N: AtomicU64 = AtomicU64::new(0);
     N.fetch_add(1, Ordering::Relaxed)
+}
+
+#[test]
+fn flushing_a_large_database_uses_ranges_and_spares_the_others() {
+    let dir = std::env::temp_dir().join(format!("redrock-flush-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let storage = Storage::open(&dir, &StorageOptions::default()).unwrap();
+    let (db0, db1) = (Db { storage: &storage, ns: b"", index: 0 }, Db { storage: &storage, ns: b"", index: 1 });
+    for db in [&db0, &db1] {
+        for i in 0..(redrock::db::FLUSH_POINT_DELETES_MAX + 10) {
+            string::put(db, format!("k{i}").as_bytes(), b"v", 0).unwrap();
+        }
+        put_set(db, b"set", &[b"m".to_vec()]);
+    }
+    let mut batch = storage.batch();
+    db0.flush_in(&mut batch).unwrap();
+    storage.write(batch).unwrap();
+    assert_eq!(db0.size().unwrap(), 0);
+    assert_eq!(db1.size().unwrap(), redrock::db::FLUSH_POINT_DELETES_MAX as u64 + 11);
+    assert_eq!(observe(&db1, b"set"), Some(Value::Set(vec![b"m".to_vec()])));
+    drop(storage);
+    let _ = std::fs::remove_dir_all(&dir);
 }

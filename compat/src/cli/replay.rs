@@ -85,12 +85,12 @@ fn prepare(c: &Common) -> Result<Prepared, String> {
 /// A server to talk to: a URL, or `spawn:BINARY`, a scratch server started for this run
 /// (`redis-server` without persistence, any other binary with Redrock's
 /// `--port --bind --dir`), killed when the run ends.
-struct Server {
-    ep: Endpoint,
+pub(super) struct Server {
+    pub(super) ep: Endpoint,
     _process: Option<ServerProcess>,
 }
 
-fn endpoint(url: &str) -> Result<Server, String> {
+pub(super) fn endpoint(url: &str) -> Result<Server, String> {
     let Some(bin) = url.strip_prefix("spawn:") else {
         return Ok(Server { ep: Endpoint::parse(url).map_err(|e| e.to_string())?, _process: None });
     };

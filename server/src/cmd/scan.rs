@@ -48,37 +48,8 @@ pub const COMMANDS: &[CommandSpec] = &[
         .doc("1.0.0", "Return a random key from the keyspace", "O(1)"),
 ];
 
-/// Redis's `parseScanCursorOrReply`: C's `strtoull` in base 10 over the whole argument
-/// (leading spaces and a sign allowed, `-1` wraps, the empty string is 0).
-pub fn parse_cursor(arg: &[u8]) -> Result<u64> {
-    let invalid = || Error::err("invalid cursor");
-    let mut i = arg.iter().take_while(|b| matches!(b, b' ' | b'\t' | b'\n' | b'\x0b' | b'\x0c' | b'\r')).count();
-    let negative = match arg.get(i) {
-        Some(b'-') => {
-            i += 1;
-            true
-        }
-        Some(b'+') => {
-            i += 1;
-            false
-        }
-        _ => false,
-    };
-    let digits = &arg[i..];
-    let digit_count = digits.iter().take_while(|b| b.is_ascii_digit()).count();
-    if digit_count == 0 {
-        // strtoull consumed nothing: the end pointer is the start of the argument.
-        return if arg.is_empty() { Ok(0) } else { Err(invalid()) };
-    }
-    if digit_count != digits.len() {
-        return Err(invalid());
-    }
-    let mut value: u64 = 0;
-    for &d in digits {
-        value = value.checked_mul(10).and_then(|v| v.checked_add(u64::from(d - b'0'))).ok_or_else(invalid)?;
-    }
-    Ok(if negative { value.wrapping_neg() } else { value })
-}
+/// Redis's `parseScanCursorOrReply`; one parser for SCAN and the collection scans.
+pub use crate::types::collection::parse_cursor;
 
 /// The literal bytes a glob pattern's matches all start with (up to its first special
 /// character), so a match can read only that range of keys.
@@ -234,19 +205,6 @@ impl Random {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn cursors_parse_like_strtoull() {
-        assert_eq!(parse_cursor(b"0").unwrap(), 0);
-        assert_eq!(parse_cursor(b"").unwrap(), 0);
-        assert_eq!(parse_cursor(b"  42").unwrap(), 42);
-        assert_eq!(parse_cursor(b"+7").unwrap(), 7);
-        assert_eq!(parse_cursor(b"-1").unwrap(), u64::MAX);
-        assert_eq!(parse_cursor(b"18446744073709551615").unwrap(), u64::MAX);
-        for bad in [&b"18446744073709551616"[..], b"x", b"1x", b" ", b"-", b"1 "] {
-            assert!(parse_cursor(bad).is_err(), "{bad:?}");
-        }
-    }
 
     #[test]
     fn literal_prefixes_stop_at_special_characters() {

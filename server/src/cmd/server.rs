@@ -112,7 +112,7 @@ fn flushdb(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Result<Reply> {
     flush_mode(args)?;
     let db = ctx.db();
     let mut batch = db.storage.batch();
-    db.flush_in(&mut batch);
+    db.flush_in(&mut batch)?;
     db.storage.write(batch)?;
     ctx.shared.watches.touch_db(&ctx.client.namespace, Some(db.index));
     Ok(Reply::ok())
@@ -122,7 +122,7 @@ fn flushall(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Result<Reply> {
     flush_mode(args)?;
     let mut batch = ctx.shared.storage.batch();
     for logical in 0..ctx.shared.databases {
-        ctx.shared.db(&ctx.client.namespace, logical).flush_in(&mut batch);
+        ctx.shared.db(&ctx.client.namespace, logical).flush_in(&mut batch)?;
     }
     ctx.shared.storage.write(batch)?;
     ctx.shared.watches.touch_db(&ctx.client.namespace, None);

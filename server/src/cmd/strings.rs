@@ -151,7 +151,7 @@ fn bulk_or_null(value: Option<Bytes>) -> Reply {
 }
 
 fn get(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Result<Reply> {
-    Ok(bulk_or_null(string::get(&ctx.db(), &args[1])?.map(string::value_of)))
+    Ok(bulk_or_null(string::get_read(&ctx.db(), &args[1], &ctx.shared.stats)?.map(string::value_of)))
 }
 
 /// What SET-like commands reply when they write, and when NX/XX stops them.
@@ -173,7 +173,12 @@ fn set_generic(
     let db = ctx.db();
     // A plain SET overwrites blindly: one write, no read.
     let needs_old = options.get || options.nx || options.xx || options.keep_ttl;
-    let old = if needs_old { db.lookup(key)? } else { None };
+    // GET reads the key as GET does (a keyspace hit or miss); the other options only check it.
+    let old = match (needs_old, options.get) {
+        (false, _) => None,
+        (true, true) => db.lookup_read(key, &ctx.shared.stats)?,
+        (true, false) => db.lookup(key)?,
+    };
     let old_value = match &old {
         Some(record) if options.get && record.meta.key_type != KeyType::String => return Err(Error::WrongType),
         Some(record) if options.get => Some(Bytes::copy_from_slice(record.string_value())),
@@ -233,7 +238,7 @@ fn getex(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Result<Reply> {
     let options = string_options::parse(args, 2, OptionsOf::GetEx)?;
     let db = ctx.db();
     let key = &args[1];
-    let Some(record) = string::get(&db, key)? else {
+    let Some(record) = string::get_read(&db, key, &ctx.shared.stats)? else {
         return Ok(Reply::Null);
     };
     let now = now_ms();
@@ -255,7 +260,7 @@ fn getex(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Result<Reply> {
 
 fn getdel(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Result<Reply> {
     let db = ctx.db();
-    let Some(record) = string::get(&db, &args[1])? else {
+    let Some(record) = string::get_read(&db, &args[1], &ctx.shared.stats)? else {
         return Ok(Reply::Null);
     };
     let mut batch = db.storage.batch();
@@ -267,7 +272,7 @@ fn getdel(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Result<Reply> {
 /// GETSET: the old value, and the new one without any expiry.
 fn getset(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Result<Reply> {
     let db = ctx.db();
-    let old = string::get(&db, &args[1])?;
+    let old = string::get_read(&db, &args[1], &ctx.shared.stats)?;
     string::put(&db, &args[1], &args[2], 0)?;
     Ok(bulk_or_null(old.map(string::value_of)))
 }
@@ -275,14 +280,14 @@ fn getset(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Result<Reply> {
 fn getrange(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Result<Reply> {
     let start = parse_i64(&args[2])?;
     let end = parse_i64(&args[3])?;
-    let Some(record) = string::get(&ctx.db(), &args[1])? else {
+    let Some(record) = string::get_read(&ctx.db(), &args[1], &ctx.shared.stats)? else {
         return Ok(Reply::Bulk(Bytes::new()));
     };
     Ok(Reply::Bulk(Bytes::copy_from_slice(string::range(record.string_value(), start, end))))
 }
 
 fn strlen(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Result<Reply> {
-    let len = string::get(&ctx.db(), &args[1])?.map_or(0, |record| record.string_value().len());
+    let len = string::get_read(&ctx.db(), &args[1], &ctx.shared.stats)?.map_or(0, |record| record.string_value().len());
     Ok(Reply::Integer(len as i64))
 }
 
@@ -370,7 +375,7 @@ fn incrbyfloat(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Result<Reply> {
 }
 
 fn mget(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Result<Reply> {
-    let values = string::get_many(&ctx.db(), &args[1..], now_ms())?;
+    let values = string::get_many(&ctx.db(), &args[1..], now_ms(), &ctx.shared.stats)?;
     Ok(Reply::Array(values.into_iter().map(bulk_or_null).collect()))
 }
 
@@ -408,7 +413,8 @@ fn msetnx(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Result<Reply> {
 /// `LCS key1 key2 [LEN] [IDX] [MINMATCHLEN len] [WITHMATCHLEN]`.
 fn lcs(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Result<Reply> {
     let db = ctx.db();
-    let (a, b) = (db.lookup(&args[1])?, db.lookup(&args[2])?);
+    let stats = &ctx.shared.stats;
+    let (a, b) = (db.lookup_read(&args[1], stats)?, db.lookup_read(&args[2], stats)?);
     if [&a, &b].iter().any(|r| r.as_ref().is_some_and(|r| r.meta.key_type != KeyType::String)) {
         return Err(Error::err("The specified keys must contain string values"));
     }

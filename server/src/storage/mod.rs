@@ -231,7 +231,9 @@ impl Storage {
         if batch.inner.is_empty() {
             return Ok(());
         }
-        Ok(self.db.write_opt(batch.inner, &self.write_options)?)
+        self.db.write_opt(batch.inner, &self.write_options)?;
+        BATCHES_WRITTEN.with(|n| n.set(n.get() + 1));
+        Ok(())
     }
 
     /// fsyncs the WAL; the `everysec` ticker calls it.
@@ -283,6 +285,17 @@ impl Batch<'_> {
     pub fn is_empty(&self) -> bool {
         self.inner.is_empty()
     }
+}
+
+thread_local! {
+    /// Non-empty batches this thread wrote: a command that wrote none changed nothing
+    /// (handlers run synchronously on one thread), which is what WATCH needs to know.
+    static BATCHES_WRITTEN: std::cell::Cell<u64> = const { std::cell::Cell::new(0) };
+}
+
+/// How many non-empty batches this thread has written so far.
+pub fn batches_written_by_this_thread() -> u64 {
+    BATCHES_WRITTEN.with(|n| n.get())
 }
 
 /// Milliseconds since the Unix epoch: the clock of expiry.

@@ -6,12 +6,20 @@ use bytes::Bytes;
 
 use crate::db::{Db, Record};
 use crate::error::{Error, Result};
+use crate::shared::Stats;
 use crate::storage::metadata::{encode_string, StringEncoding, HEADER_LEN};
 use crate::storage::{Batch, Cf, KeyType, Metadata, StorageError};
 
-/// The value of string `key`; `WRONGTYPE` if `key` holds another type.
+/// The value of string `key`; `WRONGTYPE` if `key` holds another type. For commands that
+/// write the key (Redis's `lookupKeyWrite`): no keyspace hit or miss is counted.
 pub fn get(db: &Db<'_>, key: &[u8]) -> Result<Option<Record>> {
     db.lookup_typed(key, KeyType::String)
+}
+
+/// [`get`] for commands that read the key (Redis's `lookupKeyRead`): counts a keyspace hit
+/// or miss in `stats` (a key of another type is a hit, then `WRONGTYPE`).
+pub fn get_read(db: &Db<'_>, key: &[u8], stats: &Stats) -> Result<Option<Record>> {
+    db.lookup_typed_read(key, KeyType::String, stats)
 }
 
 /// The value of a string record, without copying it.
@@ -25,18 +33,23 @@ pub fn encoding_hint(record: &Record) -> StringEncoding {
 }
 
 /// The values of `keys` as MGET sees them: `None` for absent keys and keys of other types.
-/// One batched read for all of them.
-pub fn get_many(db: &Db<'_>, keys: &[Bytes], now_ms: u64) -> Result<Vec<Option<Bytes>>> {
+/// One batched read for all of them; each key counts a keyspace hit or miss.
+pub fn get_many(db: &Db<'_>, keys: &[Bytes], now_ms: u64, stats: &Stats) -> Result<Vec<Option<Bytes>>> {
     let meta_keys: Vec<Vec<u8>> = keys.iter().map(|k| db.meta_key(k)).collect();
     let raws = db.storage.multi_get(Cf::Metadata, &meta_keys)?;
     raws.into_iter()
         .map(|raw| {
-            let Some(raw) = raw else { return Ok(None) };
-            let meta = Metadata::decode(&raw).map_err(StorageError::from)?;
-            if meta.key_type != KeyType::String || meta.is_expired(now_ms) {
-                return Ok(None);
-            }
-            Ok(Some(Bytes::from(raw).slice(HEADER_LEN..)))
+            let live = match raw {
+                Some(raw) => {
+                    let meta = Metadata::decode(&raw).map_err(StorageError::from)?;
+                    (!meta.is_expired(now_ms)).then_some((meta, raw))
+                }
+                None => None,
+            };
+            Stats::add(if live.is_some() { &stats.keyspace_hits } else { &stats.keyspace_misses }, 1);
+            Ok(live
+                .filter(|(meta, _)| meta.key_type == KeyType::String)
+                .map(|(_, raw)| Bytes::from(raw).slice(HEADER_LEN..)))
         })
         .collect()
 }

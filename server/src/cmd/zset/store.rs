@@ -349,13 +349,14 @@ fn pop_generic(ctx: &mut Ctx<'_>, args: &[Bytes], max: bool) -> Result<Reply> {
         }
         None => None,
     };
-    if count == Some(0) {
-        return Ok(Reply::Array(Vec::new()));
-    }
     let db = ctx.db();
+    // Redis's genericZpopCommand checks the type before looking at a zero count.
     let Some(zset) = ZSet::load(&db, &args[1])? else {
         return Ok(Reply::Array(Vec::new()));
     };
+    if count == Some(0) {
+        return Ok(Reply::Array(Vec::new()));
+    }
     let popped = pop(db, &args[1], zset, max, count.unwrap_or(1))?;
     // RESP3 nests the pairs only when COUNT was given.
     let resp = if count.is_some() { ctx.client.resp } else { RespVersion::Resp2 };

@@ -1,0 +1,36 @@
+# Shared by the ci/bench*.sh scripts (sourced, not run): builds redrock-server, provides a
+# work folder cleaned up on exit, free ports, and starting Redis and Redrock side by side.
+# Servers listen on 127.0.0.1 only and are stopped by pid.
+
+export CARGO_TARGET_DIR="${REDROCK_TARGET_DIR:-$HOME/.cache/redrock-target}"
+command -v redis-benchmark >/dev/null || { apt-get install -y -qq redis-tools redis-server; }
+cargo build --release -p redrock --bin redrock-server >&2
+SERVER="$CARGO_TARGET_DIR/release/redrock-server"
+
+work="$(mktemp -d)"
+pids=()
+cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; wait "$p" 2>/dev/null || true; done; rm -rf "$work"; }
+trap cleanup EXIT
+
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+wait_port() { for _ in $(seq 200); do redis-cli -p "$1" ping >/dev/null 2>&1 && return 0; sleep 0.05; done; echo "server on $1 did not start" >&2; exit 2; }
+
+# start_redis PORT [FOLDER] / start_redrock PORT [FOLDER]: print the pid. Output goes to
+# /dev/null so a server started inside $(...) does not hold the pipe open.
+start_redis() {
+  mkdir -p "${2:-$work/redis}"
+  redis-server --port "$1" --bind 127.0.0.1 --save '' --appendonly no --dir "${2:-$work/redis}" --dbfilename dump.rdb >/dev/null 2>&1 &
+  echo $!
+}
+start_redrock() {
+  mkdir -p "${2:-$work/redrock}"
+  "$SERVER" --port "$1" --bind 127.0.0.1 --dir "${2:-$work/redrock}" --loglevel warning >/dev/null 2>&1 &
+  echo $!
+}
+
+# Starts both on free ports: sets redis_port and redrock_port, records the pids.
+start_both() {
+  redis_port=$(free_port); pids+=("$(start_redis "$redis_port")")
+  redrock_port=$(free_port); pids+=("$(start_redrock "$redrock_port")")
+  wait_port "$redis_port"; wait_port "$redrock_port"
+}
