@@ -83,6 +83,10 @@ pub struct ClientState {
     pub db: usize,
     pub resp: RespVersion,
     pub authenticated: bool,
+    /// Authenticated with `requirepass` (or none is set): may run admin commands
+    /// (NAMESPACE, CONFIG, ...), as Kvrocks's admin connections; tenants may not.
+    pub admin: bool,
+    /// The tenant's namespace (`AUTH token`); empty for the administrator's keys.
     pub namespace: Bytes,
     /// Reply, then close (QUIT, protocol errors).
     pub close_after_reply: bool,
@@ -118,6 +122,7 @@ impl ClientState {
             db: 0,
             resp: RespVersion::Resp2,
             authenticated,
+            admin: authenticated,
             namespace: Bytes::new(),
             close_after_reply: false,
             close_without_reply: false,
@@ -176,6 +181,8 @@ impl ClientState {
         self.multi = None;
         self.multi_dirty = false;
         self.authenticated = authenticated;
+        self.admin = authenticated;
+        self.namespace = Bytes::new();
     }
 
     pub fn id(&self) -> u64 {

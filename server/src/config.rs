@@ -18,6 +18,8 @@ pub enum Kind {
     Bool,
     Enum(&'static [&'static str]),
     String,
+    /// `client-output-buffer-limit`: classes given are merged over the current value.
+    OutputBufferLimit,
 }
 
 /// One parameter.
@@ -42,6 +44,7 @@ pub const PARAMS: &[Param] = &[
     Param { name: "bind", default: "127.0.0.1", kind: Kind::String, mutable: false },
     Param { name: "dir", default: "./data", kind: Kind::String, mutable: false },
     Param { name: "requirepass", default: "", kind: Kind::String, mutable: true },
+    Param { name: "protected-mode", default: "yes", kind: Kind::Bool, mutable: true },
     Param { name: "databases", default: "16", kind: Kind::Int { min: 1, max: 256 }, mutable: false },
     Param { name: "appendfsync", default: "everysec", kind: Kind::Enum(&["everysec", "always", "no"]), mutable: false },
     Param {
@@ -58,6 +61,14 @@ pub const PARAMS: &[Param] = &[
     },
     Param { name: "maxclients", default: "10000", kind: Kind::Int { min: 1, max: u32::MAX as i64 }, mutable: true },
     Param { name: "timeout", default: "0", kind: Kind::Int { min: 0, max: i32::MAX as i64 }, mutable: true },
+    Param {
+        name: "client-output-buffer-limit",
+        default: crate::output_limit::DEFAULT,
+        kind: Kind::OutputBufferLimit,
+        mutable: true,
+    },
+    // Kvrocks's disk quota in GB (0 = none): writes are refused once RocksDB's files pass it.
+    Param { name: "max-db-size", default: "0", kind: Kind::Int { min: 0, max: i32::MAX as i64 }, mutable: true },
     // Redis accepts any non-negative hz and clamps it to 1..=500 (`CONFIG GET` shows the clamp).
     Param { name: "hz", default: "10", kind: Kind::Int { min: 0, max: i32::MAX as i64 }, mutable: true },
     Param {
@@ -168,6 +179,15 @@ impl Param {
                 }
             }
             Kind::String => Ok(value.to_string()),
+            Kind::OutputBufferLimit => crate::output_limit::merge(crate::output_limit::DEFAULT, value),
+        }
+    }
+
+    /// [`Param::normalise`], merged over the `current` value where the kind says so.
+    pub fn apply(&self, current: &str, value: &str) -> Result<String, String> {
+        match self.kind {
+            Kind::OutputBufferLimit => crate::output_limit::merge(current, value),
+            _ => self.normalise(value),
         }
     }
 }
@@ -188,8 +208,9 @@ impl Config {
     /// Sets `name` at start-up (mutable or not).
     pub fn set_initial(&mut self, name: &str, value: &str) -> Result<(), ConfigError> {
         let param = find(name).ok_or_else(|| ConfigError::Unknown(name.to_string()))?;
-        let value =
-            param.normalise(value).map_err(|reason| ConfigError::BadValue { name: param.name.to_string(), reason })?;
+        let value = param
+            .apply(self.get(param.name), value)
+            .map_err(|reason| ConfigError::BadValue { name: param.name.to_string(), reason })?;
         self.values.insert(param.name, value);
         Ok(())
     }
@@ -257,7 +278,7 @@ impl Config {
         let mut next = self.clone();
         for (param, (_, value)) in found.iter().zip(pairs) {
             let value = param
-                .normalise(value)
+                .apply(next.get(param.name), value)
                 .map_err(|reason| ConfigSetError::Failed { name: param.name.to_string(), reason })?;
             next.values.insert(param.name, value);
         }

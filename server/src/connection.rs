@@ -2,34 +2,53 @@
 //! is executed in order and the replies are written together (pipelining).
 
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
-use bytes::BytesMut;
+use bytes::{Buf, BytesMut};
 use redrock_protocol::{encode, Limits, Reply, RequestParser};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
 use crate::blocking::{self, BlockedWait};
 use crate::client::{ClientHandle, ClientState};
-use crate::dispatch;
+use crate::output_limit::{self, Limit, OutputLimitState};
 use crate::shared::{Shared, Stats};
+use crate::{dispatch, protected_mode};
 
 /// Initial read buffer; it grows with pipelines and large bulks, up to the query buffer limit.
 const READ_BUFFER_BYTES: usize = 16 * 1024;
+/// Past a soft output limit's deadline by this much, the next check is sure to see it passed.
+const SOFT_LIMIT_SLACK: Duration = Duration::from_millis(1);
 
 pub async fn serve(shared: Arc<Shared>, mut stream: TcpStream) {
-    let addr = stream.peer_addr().map(|a| a.to_string()).unwrap_or_default();
+    let peer = stream.peer_addr().ok();
+    let addr = peer.map(|a| a.to_string()).unwrap_or_default();
     let laddr = stream.local_addr().map(|a| a.to_string()).unwrap_or_default();
     let _ = stream.set_nodelay(true);
     Stats::add(&shared.stats.total_connections_received, 1);
     let handle = shared.clients.register(addr, laddr);
-    let (maxclients, requirepass_set) = {
+    let (maxclients, requirepass_set, protected_mode) = {
         let config = shared.config();
-        (config.get_i64("maxclients") as usize, !config.get("requirepass").is_empty())
+        (
+            config.get_i64("maxclients") as usize,
+            !config.get("requirepass").is_empty(),
+            config.get("protected-mode") == "yes",
+        )
     };
     if shared.clients.count() > maxclients {
         Stats::add(&shared.stats.rejected_connections, 1);
         let _ = stream.write_all(b"-ERR max number of clients reached\r\n").await;
+        shared.clients.unregister(handle.id);
+        return;
+    }
+    // Protected mode, checked after maxclients as in Redis. A peer whose address cannot be
+    // read is not known to be local: refused.
+    let denied = match peer {
+        Some(peer) => protected_mode::denies(protected_mode, requirepass_set, &peer),
+        None => protected_mode && !requirepass_set,
+    };
+    if denied {
+        let _ = stream.write_all(protected_mode::DENIED).await;
         shared.clients.unregister(handle.id);
         return;
     }
@@ -47,13 +66,15 @@ async fn run(shared: &Arc<Shared>, client: &mut ClientState, stream: &mut TcpStr
     let mut parser = RequestParser::default();
     let mut shutdown = shared.shutdown.subscribe();
     let handle = client.handle.clone();
+    let mut output_state = OutputLimitState::default();
     loop {
-        let (idle_timeout_s, query_buffer_limit, proto_max_bulk_len) = {
+        let (idle_timeout_s, query_buffer_limit, proto_max_bulk_len, output_limit) = {
             let config = shared.config();
             (
                 config.get_u64("timeout"),
                 config.get_u64("client-query-buffer-limit"),
                 config.get_u64("proto-max-bulk-len"),
+                output_limit::normal(config.get("client-output-buffer-limit")),
             )
         };
         // A large argument in progress: make room for all of it at once, as Redis does.
@@ -108,6 +129,10 @@ async fn run(shared: &Arc<Shared>, client: &mut ClientState, stream: &mut TcpStr
                     }
                     if !client.take_reply_suppressed() {
                         encode(&reply, client.resp, &mut output);
+                        if output_state.exceeded(&output_limit, output.len(), Instant::now()) {
+                            close_for_output_limit(client);
+                            return Ok(());
+                        }
                     }
                     if client.close_after_reply {
                         return flush(shared, stream, &mut output).await;
@@ -129,8 +154,53 @@ async fn run(shared: &Arc<Shared>, client: &mut ClientState, stream: &mut TcpStr
             );
             return Ok(());
         }
-        flush(shared, stream, &mut output).await?;
+        if !flush_within_limit(shared, stream, &mut output, &output_limit, &mut output_state).await? {
+            close_for_output_limit(client);
+            return Ok(());
+        }
     }
+}
+
+/// Redis's log line for a client closed by `client-output-buffer-limit`.
+fn close_for_output_limit(client: &ClientState) {
+    tracing::warn!(
+        client = %client.handle.info_line(),
+        "Client scheduled to be closed ASAP for overcoming of output buffer limits."
+    );
+}
+
+/// Writes `output` while the client's pending output stays within its limits; false when
+/// the client must be closed (a slow reader kept more than the soft limit pending for longer
+/// than soft_seconds).
+async fn flush_within_limit(
+    shared: &Shared,
+    stream: &mut TcpStream,
+    output: &mut BytesMut,
+    limit: &Limit,
+    state: &mut OutputLimitState,
+) -> std::io::Result<bool> {
+    while !output.is_empty() {
+        if state.exceeded(limit, output.len(), Instant::now()) {
+            return Ok(false);
+        }
+        let write = stream.write(output);
+        let written = match state.soft_deadline(limit) {
+            // Past the deadline the next round's check closes the client.
+            Some(deadline) => match tokio::time::timeout_at((deadline + SOFT_LIMIT_SLACK).into(), write).await {
+                Ok(written) => written?,
+                Err(_) => continue,
+            },
+            None => write.await?,
+        };
+        if written == 0 {
+            return Err(std::io::ErrorKind::WriteZero.into());
+        }
+        Stats::add(&shared.stats.net_output_bytes, written as u64);
+        output.advance(written);
+    }
+    output.clear();
+    state.exceeded(limit, 0, Instant::now());
+    Ok(true)
 }
 
 /// Waits for a blocked client's reply (see blocking.rs): served, timed out, or unblocked.

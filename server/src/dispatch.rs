@@ -21,6 +21,15 @@ pub const MAX_MULTI_QUEUED_COMMANDS: usize = 1_000_000;
 /// Commands that act at once inside MULTI instead of being queued (Redis's list).
 const TRANSACTION_CONTROL: &[&str] = &["exec", "discard", "multi", "watch", "quit", "reset"];
 
+/// Commands a tenant may not run although Redis gives them no `admin` flag: they reach
+/// every namespace's data (SWAPDB's map is server-wide) or, in Kvrocks, all of it (FLUSHALL).
+const ADMIN_ONLY: &[&str] = &["flushall", "swapdb"];
+
+/// Whether a connection in a tenant's namespace is refused `spec` (see namespace.rs).
+fn admin_only(spec: &CommandSpec, parent: Option<&CommandSpec>) -> bool {
+    spec.flags & flag::ADMIN != 0 || ADMIN_ONLY.contains(&parent.unwrap_or(spec).name)
+}
+
 /// Resolves `args` to the (sub)command spec that handles it, with Redis's errors for unknown
 /// commands, unknown subcommands and wrong arity.
 pub fn resolve(args: &[Bytes]) -> Result<(&'static CommandSpec, Option<&'static CommandSpec>), Error> {
@@ -84,6 +93,17 @@ fn execute_checked(shared: &Arc<Shared>, client: &mut ClientState, args: Vec<Byt
     if !client.authenticated && spec.flags & flag::NO_AUTH == 0 {
         client.flag_transaction();
         return Error::NoAuth.into();
+    }
+    if !client.admin && admin_only(spec, parent) {
+        client.flag_transaction();
+        return Error::AdminRequired.into();
+    }
+    if spec.flags & flag::DENYOOM != 0 {
+        let max_db_size_gb = shared.config().get_u64("max-db-size");
+        if let Err(e) = shared.disk_quota.check(max_db_size_gb, || shared.storage.approximate_size_bytes()) {
+            client.flag_transaction();
+            return e.into();
+        }
     }
     if let Some(queue) = client.multi.as_mut() {
         let control = parent.is_none() && TRANSACTION_CONTROL.contains(&spec.name);

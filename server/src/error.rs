@@ -51,6 +51,9 @@ pub enum Error {
     Coded(String),
     #[error("ERR storage: {0}")]
     Storage(#[from] StorageError),
+    /// A tenant (a connection in a namespace) ran an administrator's command (Kvrocks's text).
+    #[error("ERR admin permission required to perform the command")]
+    AdminRequired,
 }
 
 pub type Result<T> = std::result::Result<T, Error>;

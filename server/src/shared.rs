@@ -13,7 +13,9 @@ use crate::config::Config;
 use crate::db::Db;
 use crate::error::Result;
 use crate::locks::KeyLocks;
+use crate::namespace::Namespaces;
 use crate::pause::ClientPause;
+use crate::quota::DiskQuota;
 use crate::storage::encoding::MAX_DATABASES;
 use crate::storage::{Cf, Storage};
 use crate::watch::Watches;
@@ -141,6 +143,10 @@ pub struct Shared {
     /// `CLIENT PAUSE` state.
     pub pause: ClientPause,
     pub watches: Watches,
+    /// Tenants' namespaces and tokens (NAMESPACE, AUTH token).
+    pub namespaces: Namespaces,
+    /// `max-db-size`: the last size reading.
+    pub disk_quota: DiskQuota,
 }
 
 impl Shared {
@@ -150,6 +156,7 @@ impl Shared {
         let db_map = (0..MAX_DATABASES)
             .map(|i| AtomicU8::new(stored.as_ref().and_then(|m| m.get(i).copied()).unwrap_or(i as u8)))
             .collect();
+        let namespaces = Namespaces::load(&storage)?;
         let now = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
         let port = config.get_i64("port") as u16;
         Ok(Shared {
@@ -170,6 +177,8 @@ impl Shared {
             last_save_unix_s: AtomicU64::new(now),
             pause: ClientPause::default(),
             watches: Watches::default(),
+            namespaces,
+            disk_quota: DiskQuota::default(),
         })
     }
 
@@ -197,9 +206,13 @@ impl Shared {
         // what they wait for (served by the SWAPDB request's dispatch).
         self.blocking.signal_database(a);
         self.blocking.signal_database(b);
-        // Clients watching keys in either database see them change, as in Redis.
-        self.watches.touch_db(b"", Some(pa));
-        self.watches.touch_db(b"", Some(pb));
+        // Clients watching keys in either database see them change, as in Redis; the map is
+        // server-wide, so every namespace's databases swap.
+        let tenants = self.namespaces.all().into_iter().map(|(ns, _)| ns);
+        for ns in std::iter::once(bytes::Bytes::new()).chain(tenants) {
+            self.watches.touch_db(&ns, Some(pa));
+            self.watches.touch_db(&ns, Some(pb));
+        }
         Ok(())
     }
 

@@ -84,11 +84,26 @@ fn quit(ctx: &mut Ctx<'_>, _args: &[Bytes]) -> Result<Reply> {
     Ok(Reply::ok())
 }
 
-/// Checks `password` for `user` (only the default user exists until ACLs land).
-fn check_password(ctx: &Ctx<'_>, user: &[u8], password: &[u8]) -> bool {
-    let config = ctx.shared.config();
-    let required = config.get("requirepass");
-    user == b"default" && (required.is_empty() || required.as_bytes() == password)
+/// Authenticates the connection as `user` with `password` (only the default user exists
+/// until ACLs land): `requirepass` makes it the administrator, a namespace's token (as in
+/// Kvrocks) puts it in that namespace. Returns false, changing nothing, on a wrong pair.
+fn authenticate(ctx: &mut Ctx<'_>, user: &[u8], password: &[u8]) -> bool {
+    if user != b"default" {
+        return false;
+    }
+    let required = ctx.shared.config().get("requirepass").to_string();
+    let namespace = if required.is_empty() || required.as_bytes() == password {
+        ctx.client.admin = true;
+        Bytes::new()
+    } else if let Some(namespace) = ctx.shared.namespaces.by_token(password) {
+        ctx.client.admin = false;
+        namespace
+    } else {
+        return false;
+    };
+    ctx.client.namespace = namespace;
+    ctx.client.authenticated = true;
+    true
 }
 
 fn auth(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Result<Reply> {
@@ -102,8 +117,7 @@ fn auth(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Result<Reply> {
         3 => (&args[1][..], &args[2]),
         _ => return Err(Error::Syntax),
     };
-    if check_password(ctx, user, password) {
-        ctx.client.authenticated = true;
+    if authenticate(ctx, user, password) {
         Ok(Reply::ok())
     } else {
         Err(Error::WrongPass)
@@ -136,10 +150,9 @@ fn hello(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Result<Reply> {
         }
     }
     if let Some((user, password)) = &credentials {
-        if !check_password(ctx, user, password) {
+        if !authenticate(ctx, user, password) {
             return Err(Error::WrongPass);
         }
-        ctx.client.authenticated = true;
     }
     if !ctx.client.authenticated {
         return Err(Error::Coded("NOAUTH HELLO must be called with the client already authenticated, otherwise the HELLO AUTH <user> <pass> option can be used to authenticate the client and select the RESP protocol version at the same time".into()));

@@ -1,6 +1,7 @@
 //! Commands: one family per file, each declaring its entries of the command table next to
 //! its handlers.
 
+pub mod acl;
 pub mod args;
 pub mod bits;
 pub mod client;
@@ -12,6 +13,7 @@ pub mod hash;
 pub mod info;
 pub mod keyspace;
 pub mod list;
+pub mod namespace;
 pub mod object;
 pub mod save;
 pub mod scan;
@@ -52,6 +54,8 @@ pub const FAMILIES: &[&[CommandSpec]] = &[
     zset::COMMANDS,
     transaction::COMMANDS,
     save::COMMANDS,
+    namespace::COMMANDS,
+    acl::COMMANDS,
 ];
 
 /// What a handler can reach: the server's shared state and its own connection's state.

@@ -35,6 +35,12 @@ pub fn check(dir: &Path) -> Result<bool, StorageError> {
                     dir.display()
                 )));
             }
+            if !dir.join("db").join("CURRENT").exists() {
+                return Err(StorageError::Format(format!(
+                    "data folder {} has a format stamp but no database (db/CURRENT is missing); refusing to start on an empty one",
+                    dir.display()
+                )));
+            }
             Ok(false)
         }
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
@@ -72,6 +78,9 @@ mod tests {
         assert!(check(&dir).unwrap_err().to_string().contains("without a format stamp"));
         write(&dir).unwrap();
         assert!(!check(&dir).unwrap());
+        std::fs::remove_file(dir.join("db/CURRENT")).unwrap();
+        assert!(check(&dir).unwrap_err().to_string().contains("no database"));
+        std::fs::write(dir.join("db/CURRENT"), "MANIFEST-1\n").unwrap();
         std::fs::write(dir.join(FORMAT_FILE), "redrock-format 99\n").unwrap();
         assert!(check(&dir).unwrap_err().to_string().contains("has format 99"));
         std::fs::remove_dir_all(&dir).unwrap();

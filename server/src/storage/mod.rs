@@ -134,7 +134,8 @@ impl Storage {
         table.set_cache_index_and_filter_blocks(true);
 
         let mut db_options = Options::default();
-        db_options.create_if_missing(true);
+        // An existing folder must open as it is: never silently recreated empty.
+        db_options.create_if_missing(is_new);
         db_options.create_missing_column_families(true);
         db_options.set_max_background_jobs(2);
         db_options.set_compression_type(DBCompressionType::Lz4);
