@@ -149,7 +149,7 @@ fn shutdown(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Result<Reply> {
     if abort {
         return Err(Error::err("No shutdown in progress."));
     }
-    crate::server::finish(ctx.shared);
+    // server::run syncs the WAL once every listener has stopped, then the process exits.
     ctx.shared.request_shutdown();
     ctx.client.close_without_reply = true;
     Ok(Reply::ok())
