@@ -109,7 +109,10 @@ fn setbit(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Result<Reply> {
     let db = ctx.db();
     let mut value = Patch::open(string::get(&db, &args[1])?, bytes_to_reach(offset));
     let old = bitmap::set_bit(value.value_mut(), offset, on);
-    if value.changed() || old != on {
+    if old == on && value.reencoded_only() {
+        // SETBIT of a bit already so: Redis still turns the string `raw`, silently.
+        value.write_reencoded(&db, &args[1])?;
+    } else if value.changed() || old != on {
         value.write(&db, &args[1])?;
     }
     Ok(Reply::Integer(old as i64))

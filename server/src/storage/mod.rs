@@ -277,6 +277,12 @@ impl Batch<'_> {
         self.inner.put_cf(&self.storage.cf(cf), key, value);
     }
 
+    /// A put that changes nothing a client can read (an encoding hint): not recorded as a
+    /// modification of its key (storage/written.rs).
+    pub fn put_unobserved(&mut self, cf: Cf, key: &[u8], value: &[u8]) {
+        self.inner.put_cf(&self.storage.cf(cf), key, value);
+    }
+
     pub fn delete(&mut self, cf: Cf, key: &[u8]) {
         self.note(cf, key);
         self.inner.delete_cf(&self.storage.cf(cf), key);

@@ -100,19 +100,25 @@ pub struct Patch {
     raw: Vec<u8>,
     /// The key is new, longer than it was, or becomes `raw`.
     changed: bool,
+    /// Only the encoding hint changes (`embstr`/`int` → `raw`): a rewrite no client can
+    /// read, which Redis does not signal as a modification (WATCH).
+    reencoded_only: bool,
 }
 
 impl Patch {
     /// `existing` (or a new empty string without expiry), zero-padded to `min_len` bytes.
     pub fn open(existing: Option<Record>, min_len: usize) -> Patch {
         let mut raw = existing.map_or_else(|| encode_string(0, b""), |record| record.raw);
-        let mut changed = StringEncoding::of(raw[0]) != StringEncoding::Raw;
+        let reencoded = StringEncoding::of(raw[0]) != StringEncoding::Raw;
+        let mut changed = reencoded;
         StringEncoding::Raw.set_in(&mut raw);
+        let mut grown = false;
         if raw.len() < HEADER_LEN + min_len {
             raw.resize(HEADER_LEN + min_len, 0);
             changed = true;
+            grown = true;
         }
-        Patch { raw, changed }
+        Patch { raw, changed, reencoded_only: reencoded && !grown }
     }
 
     pub fn value(&self) -> &[u8] {
@@ -126,6 +132,12 @@ impl Patch {
     pub fn append(&mut self, tail: &[u8]) {
         self.raw.extend_from_slice(tail);
         self.changed |= !tail.is_empty();
+        self.reencoded_only &= tail.is_empty();
+    }
+
+    /// Whether nothing but the encoding hint would change, if the caller changed no byte.
+    pub fn reencoded_only(&self) -> bool {
+        self.reencoded_only
     }
 
     /// Whether the key must be written even if no byte of the value changes: Redis creates
@@ -137,6 +149,15 @@ impl Patch {
     pub fn write(&self, db: &Db<'_>, key: &[u8]) -> Result<()> {
         let mut batch = db.storage.batch();
         batch.put(Cf::Metadata, &db.meta_key(key), &self.raw);
+        db.storage.write(batch)?;
+        Ok(())
+    }
+
+    /// Writes a record whose value bytes did not change (only its encoding hint): stored, but
+    /// not reported to WATCH as a modification, as Redis's in-place `raw` conversion.
+    pub fn write_reencoded(&self, db: &Db<'_>, key: &[u8]) -> Result<()> {
+        let mut batch = db.storage.batch();
+        batch.put_unobserved(Cf::Metadata, &db.meta_key(key), &self.raw);
         db.storage.write(batch)?;
         Ok(())
     }
