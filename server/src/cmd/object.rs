@@ -4,7 +4,7 @@
 //! Redrock has no in-memory encodings, so ENCODING reports the one Redis would pick for the
 //! value as it is now, from Redis's default thresholds: the metadata gives the size, and the
 //! elements are read only when the size alone leaves the answer open (at most
-//! [`SET_MAX_INTSET_ENTRIES`] sub-keys). Of what Redis decides from a key's history, only
+//! `types::set::INTSET.max_entries` sub-keys). Of what Redis decides from a key's history, only
 //! strings keep a trace: their record holds a [`StringEncoding`] hint (`raw` after APPEND,
 //! SETRANGE, SETBIT, BITFIELD or BITOP; never `int` after INCRBYFLOAT). A collection that once
 //! outgrew its compact encoding stays `hashtable`/`skiplist` in Redis, not here.
@@ -18,15 +18,12 @@ use crate::db::{Db, Record};
 use crate::error::{Error, Result};
 use crate::storage::metadata::StringEncoding;
 use crate::storage::KeyType;
-use crate::types::string;
+use crate::types::{hash, set, string, zset};
 
-/// Redis 7.0's built-in defaults (`hash-max-listpack-entries` is 512 in config.c, though the
-/// sample redis.conf says 128).
-pub const HASH_MAX_LISTPACK_ENTRIES: u64 = 512;
-pub const HASH_MAX_LISTPACK_VALUE: usize = 64;
-pub const ZSET_MAX_LISTPACK_ENTRIES: u64 = 128;
+/// Redis 7.0's built-in `zset-max-listpack-value`; the entry counts, and the hash and set
+/// thresholds, are the types' own (`types::hash::LISTPACK`, `types::set::INTSET`,
+/// `types::zset::LISTPACK_MAX_ENTRIES`), which HSCAN/SSCAN/ZSCAN follow too.
 pub const ZSET_MAX_LISTPACK_VALUE: usize = 64;
-pub const SET_MAX_INTSET_ENTRIES: u64 = 512;
 /// Strings up to this length are `embstr` (`OBJ_ENCODING_EMBSTR_SIZE_LIMIT`).
 pub const EMBSTR_SIZE_LIMIT: usize = 44;
 /// Longest string Redis tries to encode as an integer (a `long` in decimal).
@@ -132,10 +129,8 @@ fn encoding_of(db: &Db<'_>, key: &[u8], record: &Record) -> Result<&'static str>
         // Redis 7.0 keeps every list in a quicklist (listpack lists arrived in 7.2).
         KeyType::List => "quicklist",
         KeyType::Hash => {
-            let small = size <= HASH_MAX_LISTPACK_ENTRIES
-                && all_sub_keys(db, key, record, |field, value| {
-                    field.len() <= HASH_MAX_LISTPACK_VALUE && value.len() <= HASH_MAX_LISTPACK_VALUE
-                })?;
+            let listpack = hash::LISTPACK;
+            let small = size <= listpack.max_entries && all_sub_keys(db, key, record, listpack.element)?;
             if small {
                 "listpack"
             } else {
@@ -143,8 +138,8 @@ fn encoding_of(db: &Db<'_>, key: &[u8], record: &Record) -> Result<&'static str>
             }
         }
         KeyType::Set => {
-            let integers = size <= SET_MAX_INTSET_ENTRIES
-                && all_sub_keys(db, key, record, |member, _| redrock_protocol::string2ll(member).is_some())?;
+            let intset = set::INTSET;
+            let integers = size <= intset.max_entries && all_sub_keys(db, key, record, intset.element)?;
             if integers {
                 "intset"
             } else {
@@ -152,7 +147,7 @@ fn encoding_of(db: &Db<'_>, key: &[u8], record: &Record) -> Result<&'static str>
             }
         }
         KeyType::ZSet => {
-            let small = size <= ZSET_MAX_LISTPACK_ENTRIES
+            let small = size <= zset::LISTPACK_MAX_ENTRIES
                 && all_sub_keys(db, key, record, |member, _| member.len() <= ZSET_MAX_LISTPACK_VALUE)?;
             if small {
                 "listpack"
