@@ -343,6 +343,8 @@ fn rerun(shared: &Arc<Shared>, command: &BlockedCommand) -> Option<Reply> {
     client.namespace = command.namespace.clone();
     client.resp = command.resp;
     client.serving_blocked = true;
+    // The log of written keys is this command's alone (see storage/written.rs).
+    let _ = crate::storage::written::take();
     let mut ctx = Ctx { shared, client: &mut client };
     let reply = match handler(&mut ctx, &command.args) {
         Ok(reply) => reply,
@@ -351,14 +353,9 @@ fn rerun(shared: &Arc<Shared>, command: &BlockedCommand) -> Option<Reply> {
     if client.block_request.is_some() {
         return None;
     }
-    // As dispatch does for any write: the served command's keys (the popped source, a
-    // BLMOVE destination) abort transactions that WATCH them.
-    if command.spec.flags & crate::cmd::spec::flag::WRITE != 0 && !reply.is_error() {
-        let args = &command.args;
-        let physical_db = shared.physical_db(command.logical_db);
-        let keys = command.spec.key_positions(args);
-        shared.watches.touch(&command.namespace, physical_db, keys.iter().map(|&i| &args[i][..]));
-    }
+    // As dispatch does after any command: the keys the served command changed (the popped
+    // source, a BLMOVE destination) abort transactions that WATCH them.
+    crate::dispatch::signal_written_keys(shared);
     Some(reply)
 }
 

@@ -147,8 +147,20 @@ pub fn run(shared: &Arc<Shared>, client: &mut ClientState, spec: &'static Comman
     };
     // Counted once the command ran, as Redis's `call()` does (rejected requests are not).
     Stats::add(&shared.stats.total_commands_processed, 1);
-    // WATCH sees exactly the keys the command's batches changed (Redis's
-    // signalModifiedKey): `SET k v NX` on an existing key or `DEL missing` change nothing.
+    signal_written_keys(shared);
+    // Registered under the key locks, so no write can come between "found nothing" and
+    // "waits" (see blocking.rs).
+    if let Some(request) = client.block_request.take() {
+        client.blocked = Some(shared.blocking.register(client, spec, args, request));
+    }
+    reply
+}
+
+/// Tells WATCH exactly the keys that the batches written on this thread since the last
+/// `storage::written::take()` changed (Redis's signalModifiedKey): `SET k v NX` on an
+/// existing key or `DEL missing` change nothing. Called after every handler, here and when
+/// blocking.rs re-runs a waiter's command.
+pub fn signal_written_keys(shared: &Shared) {
     let written = storage::written::take();
     for (ns, db, key) in &written.keys {
         shared.watches.touch(ns, *db, std::iter::once(&key[..]));
@@ -156,10 +168,4 @@ pub fn run(shared: &Arc<Shared>, client: &mut ClientState, spec: &'static Comman
     for (ns, db) in &written.whole_dbs {
         shared.watches.touch_db(ns, Some(*db));
     }
-    // Registered under the key locks, so no write can come between "found nothing" and
-    // "waits" (see blocking.rs).
-    if let Some(request) = client.block_request.take() {
-        client.blocked = Some(shared.blocking.register(client, spec, args, request));
-    }
-    reply
 }
