@@ -16,13 +16,19 @@ const START_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// A free loopback port below the ephemeral range (32768+), so that no other process's
 /// outgoing connection or `bind(0)` takes it between our check and the server's bind.
+///
+/// Tests of one binary run in parallel: a port is never handed out twice in a process, or two
+/// servers could race for it and a test end up talking to its neighbour's server.
 pub fn free_port() -> u16 {
     use std::hash::{BuildHasher, Hasher};
+    static HANDED_OUT: std::sync::Mutex<Vec<u16>> = std::sync::Mutex::new(Vec::new());
     for _ in 0..1000 {
         let mut h = std::collections::hash_map::RandomState::new().build_hasher();
         h.write_u32(std::process::id());
         let port = 20_000 + (h.finish() % 12_000) as u16;
-        if TcpListener::bind(("127.0.0.1", port)).is_ok() {
+        let mut handed_out = HANDED_OUT.lock().unwrap_or_else(|e| e.into_inner());
+        if !handed_out.contains(&port) && TcpListener::bind(("127.0.0.1", port)).is_ok() {
+            handed_out.push(port);
             return port;
         }
     }
