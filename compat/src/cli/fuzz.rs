@@ -8,17 +8,37 @@ use crate::divergences::Register;
 use crate::fuzz::campaign::{self, CampaignOptions, Finding};
 use crate::fuzz::Differ;
 
+// The options of `redrock-compat fuzz` (its help text is the variant's in cli/mod.rs).
+#[derive(clap::Args, Debug)]
 pub struct FuzzArgs {
+    #[arg(long)]
     pub reference: String,
+    #[arg(long)]
     pub target: String,
+    #[arg(long, default_value_t = 1)]
     pub seed: u64,
+    #[arg(long, default_value_t = 10_000)]
     pub cases: usize,
+    /// Most commands per case.
+    #[arg(long, default_value_t = 20)]
     pub max_len: usize,
+    /// Folder the minimal scripts are written to.
+    #[arg(long)]
     pub out: Option<PathBuf>,
+    /// Distinct divergences minimised before the campaign stops.
+    #[arg(long, default_value_t = 5)]
     pub max_reports: usize,
+    /// Register of known divergences; its entries with `script = "fuzz"` apply.
+    #[arg(long)]
     pub divergences: Option<PathBuf>,
+    #[arg(long)]
     pub allow_flush: bool,
+    /// Seconds to wait for one reply.
+    #[arg(long, default_value_t = 30)]
     pub timeout: u64,
+    /// Run every case in RESP3 (HELLO 3 on each connection; minimal scripts start
+    /// with `@resp3`).
+    #[arg(long)]
     pub resp3: bool,
 }
 

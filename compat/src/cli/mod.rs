@@ -106,37 +106,7 @@ pub enum Cmd {
     },
     /// Differential fuzzing: generated command sequences on a reference and a target;
     /// each divergence is minimised into a script. Reproducible from its seed.
-    Fuzz {
-        #[arg(long)]
-        reference: String,
-        #[arg(long)]
-        target: String,
-        #[arg(long, default_value_t = 1)]
-        seed: u64,
-        #[arg(long, default_value_t = 10_000)]
-        cases: usize,
-        /// Most commands per case.
-        #[arg(long, default_value_t = 20)]
-        max_len: usize,
-        /// Folder the minimal scripts are written to.
-        #[arg(long)]
-        out: Option<PathBuf>,
-        /// Distinct divergences minimised before the campaign stops.
-        #[arg(long, default_value_t = 5)]
-        max_reports: usize,
-        /// Register of known divergences; its entries with `script = "fuzz"` apply.
-        #[arg(long)]
-        divergences: Option<PathBuf>,
-        #[arg(long)]
-        allow_flush: bool,
-        /// Seconds to wait for one reply.
-        #[arg(long, default_value_t = 30)]
-        timeout: u64,
-        /// Run every case in RESP3 (HELLO 3 on each connection; minimal scripts start
-        /// with `@resp3`).
-        #[arg(long)]
-        resp3: bool,
-    },
+    Fuzz(fuzz::FuzzArgs),
     /// Measure replay speed: N generated commands diffed between two servers.
     Bench {
         #[arg(long)]
@@ -229,31 +199,7 @@ pub fn run(cli: Cli) -> i32 {
             let paths: Vec<PathBuf> = paths.iter().map(|p| replay::locate(p)).collect();
             lint::run(&paths, &replay::locate(&scripts_root), &replay::locate(&golden))
         }
-        Cmd::Fuzz {
-            reference,
-            target,
-            seed,
-            cases,
-            max_len,
-            out,
-            max_reports,
-            divergences,
-            allow_flush,
-            timeout,
-            resp3,
-        } => fuzz::run(&fuzz::FuzzArgs {
-            reference,
-            target,
-            seed,
-            cases,
-            max_len,
-            out,
-            max_reports,
-            divergences,
-            allow_flush,
-            timeout,
-            resp3,
-        }),
+        Cmd::Fuzz(args) => fuzz::run(&args),
         Cmd::Bench { reference, target, commands } => bench::run(&reference, &target, commands),
     }
 }
