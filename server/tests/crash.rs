@@ -9,7 +9,7 @@ use std::sync::Arc;
 use std::thread;
 use std::time::Duration;
 
-use common::{free_port, Conn, Server, TempDir};
+use common::{Conn, Server, TempDir};
 
 const WRITERS: usize = 4;
 const DEFAULT_CYCLES: usize = 20;
@@ -61,8 +61,8 @@ fn no_acknowledged_write_is_lost_across_kill_9_cycles() {
     // A small deterministic generator for the kill moments (reproducible runs).
     let mut seed: u64 = 0x9e37_79b9_7f4a_7c15;
     for cycle in 0..cycles {
-        let port = free_port();
-        let server = Server::redrock_on(&dir.0, port, &[]);
+        let server = Server::redrock(&dir.0, &[]);
+        let port = server.port;
         // Everything acknowledged in earlier cycles must have survived.
         {
             let mut conn = server.connect();
@@ -96,7 +96,7 @@ fn no_acknowledged_write_is_lost_across_kill_9_cycles() {
         let replies: u64 = acked.iter().map(|a| a.replies).sum();
         assert!(replies > 0, "cycle {cycle}: the writers got no write acknowledged; the test would prove nothing");
 
-        let restarted = Server::redrock_on(&dir.0, free_port(), &[]);
+        let restarted = Server::redrock(&dir.0, &[]);
         let mut conn = restarted.connect();
         for (id, a) in acked.iter().enumerate() {
             if a.counter > 0 {
