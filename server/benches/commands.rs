@@ -33,14 +33,14 @@ fn command_layer(c: &mut Criterion) {
         b.iter(|| {
             i = (i + 1) % 100_000;
             let args = vec![Bytes::from_static(b"SET"), Bytes::from(format!("key:{i}")), value.clone()];
-            dispatch::execute(&shared, &mut client, args)
+            dispatch::execute_alone(&shared, &mut client, args)
         })
     });
     group.bench_function("get_hit", |b| {
         b.iter(|| {
             i = (i + 1) % 100_000;
             let args = vec![Bytes::from_static(b"GET"), Bytes::from(format!("key:{}", i % 1000))];
-            dispatch::execute(&shared, &mut client, args)
+            dispatch::execute_alone(&shared, &mut client, args)
         })
     });
     group.finish();

@@ -253,10 +253,15 @@ impl Blocking {
         }
     }
 
+    /// Whether [`Blocking::serve_ready`] has clients to serve (or another thread is serving).
+    pub fn has_ready(&self) -> bool {
+        self.ready_count.load(Ordering::SeqCst) > 0 || self.serving.load(Ordering::SeqCst)
+    }
+
     /// Serves the clients waiting on every signalled key (see the module notes). Called by
     /// dispatch after each command, with no key lock held.
     pub fn serve_ready(&self, shared: &Arc<Shared>) {
-        if self.ready_count.load(Ordering::SeqCst) == 0 && !self.serving.load(Ordering::SeqCst) {
+        if !self.has_ready() {
             return;
         }
         // Taken with no key lock held, and the drain takes key locks only under it: no cycle.

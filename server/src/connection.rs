@@ -4,15 +4,17 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use bytes::{Buf, BytesMut};
-use redrock_protocol::{encode, Limits, Reply, RequestParser};
+use bytes::{Buf, Bytes, BytesMut};
+use redrock_protocol::{encode, Limits, Reply, RequestParser, RespVersion};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
 use crate::blocking::{self, BlockedWait};
 use crate::client::{ClientHandle, ClientState};
+use crate::error::Error;
 use crate::output_limit::{self, Limit, OutputLimitState};
 use crate::shared::{Shared, Stats};
+use crate::write_session::{DeferredReplies, WriteSession};
 use crate::{dispatch, protected_mode};
 
 /// Initial read buffer; it grows with pipelines and large bulks, up to the query buffer limit.
@@ -99,51 +101,45 @@ async fn run(shared: &Arc<Shared>, client: &mut ClientState, stream: &mut TcpStr
             return Ok(());
         }
         Stats::add(&shared.stats.net_input_bytes, n as u64);
+        let mut postponed = None;
         loop {
-            let limits = Limits { proto_max_bulk_len, authenticated: client.authenticated };
-            match parser.parse(&mut input, &limits) {
-                Ok(Some(args)) => {
-                    if let Some(writes) = dispatch::pausable(&args) {
-                        if shared.pause.must_wait_until(writes).is_some() {
-                            // CLIENT PAUSE: answer what came before, then wait for the end.
-                            flush(shared, stream, &mut output).await?;
-                            tokio::select! {
-                                _ = shared.pause.wait(writes) => {}
-                                _ = handle.kill_signal.notified() => return Ok(()),
-                                _ = shutdown.changed() => return Ok(()),
-                            }
-                        }
+            let mut buffered = Buffered {
+                parser: &mut parser,
+                input: &mut input,
+                output: &mut output,
+                proto_max_bulk_len,
+                output_limit: &output_limit,
+                output_state: &mut output_state,
+            };
+            match buffered.run(shared, client, postponed.take()) {
+                Next::Read => break,
+                Next::Pause(args, writes) => {
+                    // CLIENT PAUSE: answer what came before, then wait for the end.
+                    flush(shared, stream, &mut output).await?;
+                    tokio::select! {
+                        _ = shared.pause.wait(writes) => {}
+                        _ = handle.kill_signal.notified() => return Ok(()),
+                        _ = shutdown.changed() => return Ok(()),
                     }
-                    let mut reply = dispatch::execute(shared, client, args);
-                    if let Some(wait) = client.blocked.take() {
-                        // Replies to the requests before it go out before the client waits.
-                        flush(shared, stream, &mut output).await?;
-                        let limit = query_buffer_limit;
+                    postponed = Some(args);
+                }
+                Next::Blocked(wait) => {
+                    // Replies to the requests before it go out before the client waits.
+                    flush(shared, stream, &mut output).await?;
+                    let limit = query_buffer_limit;
+                    let served =
                         match wait_unblocked(shared, &handle, stream, &mut input, limit, wait, &mut shutdown).await? {
-                            Some(served) => reply = served,
+                            Some(served) => served,
                             None => return Ok(()),
-                        }
-                    }
-                    if client.close_without_reply {
-                        return flush(shared, stream, &mut output).await;
-                    }
-                    if !client.take_reply_suppressed() {
-                        encode(&reply, client.resp, &mut output);
-                        if output_state.exceeded(&output_limit, output.len(), Instant::now()) {
-                            close_for_output_limit(client);
-                            return Ok(());
-                        }
-                    }
-                    if client.close_after_reply {
-                        return flush(shared, stream, &mut output).await;
+                        };
+                    match deliver(client, served, &mut output, None, &output_limit, &mut output_state) {
+                        None => {}
+                        Some(Next::Close) => return Ok(()),
+                        Some(_) => return flush(shared, stream, &mut output).await,
                     }
                 }
-                Ok(None) => break,
-                Err(e) => {
-                    // Redis replies to a protocol error and then closes the connection.
-                    encode(&Reply::from(e), client.resp, &mut output);
-                    return flush(shared, stream, &mut output).await;
-                }
+                Next::FlushAndClose => return flush(shared, stream, &mut output).await,
+                Next::Close => return Ok(()),
             }
         }
         if input.len() as u64 > query_buffer_limit {
@@ -159,6 +155,136 @@ async fn run(shared: &Arc<Shared>, client: &mut ClientState, stream: &mut TcpStr
             return Ok(());
         }
     }
+}
+
+/// What the connection does once the requests it could run without waiting have run.
+enum Next {
+    /// Every complete request ran: read more.
+    Read,
+    /// This request (a write, or any command) waits for a `CLIENT PAUSE` to end.
+    Pause(Vec<Bytes>, bool),
+    /// The last command blocked: wait for its reply.
+    Blocked(BlockedWait),
+    /// Send what is answered, then close (QUIT, SHUTDOWN, a protocol error).
+    FlushAndClose,
+    /// Close without sending anything more (output buffer limit).
+    Close,
+}
+
+/// The connection's buffers, for the part of its loop that never waits.
+struct Buffered<'a> {
+    parser: &'a mut RequestParser,
+    input: &'a mut BytesMut,
+    output: &'a mut BytesMut,
+    proto_max_bulk_len: u64,
+    output_limit: &'a Limit,
+    output_state: &'a mut OutputLimitState,
+}
+
+impl Buffered<'_> {
+    /// Runs every complete request in the input (first `postponed`, which already waited for a
+    /// pause), in one write session (write_session.rs): the writes of the commands land
+    /// together, before this returns and so before any reply leaves. Never awaits: the
+    /// session's key locks and deferred writes belong to this thread.
+    fn run(&mut self, shared: &Arc<Shared>, client: &mut ClientState, mut postponed: Option<Vec<Bytes>>) -> Next {
+        let mut session = WriteSession::begin(shared);
+        let mut protocol_error = None;
+        let next = loop {
+            if session.is_full() {
+                session.commit();
+            }
+            let args = match postponed.take() {
+                Some(args) => args,
+                None => {
+                    let limits =
+                        Limits { proto_max_bulk_len: self.proto_max_bulk_len, authenticated: client.authenticated };
+                    match self.parser.parse(self.input, &limits) {
+                        Ok(Some(args)) => {
+                            if shared.pause.is_active() {
+                                if let Some(writes) = dispatch::pausable(&args) {
+                                    if shared.pause.must_wait_until(writes).is_some() {
+                                        break Next::Pause(args, writes);
+                                    }
+                                }
+                            }
+                            args
+                        }
+                        Ok(None) => break Next::Read,
+                        Err(e) => {
+                            // Redis replies to a protocol error and then closes the connection.
+                            protocol_error = Some(e);
+                            break Next::FlushAndClose;
+                        }
+                    }
+                }
+            };
+            let reply = dispatch::execute(shared, client, args, &mut session);
+            if let Some((replies, error)) = session.take_failure() {
+                replace_replies(self.output, replies, error, client.resp);
+            }
+            if let Some(wait) = client.blocked.take() {
+                break Next::Blocked(wait);
+            }
+            if let Some(next) =
+                deliver(client, reply, self.output, Some(&mut session), self.output_limit, self.output_state)
+            {
+                break next;
+            }
+        };
+        if let Some((replies, error)) = session.finish() {
+            replace_replies(self.output, replies, error, client.resp);
+        }
+        if let Some(e) = protocol_error {
+            encode(&Reply::from(e), client.resp, self.output);
+        }
+        next
+    }
+}
+
+/// Encodes a command's reply (unless `CLIENT REPLY` drops it); what the connection must do
+/// next if it cannot go on.
+fn deliver(
+    client: &mut ClientState,
+    reply: Reply,
+    output: &mut BytesMut,
+    session: Option<&mut WriteSession<'_>>,
+    output_limit: &Limit,
+    output_state: &mut OutputLimitState,
+) -> Option<Next> {
+    if client.close_without_reply {
+        return Some(Next::FlushAndClose);
+    }
+    if !client.take_reply_suppressed() {
+        let mark = output.len();
+        encode(&reply, client.resp, output);
+        if let Some(session) = session {
+            session.replied(mark);
+        }
+        if output_state.exceeded(output_limit, output.len(), Instant::now()) {
+            close_for_output_limit(client);
+            return Some(Next::Close);
+        }
+    }
+    client.close_after_reply.then_some(Next::FlushAndClose)
+}
+
+/// A joined write failed: the replies of the commands whose writes it held become its error.
+fn replace_replies(output: &mut BytesMut, replies: DeferredReplies, error: Error, resp: RespVersion) {
+    output.truncate(replies.output_mark);
+    let reply = Reply::from(error);
+    for _ in 0..replies.count {
+        encode(&reply, resp, output);
+    }
+}
+
+/// Every reply leaves after the WAL records of the writes it may reveal (this client's or,
+/// read by it, another's) are out of the process (see storage's `Durability`). A failure
+/// closes the connection: nothing unwritten is acknowledged.
+fn wal_before_replies(shared: &Shared) -> std::io::Result<()> {
+    shared.storage.flush_wal_buffer().map_err(|e| {
+        tracing::error!(error = %e, "writing the WAL failed");
+        std::io::Error::other(e.to_string())
+    })
 }
 
 /// Redis's log line for a client closed by `client-output-buffer-limit`.
@@ -179,6 +305,9 @@ async fn flush_within_limit(
     limit: &Limit,
     state: &mut OutputLimitState,
 ) -> std::io::Result<bool> {
+    if !output.is_empty() {
+        wal_before_replies(shared)?;
+    }
     while !output.is_empty() {
         if state.exceeded(limit, output.len(), Instant::now()) {
             return Ok(false);
@@ -261,6 +390,7 @@ async fn wait_unblocked(
 
 async fn flush(shared: &Shared, stream: &mut TcpStream, output: &mut BytesMut) -> std::io::Result<()> {
     if !output.is_empty() {
+        wal_before_replies(shared)?;
         Stats::add(&shared.stats.net_output_bytes, output.len() as u64);
         stream.write_all(output).await?;
         output.clear();

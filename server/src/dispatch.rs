@@ -13,7 +13,8 @@ use crate::cmd::spec::flag;
 use crate::cmd::{table, CommandSpec, Ctx};
 use crate::error::Error;
 use crate::shared::{Shared, Stats};
-use crate::storage;
+use crate::storage::{self, deferred};
+use crate::write_session::WriteSession;
 
 /// Commands queued in one MULTI before further ones are refused.
 pub const MAX_MULTI_QUEUED_COMMANDS: usize = 1_000_000;
@@ -58,26 +59,60 @@ pub fn pausable(args: &[Bytes]) -> Option<bool> {
     Some(spec.flags & (flag::WRITE | flag::MAY_REPLICATE) != 0)
 }
 
-/// Executes one request from a client and returns its reply. Clients blocked on keys the
-/// command made ready are served before the reply leaves (see blocking.rs).
-pub fn execute(shared: &Arc<Shared>, client: &mut ClientState, args: Vec<Bytes>) -> Reply {
-    let reply = execute_unserved(shared, client, args);
-    shared.blocking.serve_ready(shared);
+/// Executes one request from a client and returns its reply; its writes go through the
+/// connection's `session` (write_session.rs). Clients blocked on keys the command made ready
+/// are served before the reply leaves (see blocking.rs), once those writes landed.
+pub fn execute(
+    shared: &Arc<Shared>,
+    client: &mut ClientState,
+    args: Vec<Bytes>,
+    session: &mut WriteSession<'_>,
+) -> Reply {
+    let reply = execute_checked(shared, client, args, Some(&mut *session));
+    count_error(shared, &reply);
+    if shared.blocking.has_ready() {
+        // The waiters' commands read what this one wrote, and their replies leave on their
+        // own connections: their writes land at once.
+        session.commit();
+        let _straight = deferred::suspend();
+        shared.blocking.serve_ready(shared);
+    }
     reply
+}
+
+/// [`execute`] for a request that arrives alone (in-process callers: tests, benchmarks): in its
+/// own write session, whose writes land before this returns.
+pub fn execute_alone(shared: &Arc<Shared>, client: &mut ClientState, args: Vec<Bytes>) -> Reply {
+    let mut session = WriteSession::begin(shared);
+    let reply = execute(shared, client, args, &mut session);
+    session.replied(0);
+    match session.finish() {
+        Some((_, error)) => error.into(),
+        None => reply,
+    }
 }
 
 /// [`execute`] without serving blocked clients: for scripts, whose commands run as one unit
 /// and serve once after the whole unit, as Redis does (EXEC's queued commands go through
 /// [`run`] inside the EXEC request, whose own `execute` serves once at its end).
 pub fn execute_unserved(shared: &Arc<Shared>, client: &mut ClientState, args: Vec<Bytes>) -> Reply {
-    let reply = execute_checked(shared, client, args);
-    if let Reply::Error(text) = &reply {
-        shared.stats.add_error(text);
-    }
+    let reply = execute_checked(shared, client, args, None);
+    count_error(shared, &reply);
     reply
 }
 
-fn execute_checked(shared: &Arc<Shared>, client: &mut ClientState, args: Vec<Bytes>) -> Reply {
+fn count_error(shared: &Shared, reply: &Reply) {
+    if let Reply::Error(text) = reply {
+        shared.stats.add_error(text);
+    }
+}
+
+fn execute_checked(
+    shared: &Arc<Shared>,
+    client: &mut ClientState,
+    args: Vec<Bytes>,
+    session: Option<&mut WriteSession<'_>>,
+) -> Reply {
     client.handle.last_interaction_ms.store(client.handle.created.elapsed().as_millis() as u64, Ordering::Relaxed);
     let (spec, parent) = match resolve(&args) {
         Ok(found) => found,
@@ -120,24 +155,53 @@ fn execute_checked(shared: &Arc<Shared>, client: &mut ClientState, args: Vec<Byt
             return Reply::Simple(Bytes::from_static(b"QUEUED"));
         }
     }
-    run(shared, client, spec, &args)
+    run_in(shared, client, spec, &args, session)
 }
 
 /// Runs a resolved command: takes its key locks (re-entrant: EXEC already holds them),
-/// calls the handler, and tells WATCH about the keys a successful write changed.
+/// calls the handler, and tells WATCH about the keys a successful write changed. Its writes
+/// land before it returns.
 pub fn run(shared: &Arc<Shared>, client: &mut ClientState, spec: &'static CommandSpec, args: &[Bytes]) -> Reply {
+    run_in(shared, client, spec, args, None)
+}
+
+/// [`run`], with the writes of a command that reaches only its own keys deferred into
+/// `session` (write_session.rs), which then holds its key locks.
+fn run_in(
+    shared: &Arc<Shared>,
+    client: &mut ClientState,
+    spec: &'static CommandSpec,
+    args: &[Bytes],
+    session: Option<&mut WriteSession<'_>>,
+) -> Reply {
     let Some(handler) = spec.handler else {
         return Error::unknown_subcommand(spec.name, args.get(1).map(|a| &a[..]).unwrap_or(b"")).into();
     };
     let positions = spec.key_positions(args);
     let physical_db = shared.physical_db(client.db);
     let namespace = client.namespace.clone();
-    let _guards = if spec.flags & flag::LOCKS_ALL_KEYS != 0 {
-        Some(shared.locks.lock_all())
-    } else {
-        (!positions.is_empty())
-            .then(|| shared.locks.lock(&namespace, physical_db, positions.iter().map(|&i| &args[i][..])))
-    };
+    let keys = || positions.iter().map(|&i| &args[i][..]);
+    let mut deferring = None;
+    let mut _straight = None;
+    let mut _guards = None;
+    match session {
+        Some(session) if !positions.is_empty() && spec.flags & flag::LOCKS_ALL_KEYS == 0 => {
+            let stripes = shared.locks.stripes(&namespace, physical_db, keys());
+            session.lock(&stripes);
+            deferring = Some((session, stripes, deferred::pending_bytes()));
+        }
+        session => {
+            if let Some(session) = session {
+                session.commit();
+            }
+            _straight = Some(deferred::suspend());
+            _guards = if spec.flags & flag::LOCKS_ALL_KEYS != 0 {
+                Some(shared.locks.lock_all())
+            } else {
+                (!positions.is_empty()).then(|| shared.locks.lock(&namespace, physical_db, keys()))
+            };
+        }
+    }
     // Whatever an earlier command on this thread left in the log is not this command's.
     let _ = storage::written::take();
     let mut ctx = Ctx { shared, client };
@@ -152,6 +216,9 @@ pub fn run(shared: &Arc<Shared>, client: &mut ClientState, spec: &'static Comman
     // "waits" (see blocking.rs).
     if let Some(request) = client.block_request.take() {
         client.blocked = Some(shared.blocking.register(client, spec, args, request));
+    }
+    if let Some((session, stripes, deferred_bytes_before)) = deferring {
+        session.ran(&stripes, deferred_bytes_before);
     }
     reply
 }

@@ -28,6 +28,7 @@ pub mod shared;
 pub mod storage;
 pub mod types;
 pub mod watch;
+pub mod write_session;
 
 /// The Redis version whose behaviour Redrock reproduces (HELLO, INFO `redis_version`).
 pub const REDIS_COMPAT_VERSION: &str = "7.0.15";

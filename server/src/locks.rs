@@ -55,10 +55,41 @@ impl KeyLocks {
 
     /// Locks every key (of one namespace and physical db) in a deadlock-free order.
     pub fn lock<'k>(&self, ns: &[u8], db: u8, keys: impl Iterator<Item = &'k [u8]>) -> KeyGuards<'_> {
+        self.lock_stripes(self.stripes(ns, db, keys))
+    }
+
+    /// The stripes of `keys`, ascending, each once.
+    pub fn stripes<'k>(&self, ns: &[u8], db: u8, keys: impl Iterator<Item = &'k [u8]>) -> Vec<usize> {
         let mut stripes: Vec<usize> = keys.map(|k| self.stripe(ns, db, k)).collect();
         stripes.sort_unstable();
         stripes.dedup();
-        self.lock_stripes(stripes)
+        stripes
+    }
+
+    /// Takes the `sorted` stripes this thread does not hold yet if none of them is taken by
+    /// another thread; `None`, holding nothing more, otherwise. Never waits, so a thread that
+    /// already holds stripes (write_session.rs) can ask for more without a deadlock.
+    pub fn try_lock_stripes(&self, sorted: &[usize]) -> Option<KeyGuards<'_>> {
+        let mut guards = KeyGuards { guards: Vec::with_capacity(sorted.len()) };
+        for &stripe in sorted {
+            if HELD.with(|held| held.borrow()[stripe]) {
+                continue;
+            }
+            let guard = match self.stripes[stripe].try_lock() {
+                Ok(guard) => guard,
+                Err(std::sync::TryLockError::Poisoned(e)) => e.into_inner(),
+                // Dropping `guards` releases what this call took.
+                Err(std::sync::TryLockError::WouldBlock) => return None,
+            };
+            HELD.with(|held| held.borrow_mut()[stripe] = true);
+            guards.guards.push((stripe, guard));
+        }
+        Some(guards)
+    }
+
+    /// Locks the `sorted` stripes, waiting for them (see [`KeyLocks::lock`]).
+    pub fn lock_sorted(&self, sorted: Vec<usize>) -> KeyGuards<'_> {
+        self.lock_stripes(sorted)
     }
 
     /// Locks every stripe: for commands that touch a whole database (FLUSHALL, SWAPDB).
@@ -81,6 +112,13 @@ impl KeyLocks {
             }
         });
         KeyGuards { guards }
+    }
+}
+
+impl KeyGuards<'_> {
+    /// Whether these guards hold nothing.
+    pub fn is_empty(&self) -> bool {
+        self.guards.is_empty()
     }
 }
 
@@ -114,6 +152,32 @@ mod tests {
         for t in threads {
             t.join().unwrap();
         }
+    }
+
+    #[test]
+    fn try_lock_takes_all_or_nothing() {
+        let locks = Arc::new(KeyLocks::new());
+        let wanted = locks.stripes(b"", 0, [&b"x"[..], b"y"].into_iter());
+        let other = locks.stripes(b"", 0, std::iter::once(&b"y"[..]));
+        let (taken, release) = (std::sync::mpsc::channel(), std::sync::mpsc::channel::<()>());
+        let holder = {
+            let locks = locks.clone();
+            std::thread::spawn(move || {
+                let _y = locks.lock_sorted(other);
+                taken.0.send(()).unwrap();
+                release.1.recv().unwrap();
+            })
+        };
+        taken.1.recv().unwrap();
+        assert!(locks.try_lock_stripes(&wanted).is_none(), "y is taken by another thread");
+        let x = locks.stripe(b"", 0, b"x");
+        assert!(!HELD.with(|h| h.borrow()[x]), "x was given back");
+        assert!(locks.stripes[x].try_lock().is_ok());
+        release.0.send(()).unwrap();
+        holder.join().unwrap();
+        let guards = locks.try_lock_stripes(&wanted).expect("both free now");
+        assert!(!guards.is_empty());
+        assert!(locks.try_lock_stripes(&wanted).expect("held by this thread: re-entrant").is_empty());
     }
 
     #[test]

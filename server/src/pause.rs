@@ -1,6 +1,7 @@
 //! `CLIENT PAUSE` / `CLIENT UNPAUSE`: while a pause lasts, commands of every client (mode
 //! `ALL`) or only writes (mode `WRITE`) wait before they run, as Redis postpones them.
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
@@ -20,6 +21,8 @@ struct Pause {
 #[derive(Default)]
 pub struct ClientPause {
     state: Mutex<Option<Pause>>,
+    /// Whether `state` may hold a pause: lets every request skip the mutex when none does.
+    active: AtomicBool,
     /// Woken by `unpause` so waiting clients run at once.
     released: Notify,
 }
@@ -30,14 +33,23 @@ impl ClientPause {
         let now = Instant::now();
         let until = now.checked_add(duration.min(MAX_PAUSE)).unwrap_or(now);
         let mut state = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        self.active.store(true, Ordering::SeqCst);
         *state = Some(match *state {
             Some(current) => Pause { until: current.until.max(until), all: current.all || all },
             None => Pause { until, all },
         });
     }
 
+    /// Whether a pause may be in force (cheap; [`ClientPause::must_wait_until`] decides).
+    pub fn is_active(&self) -> bool {
+        self.active.load(Ordering::SeqCst)
+    }
+
     pub fn unpause(&self) {
-        *self.state.lock().unwrap_or_else(|e| e.into_inner()) = None;
+        let mut state = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        *state = None;
+        self.active.store(false, Ordering::SeqCst);
+        drop(state);
         self.released.notify_waiters();
     }
 
@@ -47,6 +59,7 @@ impl ClientPause {
         let pause = (*state)?;
         if Instant::now() >= pause.until {
             *state = None;
+            self.active.store(false, Ordering::SeqCst);
             return None;
         }
         (pause.all || writes).then_some(pause.until)

@@ -10,7 +10,7 @@ use std::sync::Arc;
 use bytes::Bytes;
 use redrock::client::ClientState;
 use redrock::config::Config;
-use redrock::dispatch::execute;
+use redrock::dispatch::execute_alone;
 use redrock::shared::Shared;
 use redrock::storage::{Storage, StorageOptions};
 use redrock_protocol::Reply;
@@ -32,7 +32,7 @@ impl Session {
 
     fn run(&mut self, args: &[&[u8]]) -> Reply {
         let args = args.iter().map(|a| Bytes::copy_from_slice(a)).collect();
-        execute(&self.shared, &mut self.client, args)
+        execute_alone(&self.shared, &mut self.client, args)
     }
 
     /// One SCAN call: the next cursor and the keys.

@@ -3,6 +3,7 @@
 
 pub mod checkpoint;
 pub mod compaction;
+pub mod deferred;
 pub mod encoding;
 pub mod format;
 pub mod metadata;
@@ -10,7 +11,8 @@ pub mod version;
 pub mod written;
 
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, OnceLock, Weak};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, OnceLock, Weak};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use rocksdb::{
@@ -54,6 +56,11 @@ impl Cf {
 /// When a write batch reaches the disk, as Redis's `appendfsync`. In every mode the batch is
 /// in the WAL (the OS's page cache) before the reply, so a process crash loses nothing; the
 /// modes differ on a machine crash.
+///
+/// Outside `always`, RocksDB buffers WAL records in the process (`manual_wal_flush`) and the
+/// connection writes them out with [`Storage::flush_wal_buffer`] right before it sends
+/// replies: one `write(2)` per pipelined read instead of one per command, as Redis writes its
+/// AOF buffer once per event-loop turn, before any reply.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Durability {
     /// fsync before every reply: a machine crash loses nothing acknowledged.
@@ -118,6 +125,13 @@ pub struct Storage {
     write_options: WriteOptions,
     durability: Durability,
     versions: VersionGenerator,
+    manual_wal_flush: bool,
+    /// Writes made so far (manual WAL flush: their records may sit in RocksDB's buffer).
+    wal_written: AtomicU64,
+    /// How many of those writes are known to be in the WAL file.
+    wal_flushed: AtomicU64,
+    /// One WAL flush at a time, so a flush that returns covers every write counted before it.
+    wal_flush: Mutex<()>,
 }
 
 impl Storage {
@@ -140,6 +154,8 @@ impl Storage {
         db_options.set_max_background_jobs(2);
         db_options.set_compression_type(DBCompressionType::Lz4);
         db_options.set_block_based_table_factory(&table);
+        let manual_wal_flush = options.durability != Durability::Always;
+        db_options.set_manual_wal_flush(manual_wal_flush);
 
         // The compaction filter reads metadata; it gets the handle once the database is open.
         let handle: Arc<OnceLock<Weak<Rocks>>> = Arc::new(OnceLock::new());
@@ -169,6 +185,10 @@ impl Storage {
             write_options,
             durability: options.durability,
             versions: VersionGenerator::new(),
+            manual_wal_flush,
+            wal_written: AtomicU64::new(0),
+            wal_flushed: AtomicU64::new(0),
+            wal_flush: Mutex::new(()),
         })
     }
 
@@ -227,19 +247,62 @@ impl Storage {
         Batch { storage: self, inner: WriteBatch::default(), written: written::Written::default() }
     }
 
-    /// Applies `batch` atomically, durable according to the configured [`Durability`].
+    /// Applies `batch` atomically, durable according to the configured [`Durability`]; while
+    /// this thread defers (deferred.rs), joins it to the deferred writes instead.
     pub fn write(&self, batch: Batch<'_>) -> Result<()> {
         if batch.inner.is_empty() {
             return Ok(());
         }
-        self.db.write_opt(batch.inner, &self.write_options)?;
+        if !deferred::defer(&batch.inner) {
+            self.write_batch(batch.inner)?;
+        }
         written::record(batch.written);
         Ok(())
     }
 
-    /// fsyncs the WAL; the `everysec` ticker calls it.
+    /// Writes what this thread deferred so far, as one batch; deferring goes on.
+    pub fn commit_deferred(&self) -> Result<()> {
+        match deferred::take() {
+            Some(joined) => self.write_batch(joined),
+            None => Ok(()),
+        }
+    }
+
+    fn write_batch(&self, batch: WriteBatch) -> Result<()> {
+        self.db.write_opt(batch, &self.write_options)?;
+        if self.manual_wal_flush {
+            self.wal_written.fetch_add(1, Ordering::SeqCst);
+        }
+        Ok(())
+    }
+
+    /// Writes the WAL records RocksDB buffers to the WAL file (the OS's page cache), so that
+    /// everything written so far survives a process crash. Called before replies are sent;
+    /// cheap when nothing is buffered.
+    pub fn flush_wal_buffer(&self) -> Result<()> {
+        let target = self.wal_written.load(Ordering::SeqCst);
+        if self.wal_flushed.load(Ordering::SeqCst) >= target {
+            return Ok(());
+        }
+        let _one_at_a_time = self.wal_flush.lock().unwrap_or_else(|e| e.into_inner());
+        // Another thread's flush may have covered our writes while we waited.
+        if self.wal_flushed.load(Ordering::SeqCst) >= target {
+            return Ok(());
+        }
+        // Everything counted now is in RocksDB's buffer, which this flush writes out.
+        let covered = self.wal_written.load(Ordering::SeqCst);
+        self.db.flush_wal(false)?;
+        self.wal_flushed.fetch_max(covered, Ordering::SeqCst);
+        Ok(())
+    }
+
+    /// Flushes and fsyncs the WAL; the `everysec` ticker calls it.
     pub fn sync_wal(&self) -> Result<()> {
-        Ok(self.db.flush_wal(true)?)
+        let _one_at_a_time = self.wal_flush.lock().unwrap_or_else(|e| e.into_inner());
+        let covered = self.wal_written.load(Ordering::SeqCst);
+        self.db.flush_wal(true)?;
+        self.wal_flushed.fetch_max(covered, Ordering::SeqCst);
+        Ok(())
     }
 
     /// Bytes on disk of the live SST files and memtables, for INFO.
