@@ -74,7 +74,7 @@ fn check_selector(
     if selector.flags & ALL_KEYS == 0 && !spec.key_specs.is_empty() {
         let spec_keys = keys.get_or_insert_with(|| COMMANDS.entries[id].spec.keys_with_specs(args));
         for &(position, key_spec) in spec_keys.iter() {
-            if !key_allowed(selector, &args[position], key_spec) {
+            if !key_allowed(selector, &args[position], needed(spec, key_spec, args)) {
                 return Err(Denial::Key(position));
             }
         }
@@ -82,8 +82,12 @@ fn check_selector(
     Ok(())
 }
 
-/// The permissions a key spec needs (Redis's mapping of `CMD_KEY_*` flags).
-fn needed(key_spec: &KeySpec) -> u8 {
+/// The permissions a key needs (Redis's mapping of `CMD_KEY_*` flags). A spec with
+/// `variable_flags` leaves them to the arguments, as the command's getkeys function does.
+fn needed(spec: &CommandSpec, key_spec: &KeySpec, args: &[Bytes]) -> u8 {
+    if key_spec.flags.contains(&"variable_flags") {
+        return variable_needed(spec.name, args);
+    }
     let mut needed = 0;
     for &f in key_spec.flags {
         match f {
@@ -95,7 +99,35 @@ fn needed(key_spec: &KeySpec) -> u8 {
     needed
 }
 
-fn key_allowed(selector: &Selector, key: &[u8], key_spec: &KeySpec) -> bool {
-    let needed = needed(key_spec);
+/// Redis's `setGetKeys` and `bitfieldGetKeys`: `SET` only writes unless it has `GET`;
+/// `BITFIELD` only reads when every operation is a `GET` (or `OVERFLOW`).
+fn variable_needed(name: &str, args: &[Bytes]) -> u8 {
+    match name {
+        "set" => {
+            if args.iter().skip(3).any(|a| a.eq_ignore_ascii_case(b"get")) {
+                READ | WRITE
+            } else {
+                WRITE
+            }
+        }
+        "bitfield" => {
+            let mut i = 2;
+            while i < args.len() {
+                let more = args.len() - i - 1;
+                if args[i].eq_ignore_ascii_case(b"get") && more >= 2 {
+                    i += 3;
+                } else if args[i].eq_ignore_ascii_case(b"overflow") && more >= 1 {
+                    i += 2;
+                } else {
+                    return READ | WRITE;
+                }
+            }
+            READ
+        }
+        _ => READ | WRITE,
+    }
+}
+
+fn key_allowed(selector: &Selector, key: &[u8], needed: u8) -> bool {
     selector.patterns.iter().any(|p| p.permissions & needed == needed && glob::matches(&p.pattern, key, false))
 }

@@ -165,5 +165,5 @@ pub fn exec_denial_error(denial: Denial) -> Error {
         Denial::Command => "no permission to execute the command or subcommand",
         Denial::Key(_) => "no permission to touch the specified keys",
     };
-    Error::Coded(format!("NOPERM ACLs rules changed between the moment the transaction was accumulated and its execution. The user is no longer able to execute the command. Reason: {reason}"))
+    Error::Coded(format!("NOPERM ACLs rules changed between the moment the transaction was accumulated and the EXEC call. This command is no longer allowed for the following reason: {reason}"))
 }

@@ -258,7 +258,7 @@ fn close_connections(ctx: &mut Ctx<'_>, users: &[Arc<User>]) {
 /// commands, keys and channels, then the other selectors.
 fn getuser(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Result<Reply> {
     let Some(user) = ctx.shared.acl.users.get(&args[2]) else {
-        return Err(Error::err(format!("Can not find user '{}' in ACL", c_string(&args[2]))));
+        return Ok(Reply::Null);
     };
     let rules = user.rules();
     let flags = FLAG_NAMES.iter().filter(|(flag, _)| rules.flags & flag != 0).map(|(_, name)| bulk(*name)).collect();
@@ -350,6 +350,9 @@ fn dryrun(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Result<Reply> {
     } else {
         (base, None)
     };
+    if !spec.arity_accepts(command.len()) {
+        return Err(Error::WrongArity(table::full_name(spec, parent)));
+    }
     let result = check::check(&user.rules(), spec, parent, command);
     Ok(match result {
         Ok(()) => Reply::ok(),
