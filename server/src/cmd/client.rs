@@ -259,7 +259,8 @@ fn kill(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Result<Reply> {
             && kind.is_none_or(|k| type_of(&client) == k)
             && id.is_none_or(|i| client.id == i)
             && user.is_none_or(|u| client.user_name() == *u);
-        if !matches || (skip_me && client.id == me) {
+        // A client killed earlier is only waiting for its connection to notice.
+        if !matches || (skip_me && client.id == me) || client.killed.load(std::sync::atomic::Ordering::SeqCst) {
             continue;
         }
         if client.id == me {
