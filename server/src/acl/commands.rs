@@ -52,7 +52,8 @@ impl Commands {
         }
     }
 
-    pub fn len(&self) -> usize {
+    /// How many commands and subcommands there are (ids are below this).
+    pub fn count(&self) -> usize {
         self.entries.len()
     }
 }

@@ -39,7 +39,7 @@ pub struct Selector {
 }
 
 fn words(commands: &Commands) -> usize {
-    (commands.len() + 1).div_ceil(64)
+    (commands.count() + 1).div_ceil(64)
 }
 
 impl Selector {
@@ -55,7 +55,7 @@ impl Selector {
     }
 
     fn future_bit() -> usize {
-        COMMANDS.len()
+        COMMANDS.count()
     }
 
     pub fn allows_id(&self, id: usize) -> bool {
@@ -105,7 +105,7 @@ impl Selector {
     }
 
     fn set_category(&mut self, flag: u32, allow: bool) {
-        for id in 0..COMMANDS.len() {
+        for id in 0..COMMANDS.count() {
             if COMMANDS.entries[id].categories & flag != 0 {
                 self.change_perm(id, allow);
             }

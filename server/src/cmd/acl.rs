@@ -12,7 +12,7 @@ use super::{table, Ctx};
 use crate::acl::check::{self, Denial};
 use crate::acl::rules::{c_str, has_spaces, merge_selectors};
 use crate::acl::selector::Selector;
-use crate::acl::user::{Rules, FLAG_NAMES};
+use crate::acl::user::FLAG_NAMES;
 use crate::acl::{file, log, User, DEFAULT_USER};
 use crate::error::{Error, Result};
 
@@ -214,7 +214,7 @@ fn setuser(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Result<Reply> {
         Error::err(format!("Unmatched parenthesis in acl selector starting at '{}'.", c_string(&args[at + 3])))
     })?;
     let users = &ctx.shared.acl.users;
-    let mut rules = users.get(name).map(|u| u.rules().clone()).unwrap_or_else(Rules::new);
+    let mut rules = users.get(name).map(|u| u.rules().clone()).unwrap_or_default();
     for op in &ops {
         rules.apply(op).map_err(|e| Error::err(format!("Error in ACL SETUSER modifier '{}': {e}", c_string(op))))?;
     }
