@@ -34,9 +34,10 @@ fn login(server: &Server, user: &str, password: &str) -> Conn {
     conn
 }
 
-const ACLFILE: &str = "user default on nopass ~* &* +@all\n\
-user alice on #2c26b46b68ffc68ff99b453c1d30413413422d706483bfa0f98a5e886266e7ae ~a* resetchannels -@all +get\n\
-user bob off resetchannels +@all -@dangerous (~b* resetchannels -@all +set)\n";
+/// Users in name order, as ACL LIST and ACL SAVE give them.
+const ACLFILE: &str = "user alice on #2c26b46b68ffc68ff99b453c1d30413413422d706483bfa0f98a5e886266e7ae ~a* resetchannels -@all +get\n\
+user bob off resetchannels +@all -@dangerous (~b* resetchannels -@all +set)\n\
+user default on nopass ~* &* +@all\n";
 
 fn write(path: &Path, text: &str) {
     std::fs::write(path, text).unwrap();
@@ -106,7 +107,7 @@ fn users_come_from_the_config_file() {
     let dir = TempDir::new("acl-config");
     let config = dir.0.join("redrock.conf");
     write(&config, "user carol on >pw ~c* -@all +set +get\nuser default on nopass ~* &* +@all -flushall\n");
-    let server = Server::redrock(&dir.0, &["--config", config.to_str().unwrap()]);
+    let server = start_with_config_file(&config, &dir.0);
     let mut conn = server.connect();
     assert_eq!(
         bulks(&conn.call(&words("ACL LIST"))),
@@ -125,6 +126,27 @@ fn users_come_from_the_config_file() {
         carol.call(&words("SET d1 v")),
         b"-NOPERM this user has no permissions to access one of the keys used as arguments\r\n"
     );
+}
+
+/// `redrock-server FILE --port P --dir D`: the config file must come first.
+fn start_with_config_file(config: &Path, dir: &Path) -> Server {
+    use std::process::{Command, Stdio};
+    use std::time::{Duration, Instant};
+    let port = common::free_port();
+    let child = Command::new(env!("CARGO_BIN_EXE_redrock-server"))
+        .arg(config)
+        .args(["--port", &port.to_string(), "--bind", "127.0.0.1", "--loglevel", "warning", "--dir"])
+        .arg(dir)
+        .stdout(Stdio::null())
+        .spawn()
+        .unwrap();
+    let server = Server { child, port, dir: dir.to_path_buf() };
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(Instant::now() < deadline, "the server did not start");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    server
 }
 
 /// SHA-256 in hex, as ACL LIST shows passwords (from coreutils' `sha256sum`).

@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 
-use super::rules::{has_spaces, merge_selectors};
+use super::rules::{has_spaces, merge_selectors, RuleError};
 use super::user::{Rules, User};
 
 /// Parses the aclfile at `path` into users, or Redis's one-line description of every
@@ -47,9 +47,22 @@ pub fn load(path: &str) -> Result<BTreeMap<Bytes, Rules>, String> {
         let mut rules = Rules::new();
         match merge_selectors(&argv[2..]) {
             Ok(ops) => {
+                // An unknown command is named; of other errors (which could quote a
+                // password) only the line's first is reported, without the rule.
+                let mut reported = false;
                 for op in ops {
-                    if let Err(e) = rules.apply(trim(&op, b"\t\r\n")) {
-                        errors.push_str(&format!("{path}:{number}: {e}. "));
+                    let op = trim(&op, b"\t\r\n");
+                    match rules.apply(op) {
+                        Err(RuleError::Unknown) => errors.push_str(&format!(
+                            "{path}:{number}: Error in applying operation '{}': {}. ",
+                            String::from_utf8_lossy(super::rules::c_str(op)),
+                            RuleError::Unknown
+                        )),
+                        Err(e) if !reported => {
+                            errors.push_str(&format!("{path}:{number}: {e}. "));
+                            reported = true;
+                        }
+                        _ => {}
                     }
                 }
             }
