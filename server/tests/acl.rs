@@ -35,7 +35,8 @@ fn login(server: &Server, user: &str, password: &str) -> Conn {
 }
 
 /// Users in name order, as ACL LIST and ACL SAVE give them.
-const ACLFILE: &str = "user alice on #2c26b46b68ffc68ff99b453c1d30413413422d706483bfa0f98a5e886266e7ae ~a* resetchannels -@all +get\n\
+const ACLFILE: &str =
+    "user alice on #2c26b46b68ffc68ff99b453c1d30413413422d706483bfa0f98a5e886266e7ae ~a* resetchannels -@all +get\n\
 user bob off resetchannels +@all -@dangerous (~b* resetchannels -@all +set)\n\
 user default on nopass ~* &* +@all\n";
 
