@@ -216,12 +216,18 @@ fn acl_log_records_denials_as_redis() {
     assert!(user.call(&words("GET other")).starts_with(b"-NOPERM"));
     ok(&mut user, "MULTI");
     assert!(user.call(&words("CONFIG GET port")).starts_with(b"-NOPERM"));
+    assert_eq!(user.call(&words("AUTH nobody x")), b"+QUEUED\r\n");
+    assert!(user.call(&words("EXEC")).starts_with(b"-EXECABORT"));
+    ok(&mut user, "MULTI");
+    assert_eq!(user.call(&words("AUTH nobody x")), b"+QUEUED\r\n");
+    assert_eq!(user.call(&words("EXEC")), b"*1\r\n-WRONGPASS invalid username-password pair or user is disabled.\r\n");
 
     let entries = bulks(&admin.call(&words("ACL LOG")));
-    // 4 entries of 7 fields each, newest first.
-    assert_eq!(entries.len(), 4 * 14, "{entries:?}");
+    // 5 entries of 7 fields each, newest first.
+    assert_eq!(entries.len(), 5 * 14, "{entries:?}");
     let entries: Vec<_> = entries.chunks(14).map(log_entry).collect();
     let expect = [
+        ("1", "auth", "multi", "AUTH"),
         ("1", "command", "multi", "config|get"),
         ("1", "key", "toplevel", "other"),
         ("2", "command", "toplevel", "set"),
@@ -232,7 +238,10 @@ fn acl_log_records_denials_as_redis() {
         assert_eq!(entry["reason"], reason);
         assert_eq!(entry["context"], context);
         assert_eq!(entry["object"], object);
-        assert_eq!(entry["username"], "logged");
+        assert_eq!(
+            entry["username"],
+            if entry["context"] == "multi" && reason == "auth" { "nobody" } else { "logged" }
+        );
         assert!(entry["age-seconds"].parse::<f64>().unwrap() < 10.0);
         assert!(entry["client-info"].contains("user=logged") || entry["reason"] == "auth");
     }

@@ -105,8 +105,10 @@ fn log_max_len(shared: &Shared) -> usize {
     shared.config().get_u64("acllog-max-len").try_into().unwrap_or(usize::MAX)
 }
 
+/// Where a denial happened: queueing in MULTI, or inside EXEC (the only unit that denies
+/// blocking until scripts exist; Redis flags the client MULTI until EXEC returns).
 fn context(client: &ClientState) -> Context {
-    if client.multi.is_some() {
+    if client.multi.is_some() || client.deny_blocking {
         Context::Multi
     } else {
         Context::Toplevel
