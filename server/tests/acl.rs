@@ -114,7 +114,7 @@ fn users_come_from_the_config_file() {
         bulks(&conn.call(&words("ACL LIST"))),
         [
             format!("user carol on #{} ~c* resetchannels -@all +get +set", sha256_hex("pw")),
-            "user default on nopass ~* &* +@all -flushall".to_string(),
+            "user default on nopass sanitize-payload ~* &* +@all -flushall".to_string(),
         ]
     );
     assert_eq!(

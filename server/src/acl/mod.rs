@@ -51,19 +51,26 @@ impl Acl {
         if !aclfile.is_empty() && !config_users.is_empty() {
             return Err("Configuring Redis with users defined in redis.conf and at the same setting an ACL file path is invalid. This setup is very likely to lead to configuration errors and security holes, please define either an ACL file or declare users directly in your redis.conf, but not both.".into());
         }
+        let mut seen = std::collections::HashSet::new();
         for line in config_users {
             let Some((name, ops)) = line.split_first() else { continue };
             if rules::has_spaces(name) {
                 return Err("Spaces not allowed in ACL usernames".into());
             }
+            if !seen.insert(name.clone()) {
+                return Err("Duplicate user found. A user can only be defined once in config files".into());
+            }
             let ops: Vec<&[u8]> = ops.iter().map(|op| &op[..]).collect();
             let ops = rules::merge_selectors(&ops)
                 .map_err(|_| format!("Unmatched parenthesis in selector definition of user '{}'", lossy(name)))?;
+            // `default` exists already: Redis resets it (which sets sanitize-payload) first.
             let mut rules = match self.users.get(name) {
-                Some(_) if &name[..] != DEFAULT_USER => {
-                    return Err("Duplicate user found. A user can only be defined once in config files".into())
+                Some(existing) => {
+                    let mut rules = existing.rules().clone();
+                    let _ = rules.apply(b"reset");
+                    rules
                 }
-                _ => user::Rules::new(),
+                None => user::Rules::new(),
             };
             for op in &ops {
                 rules.apply(op).map_err(|e| {

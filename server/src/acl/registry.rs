@@ -56,6 +56,21 @@ impl Users {
         self.read().values().cloned().collect()
     }
 
+    /// Applies `edit` to a copy of a user's rules (a new user's if it does not exist) and
+    /// installs the result if it succeeds: ACL SETUSER, one at a time.
+    pub fn edit<E>(&self, name: &Bytes, edit: impl FnOnce(&mut Rules) -> Result<(), E>) -> Result<(), E> {
+        let mut users = self.write();
+        let mut rules = users.get(name).map(|u| u.rules().clone()).unwrap_or_default();
+        edit(&mut rules)?;
+        match users.get(name) {
+            Some(user) => user.replace(rules),
+            None => {
+                users.insert(name.clone(), Arc::new(User::new(name.clone(), rules)));
+            }
+        }
+        Ok(())
+    }
+
     /// Sets a user's rules, creating it if needed.
     pub fn set(&self, name: &Bytes, rules: Rules) {
         let mut users = self.write();

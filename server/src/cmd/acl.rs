@@ -213,12 +213,14 @@ fn setuser(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Result<Reply> {
     let ops = merge_selectors(&ops).map_err(|at| {
         Error::err(format!("Unmatched parenthesis in acl selector starting at '{}'.", c_string(&args[at + 3])))
     })?;
-    let users = &ctx.shared.acl.users;
-    let mut rules = users.get(name).map(|u| u.rules().clone()).unwrap_or_default();
-    for op in &ops {
-        rules.apply(op).map_err(|e| Error::err(format!("Error in ACL SETUSER modifier '{}': {e}", c_string(op))))?;
-    }
-    users.set(name, rules);
+    ctx.shared.acl.users.edit(name, |rules| {
+        for op in &ops {
+            rules
+                .apply(op)
+                .map_err(|e| Error::err(format!("Error in ACL SETUSER modifier '{}': {e}", c_string(op))))?;
+        }
+        Ok::<(), Error>(())
+    })?;
     Ok(Reply::ok())
 }
 
