@@ -151,7 +151,7 @@ fn acl_denied(
         client.close_without_reply = true;
         return Some(Error::NoAuth.into());
     }
-    let denial = acl::enforce(shared, client, spec, parent, args, false)?;
+    let denial = acl::enforce(shared, client, spec, parent, args)?;
     Some(acl::denial_error(denial, spec, parent).into())
 }
 
@@ -161,7 +161,7 @@ pub fn run_queued(shared: &Arc<Shared>, client: &mut ClientState, spec: &'static
     let user = client.user.as_ref().unwrap_or_else(|| shared.acl.users.default_user());
     if !user.unrestricted() {
         if let Ok((spec, parent)) = resolve(args) {
-            if let Some(denial) = acl::enforce(shared, client, spec, parent, args, true) {
+            if let Some(denial) = acl::enforce(shared, client, spec, parent, args) {
                 return acl::exec_denial_error(denial).into();
             }
         }

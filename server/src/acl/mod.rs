@@ -126,15 +126,14 @@ fn lossy(bytes: &[u8]) -> String {
     String::from_utf8_lossy(rules::c_str(bytes)).into_owned()
 }
 
-/// Dispatch's check of one command: `None` if the connection's user may run it; otherwise
-/// the denial, already logged. `in_exec`: the check EXEC repeats on each queued command.
+/// Dispatch's check of one command (also repeated by EXEC on each queued command): `None`
+/// if the connection's user may run it; otherwise the denial, already logged.
 pub fn enforce(
     shared: &Shared,
     client: &ClientState,
     spec: &CommandSpec,
     parent: Option<&CommandSpec>,
     args: &[Bytes],
-    in_exec: bool,
 ) -> Option<Denial> {
     let user = client.user.as_ref().unwrap_or_else(|| shared.acl.users.default_user());
     if user.unrestricted() {
@@ -149,7 +148,7 @@ pub fn enforce(
         Entry {
             count: 1,
             reason,
-            context: if in_exec { Context::Multi } else { context(client) },
+            context: context(client),
             object,
             username: user.name.clone(),
             time_ms: log::now_ms(),
