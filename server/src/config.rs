@@ -47,6 +47,13 @@ pub const PARAMS: &[Param] = &[
     // Where ACL SAVE writes the users and ACL LOAD reads them (redis.conf's `aclfile`).
     Param { name: "aclfile", default: "", kind: Kind::String, mutable: false },
     Param { name: "acllog-max-len", default: "128", kind: Kind::Int { min: 0, max: i64::MAX }, mutable: true },
+    // What channels a new ACL user (or selector, or `reset`) gets.
+    Param {
+        name: "acl-pubsub-default",
+        default: "resetchannels",
+        kind: Kind::Enum(&["allchannels", "resetchannels"]),
+        mutable: true,
+    },
     Param { name: "protected-mode", default: "yes", kind: Kind::Bool, mutable: true },
     Param { name: "databases", default: "16", kind: Kind::Int { min: 1, max: 256 }, mutable: false },
     Param { name: "appendfsync", default: "everysec", kind: Kind::Enum(&["everysec", "always", "no"]), mutable: false },

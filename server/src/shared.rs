@@ -162,7 +162,7 @@ impl Shared {
         let namespaces = Namespaces::load(&storage)?;
         let now = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
         let port = config.get_i64("port") as u16;
-        let acl = Acl::new(config.get("requirepass"));
+        let acl = Acl::new(config.get("requirepass"), config.get("acl-pubsub-default"));
         acl.load_at_startup(config.get("aclfile"), &config.users).map_err(crate::error::Error::Coded)?;
         Ok(Shared {
             storage,

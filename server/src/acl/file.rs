@@ -10,9 +10,9 @@ use bytes::Bytes;
 use super::rules::{has_spaces, merge_selectors, RuleError};
 use super::user::{Rules, User};
 
-/// Parses the aclfile at `path` into users, or Redis's one-line description of every
+/// Parses the aclfile at `path` into users (`all_channels_default`: `acl-pubsub-default`), or Redis's one-line description of every
 /// problem found (`ACLLoadFromFile`).
-pub fn load(path: &str) -> Result<BTreeMap<Bytes, Rules>, String> {
+pub fn load(path: &str, all_channels_default: bool) -> Result<BTreeMap<Bytes, Rules>, String> {
     let text =
         std::fs::read(path).map_err(|e| format!("Error loading ACLs, opening file '{path}': {}", strerror(&e)))?;
     let mut errors = String::new();
@@ -44,7 +44,7 @@ pub fn load(path: &str) -> Result<BTreeMap<Bytes, Rules>, String> {
             ));
             continue;
         }
-        let mut rules = Rules::new();
+        let mut rules = Rules::new_user(all_channels_default);
         match merge_selectors(&argv[2..]) {
             Ok(ops) => {
                 // An unknown command is named; of other errors (which could quote a

@@ -41,8 +41,10 @@ pub struct Acl {
 }
 
 impl Acl {
-    pub fn new(requirepass: &str) -> Acl {
-        Acl { users: Users::new(requirepass), log: Log::default() }
+    pub fn new(requirepass: &str, pubsub_default: &str) -> Acl {
+        let users = Users::new(requirepass);
+        users.set_pubsub_default(pubsub_default);
+        Acl { users, log: Log::default() }
     }
 
     /// Loads the users defined at start-up: `user` lines of the config file, then the
@@ -67,10 +69,11 @@ impl Acl {
             let mut rules = match self.users.get(name) {
                 Some(existing) => {
                     let mut rules = existing.rules().clone();
+                    rules.all_channels_default = self.users.all_channels_default();
                     let _ = rules.apply(b"reset");
                     rules
                 }
-                None => user::Rules::new(),
+                None => self.users.new_rules(),
             };
             for op in &ops {
                 rules.apply(op).map_err(|e| {
@@ -80,7 +83,7 @@ impl Acl {
             self.users.set(name, rules);
         }
         if !aclfile.is_empty() {
-            let users = file::load(aclfile)?;
+            let users = file::load(aclfile, self.users.all_channels_default())?;
             self.users.replace_all(users);
         }
         Ok(())

@@ -2,6 +2,7 @@
 //! aclfile persists them on ACL SAVE); `default` always exists.
 
 use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, RwLock};
 
 use bytes::Bytes;
@@ -14,16 +15,36 @@ pub struct Users {
     /// Kept across ACL LOAD (its rules are copied in), as Redis keeps `DefaultUser`.
     default: Arc<User>,
     by_name: RwLock<BTreeMap<Bytes, Arc<User>>>,
+    /// `acl-pubsub-default` is `allchannels`.
+    all_channels_default: AtomicBool,
 }
 
 impl Users {
     /// Only `default`, with `requirepass` as its password when one is set.
     pub fn new(requirepass: &str) -> Users {
         let default = Arc::new(User::new(Bytes::from_static(DEFAULT_USER), Rules::default_user()));
-        let users = Users { default: default.clone(), by_name: RwLock::new(BTreeMap::new()) };
+        let users = Users {
+            default: default.clone(),
+            by_name: RwLock::new(BTreeMap::new()),
+            all_channels_default: AtomicBool::new(false),
+        };
         users.write().insert(default.name.clone(), default);
         users.set_default_password(requirepass);
         users
+    }
+
+    /// `acl-pubsub-default`: `allchannels` or `resetchannels`.
+    pub fn set_pubsub_default(&self, value: &str) {
+        self.all_channels_default.store(value == "allchannels", Ordering::Relaxed);
+    }
+
+    pub fn all_channels_default(&self) -> bool {
+        self.all_channels_default.load(Ordering::Relaxed)
+    }
+
+    /// The rules of a user about to be created.
+    pub fn new_rules(&self) -> Rules {
+        Rules::new_user(self.all_channels_default())
     }
 
     pub fn default_user(&self) -> &Arc<User> {
@@ -60,7 +81,11 @@ impl Users {
     /// installs the result if it succeeds: ACL SETUSER, one at a time.
     pub fn edit<E>(&self, name: &Bytes, edit: impl FnOnce(&mut Rules) -> Result<(), E>) -> Result<(), E> {
         let mut users = self.write();
-        let mut rules = users.get(name).map(|u| u.rules().clone()).unwrap_or_default();
+        let mut rules = match users.get(name) {
+            Some(user) => user.rules().clone(),
+            None => self.new_rules(),
+        };
+        rules.all_channels_default = self.all_channels_default();
         edit(&mut rules)?;
         match users.get(name) {
             Some(user) => user.replace(rules),

@@ -32,12 +32,31 @@ pub struct Rules {
     pub passwords: Vec<String>,
     /// The root selector first, then the `(...)` ones.
     pub selectors: Vec<Selector>,
+    /// `acl-pubsub-default allchannels` when these rules are edited: new selectors and
+    /// `reset` allow every channel.
+    pub all_channels_default: bool,
 }
 
 impl Rules {
-    /// A new user: disabled, no password, nothing allowed.
+    /// A new user: disabled, no password, nothing allowed (but every channel with
+    /// `acl-pubsub-default allchannels`).
+    pub fn new_user(all_channels_default: bool) -> Rules {
+        Rules { flags: DISABLED, passwords: Vec::new(), selectors: vec![Selector::new()], all_channels_default }
+            .with_default_channels()
+    }
+
     pub fn new() -> Rules {
-        Rules { flags: DISABLED, passwords: Vec::new(), selectors: vec![Selector::new()] }
+        Rules::new_user(false)
+    }
+
+    /// The last selector gets `acl-pubsub-default`'s channels.
+    fn with_default_channels(mut self) -> Rules {
+        if self.all_channels_default {
+            if let Some(selector) = self.selectors.last_mut() {
+                selector.flags |= super::selector::ALL_CHANNELS;
+            }
+        }
+        self
     }
 
     /// Redis's default user: `on nopass ~* &* +@all`.
@@ -98,6 +117,9 @@ impl Rules {
             self.passwords.remove(at);
         } else if op[0] == b'(' && op[op.len() - 1] == b')' {
             let mut selector = Selector::new();
+            if self.all_channels_default {
+                selector.flags |= super::selector::ALL_CHANNELS;
+            }
             let inner = Bytes::copy_from_slice(&op[1..op.len() - 1]);
             // Unbalanced quotes leave the selector empty, as `sdssplitargs` failing does.
             for rule in redrock_protocol::split_args(&inner).unwrap_or_default() {
@@ -107,8 +129,13 @@ impl Rules {
         } else if is("clearselectors") {
             self.selectors.truncate(1);
         } else if is("reset") {
-            for op in ["resetpass", "resetkeys", "resetchannels", "off", "sanitize-payload", "clearselectors", "-@all"]
-            {
+            for op in ["resetpass", "resetkeys", "resetchannels"] {
+                self.apply(op.as_bytes())?;
+            }
+            if self.all_channels_default {
+                self.apply(b"allchannels")?;
+            }
+            for op in ["off", "sanitize-payload", "clearselectors", "-@all"] {
                 self.apply(op.as_bytes())?;
             }
         } else {

@@ -380,7 +380,7 @@ fn aclfile(ctx: &Ctx<'_>) -> Result<String> {
 /// Connections of every user but `default` close, as in Redis.
 fn load(ctx: &mut Ctx<'_>, _args: &[Bytes]) -> Result<Reply> {
     let path = aclfile(ctx)?;
-    let users = file::load(&path).map_err(Error::err)?;
+    let users = file::load(&path, ctx.shared.acl.users.all_channels_default()).map_err(Error::err)?;
     let removed = ctx.shared.acl.users.replace_all(users);
     close_connections(ctx, &removed);
     Ok(Reply::ok())

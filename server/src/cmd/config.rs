@@ -104,6 +104,7 @@ fn set(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Result<Reply> {
     if pairs.iter().any(|(name, _)| name.eq_ignore_ascii_case("requirepass")) {
         ctx.shared.acl.users.set_default_password(config.get("requirepass"));
     }
+    ctx.shared.acl.users.set_pubsub_default(config.get("acl-pubsub-default"));
     Ok(Reply::ok())
 }
 
