@@ -100,8 +100,9 @@ pub struct ClientState {
     pub db: usize,
     pub resp: RespVersion,
     pub authenticated: bool,
-    /// Authenticated with `requirepass` (or none is set): may run admin commands
-    /// (NAMESPACE, CONFIG, ...), as Kvrocks's admin connections; tenants may not.
+    /// Not a tenant: authenticated as an ACL user (`default` with `requirepass`, or none is
+    /// set). May run admin commands (NAMESPACE, CONFIG, ...) as far as its ACL allows, as
+    /// Kvrocks's admin connections; tenants (`AUTH token`) may not.
     pub admin: bool,
     /// The tenant's namespace (`AUTH token`); empty for the administrator's keys.
     pub namespace: Bytes,
