@@ -72,7 +72,7 @@ fn check_selector(
         }
     }
     if selector.flags & ALL_KEYS == 0 && !spec.key_specs.is_empty() {
-        let spec_keys = keys.get_or_insert_with(|| COMMANDS.entries[id].spec.keys_with_specs(args));
+        let spec_keys = keys.get_or_insert_with(|| spec.keys_with_specs(args));
         for &(position, key_spec) in spec_keys.iter() {
             if !key_allowed(selector, &args[position], needed(spec, key_spec, args)) {
                 return Err(Denial::Key(position));

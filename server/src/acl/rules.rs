@@ -57,11 +57,13 @@ pub fn merge_selectors(args: &[&[u8]]) -> Result<Vec<Vec<u8>>, usize> {
     let mut merged = Vec::with_capacity(args.len());
     let mut open: Option<(usize, Vec<u8>)> = None;
     for (j, &op) in args.iter().enumerate() {
-        if let Some((_, selector)) = open.as_mut() {
+        if let Some((start, mut selector)) = open.take() {
             selector.push(b' ');
             selector.extend_from_slice(c_str(op));
             if op.last() == Some(&b')') {
-                merged.push(open.take().map(|(_, s)| s).unwrap_or_default());
+                merged.push(selector);
+            } else {
+                open = Some((start, selector));
             }
             continue;
         }
