@@ -9,6 +9,7 @@ use bytes::Bytes;
 use redrock_protocol::RespVersion;
 use tokio::sync::Notify;
 
+use crate::acl::User;
 use crate::watch::{WatchKey, Watches};
 
 /// What other connections may see of a client (CLIENT LIST) or do to it (CLIENT KILL).
@@ -28,6 +29,8 @@ pub struct ClientHandle {
     pub kill_signal: Notify,
     /// `CLIENT NO-EVICT ON` (shown as flag `e`; nothing is ever evicted here).
     pub no_evict: AtomicBool,
+    /// The ACL user the connection is authenticated as; `None` for `default`.
+    pub user: Mutex<Option<Arc<User>>>,
 }
 
 impl ClientHandle {
@@ -39,6 +42,19 @@ impl ClientHandle {
     /// Sets the name (`CLIENT SETNAME`, `HELLO SETNAME`); an empty name removes it.
     pub fn set_name(&self, name: &Bytes) {
         *self.name.lock().unwrap_or_else(|e| e.into_inner()) = (!name.is_empty()).then(|| name.clone());
+    }
+
+    /// The name of the connection's ACL user (CLIENT LIST `user=`, CLIENT KILL USER).
+    pub fn user_name(&self) -> Bytes {
+        match &*self.user.lock().unwrap_or_else(|e| e.into_inner()) {
+            Some(user) => user.name.clone(),
+            None => Bytes::from_static(crate::acl::DEFAULT_USER),
+        }
+    }
+
+    /// Whether the connection is authenticated as exactly this user object.
+    pub fn is_user(&self, user: &Arc<User>) -> bool {
+        self.user.lock().unwrap_or_else(|e| e.into_inner()).as_ref().is_some_and(|u| Arc::ptr_eq(u, user))
     }
 
     pub fn name(&self) -> Option<Bytes> {
@@ -53,7 +69,7 @@ impl ClientHandle {
         let name = self.name().map(|n| String::from_utf8_lossy(&n).into_owned()).unwrap_or_default();
         let cmd = self.last_command.lock().unwrap_or_else(|e| e.into_inner()).clone();
         format!(
-            "id={} addr={} laddr={} fd=0 name={} age={} idle={} flags={} db={} sub=0 psub=0 ssub=0 multi=-1 qbuf=0 qbuf-free=0 argv-mem=0 multi-mem=0 rbs=0 rbp=0 obl=0 oll=0 omem=0 tot-mem=0 events=r cmd={} user=default redir=-1 resp={}",
+            "id={} addr={} laddr={} fd=0 name={} age={} idle={} flags={} db={} sub=0 psub=0 ssub=0 multi=-1 qbuf=0 qbuf-free=0 argv-mem=0 multi-mem=0 rbs=0 rbp=0 obl=0 oll=0 omem=0 tot-mem=0 events=r cmd={} user={} redir=-1 resp={}",
             self.id,
             self.addr,
             self.laddr,
@@ -63,6 +79,7 @@ impl ClientHandle {
             if self.no_evict.load(Ordering::Relaxed) { "e" } else { "N" },
             self.db.load(Ordering::Relaxed),
             if cmd.is_empty() { "NULL" } else { &cmd },
+            String::from_utf8_lossy(&self.user_name()),
             self.resp.load(Ordering::Relaxed),
         )
     }
@@ -83,11 +100,15 @@ pub struct ClientState {
     pub db: usize,
     pub resp: RespVersion,
     pub authenticated: bool,
-    /// Authenticated with `requirepass` (or none is set): may run admin commands
-    /// (NAMESPACE, CONFIG, ...), as Kvrocks's admin connections; tenants may not.
+    /// Not a tenant: authenticated as an ACL user (`default` with `requirepass`, or none is
+    /// set). May run admin commands (NAMESPACE, CONFIG, ...) as far as its ACL allows, as
+    /// Kvrocks's admin connections; tenants (`AUTH token`) may not.
     pub admin: bool,
     /// The tenant's namespace (`AUTH token`); empty for the administrator's keys.
     pub namespace: Bytes,
+    /// The ACL user (`AUTH user pass`); `None` for `default`. Kept equal to `handle.user`
+    /// by [`ClientState::set_user`]; read here on every command without a lock.
+    pub user: Option<Arc<User>>,
     /// Reply, then close (QUIT, protocol errors).
     pub close_after_reply: bool,
     /// Close without replying to this command (SHUTDOWN).
@@ -124,6 +145,7 @@ impl ClientState {
             authenticated,
             admin: authenticated,
             namespace: Bytes::new(),
+            user: None,
             close_after_reply: false,
             close_without_reply: false,
             reply_off: false,
@@ -183,6 +205,13 @@ impl ClientState {
         self.authenticated = authenticated;
         self.admin = authenticated;
         self.namespace = Bytes::new();
+        self.set_user(None);
+    }
+
+    /// Authenticates the connection as `user` (`None`: the default user).
+    pub fn set_user(&mut self, user: Option<Arc<User>>) {
+        *self.handle.user.lock().unwrap_or_else(|e| e.into_inner()) = user.clone();
+        self.user = user;
     }
 
     pub fn id(&self) -> u64 {
@@ -223,6 +252,7 @@ impl ClientRegistry {
             killed: AtomicBool::new(false),
             kill_signal: Notify::new(),
             no_evict: AtomicBool::new(false),
+            user: Mutex::new(None),
         });
         self.lock().insert(id, handle.clone());
         handle

@@ -44,6 +44,16 @@ pub const PARAMS: &[Param] = &[
     Param { name: "bind", default: "127.0.0.1", kind: Kind::String, mutable: false },
     Param { name: "dir", default: "./data", kind: Kind::String, mutable: false },
     Param { name: "requirepass", default: "", kind: Kind::String, mutable: true },
+    // Where ACL SAVE writes the users and ACL LOAD reads them (redis.conf's `aclfile`).
+    Param { name: "aclfile", default: "", kind: Kind::String, mutable: false },
+    Param { name: "acllog-max-len", default: "128", kind: Kind::Int { min: 0, max: i64::MAX }, mutable: true },
+    // What channels a new ACL user (or selector, or `reset`) gets.
+    Param {
+        name: "acl-pubsub-default",
+        default: "resetchannels",
+        kind: Kind::Enum(&["allchannels", "resetchannels"]),
+        mutable: true,
+    },
     Param { name: "protected-mode", default: "yes", kind: Kind::Bool, mutable: true },
     Param { name: "databases", default: "16", kind: Kind::Int { min: 1, max: 256 }, mutable: false },
     Param { name: "appendfsync", default: "everysec", kind: Kind::Enum(&["everysec", "always", "no"]), mutable: false },
@@ -196,11 +206,13 @@ impl Param {
 #[derive(Clone, Debug)]
 pub struct Config {
     values: BTreeMap<&'static str, String>,
+    /// `user <name> <rules...>` lines of the config file, for the ACL (see acl/mod.rs).
+    pub users: Vec<Vec<bytes::Bytes>>,
 }
 
 impl Default for Config {
     fn default() -> Self {
-        Config { values: PARAMS.iter().map(|p| (p.name, p.default.to_string())).collect() }
+        Config { values: PARAMS.iter().map(|p| (p.name, p.default.to_string())).collect(), users: Vec::new() }
     }
 }
 
@@ -224,6 +236,13 @@ impl Config {
             }
             let words = redrock_protocol::split_args(&bytes::Bytes::copy_from_slice(line.as_bytes()))
                 .ok_or_else(|| format!("line {}: unbalanced quotes", number + 1))?;
+            if words.first().is_some_and(|w| w.eq_ignore_ascii_case(b"user")) {
+                if words.len() < 2 {
+                    return Err(format!("line {}: 'user' takes a name and rules", number + 1));
+                }
+                self.users.push(words[1..].to_vec());
+                continue;
+            }
             let words: Vec<String> = words.iter().map(|w| String::from_utf8_lossy(w).into_owned()).collect();
             let Some((name, rest)) = words.split_first() else { continue };
             if rest.len() != 1 {

@@ -54,7 +54,7 @@ pub async fn serve(shared: Arc<Shared>, mut stream: TcpStream) {
         shared.clients.unregister(handle.id);
         return;
     }
-    let mut client = ClientState::new(handle.clone(), !requirepass_set);
+    let mut client = ClientState::new(handle.clone(), !shared.acl.users.auth_required());
     if let Err(e) = run(&shared, &mut client, &mut stream).await {
         tracing::debug!(client = handle.id, error = %e, "connection closed");
     }

@@ -8,6 +8,7 @@ use std::sync::Arc;
 use bytes::Bytes;
 use redrock_protocol::Reply;
 
+use crate::acl;
 use crate::client::ClientState;
 use crate::cmd::spec::flag;
 use crate::cmd::{table, CommandSpec, Ctx};
@@ -125,9 +126,17 @@ fn execute_checked(
         last.clear();
         last.push_str(&table::full_name(spec, parent));
     }
-    if !client.authenticated && spec.flags & flag::NO_AUTH == 0 {
+    if !client.authenticated && spec.flags & flag::NO_AUTH == 0 && shared.acl.users.auth_required() {
         client.flag_transaction();
         return Error::NoAuth.into();
+    }
+    if client.multi.is_some() && spec.flags & flag::NO_MULTI != 0 && !is_transaction_control(spec, parent) {
+        client.multi_dirty = true;
+        return Error::err("Command not allowed inside a transaction").into();
+    }
+    if let Some(reply) = acl_denied(shared, client, spec, parent, &args) {
+        client.flag_transaction();
+        return reply;
     }
     if !client.admin && admin_only(spec, parent) {
         client.flag_transaction();
@@ -141,12 +150,7 @@ fn execute_checked(
         }
     }
     if let Some(queue) = client.multi.as_mut() {
-        let control = parent.is_none() && TRANSACTION_CONTROL.contains(&spec.name);
-        if !control {
-            if spec.flags & flag::NO_MULTI != 0 {
-                client.multi_dirty = true;
-                return Error::err("Command not allowed inside a transaction").into();
-            }
+        if !is_transaction_control(spec, parent) {
             if queue.len() >= MAX_MULTI_QUEUED_COMMANDS {
                 client.multi_dirty = true;
                 return Error::err("Transaction queue is full").into();
@@ -156,6 +160,48 @@ fn execute_checked(
         }
     }
     run_in(shared, client, spec, &args, session)
+}
+
+fn is_transaction_control(spec: &CommandSpec, parent: Option<&CommandSpec>) -> bool {
+    parent.is_none() && TRANSACTION_CONTROL.contains(&spec.name)
+}
+
+/// The ACL check (see acl/mod.rs): `None` when the connection's user may run the command.
+/// The default user with every permission costs one atomic load.
+fn acl_denied(
+    shared: &Shared,
+    client: &mut ClientState,
+    spec: &CommandSpec,
+    parent: Option<&CommandSpec>,
+    args: &[Bytes],
+) -> Option<Reply> {
+    let user = client.user.as_ref().unwrap_or_else(|| shared.acl.users.default_user());
+    if user.unrestricted() {
+        return None;
+    }
+    if user.removed() {
+        // ACL DELUSER closes the user's connections; a command already read is not run.
+        client.set_user(None);
+        client.authenticated = false;
+        client.close_without_reply = true;
+        return Some(Error::NoAuth.into());
+    }
+    let denial = acl::enforce(shared, client, spec, parent, args)?;
+    Some(acl::denial_error(denial, spec, parent).into())
+}
+
+/// Runs a command queued by MULTI, for EXEC: the ACL check again first, since the rules
+/// may have changed since it was queued (Redis's `execCommand`).
+pub fn run_queued(shared: &Arc<Shared>, client: &mut ClientState, spec: &'static CommandSpec, args: &[Bytes]) -> Reply {
+    let user = client.user.as_ref().unwrap_or_else(|| shared.acl.users.default_user());
+    if !user.unrestricted() {
+        if let Ok((spec, parent)) = resolve(args) {
+            if let Some(denial) = acl::enforce(shared, client, spec, parent, args) {
+                return acl::exec_denial_error(denial).into();
+            }
+        }
+    }
+    run(shared, client, spec, args)
 }
 
 /// Runs a resolved command: takes its key locks (re-entrant: EXEC already holds them),

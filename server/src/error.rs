@@ -54,6 +54,12 @@ pub enum Error {
     /// A tenant (a connection in a namespace) ran an administrator's command (Kvrocks's text).
     #[error("ERR admin permission required to perform the command")]
     AdminRequired,
+    /// The connection's user may not run this command (ACL).
+    #[error("NOPERM this user has no permissions to run the '{0}' command")]
+    NoPermCommand(String),
+    /// The connection's user may not use one of the command's keys (ACL).
+    #[error("NOPERM this user has no permissions to access one of the keys used as arguments")]
+    NoPermKey,
 }
 
 pub type Result<T> = std::result::Result<T, Error>;

@@ -5,6 +5,7 @@
 //! `db` / `storage` (RocksDB records and write batches) → a `Reply`, encoded as RESP2 or RESP3.
 //! See ARCHITECTURE.md.
 
+pub mod acl;
 pub mod blocking;
 pub mod client;
 pub mod cmd;

@@ -7,6 +7,7 @@ use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use tokio::sync::watch;
 
+use crate::acl::Acl;
 use crate::blocking::Blocking;
 use crate::client::ClientRegistry;
 use crate::config::Config;
@@ -147,6 +148,8 @@ pub struct Shared {
     pub namespaces: Namespaces,
     /// `max-db-size`: the last size reading.
     pub disk_quota: DiskQuota,
+    /// Users and the ACL log.
+    pub acl: Acl,
 }
 
 impl Shared {
@@ -159,6 +162,8 @@ impl Shared {
         let namespaces = Namespaces::load(&storage)?;
         let now = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
         let port = config.get_i64("port") as u16;
+        let acl = Acl::new(config.get("requirepass"), config.get("acl-pubsub-default"));
+        acl.load_at_startup(config.get("aclfile"), &config.users).map_err(crate::error::Error::Coded)?;
         Ok(Shared {
             storage,
             config: RwLock::new(config),
@@ -179,6 +184,7 @@ impl Shared {
             watches: Watches::default(),
             namespaces,
             disk_quota: DiskQuota::default(),
+            acl,
         })
     }
 

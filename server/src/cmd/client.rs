@@ -212,7 +212,7 @@ fn list(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Result<Reply> {
 /// (new form: the number killed; the caller is skipped unless `SKIPME no`).
 fn kill(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Result<Reply> {
     let old_form = args.len() == 3;
-    let (mut addr, mut laddr, mut kind, mut id) = (None, None, None, None);
+    let (mut addr, mut laddr, mut kind, mut id, mut user) = (None, None, None, None, None);
     let mut skip_me = !old_form;
     if old_form {
         addr = Some(&args[2]);
@@ -233,10 +233,10 @@ fn kill(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Result<Reply> {
             } else if is(option, "laddr") {
                 laddr = Some(value);
             } else if is(option, "user") {
-                // Only the default user exists until ACLs land: it matches every client.
-                if &value[..] != b"default" {
+                if ctx.shared.acl.users.get(value).is_none() {
                     return Err(Error::err(format!("No such user '{}'", text(value))));
                 }
+                user = Some(value);
             } else if is(option, "skipme") {
                 skip_me = if is(value, "yes") {
                     true
@@ -257,8 +257,10 @@ fn kill(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Result<Reply> {
         let matches = addr.is_none_or(|a| client.addr.as_bytes() == &a[..])
             && laddr.is_none_or(|a| client.laddr.as_bytes() == &a[..])
             && kind.is_none_or(|k| type_of(&client) == k)
-            && id.is_none_or(|i| client.id == i);
-        if !matches || (skip_me && client.id == me) {
+            && id.is_none_or(|i| client.id == i)
+            && user.is_none_or(|u| client.user_name() == *u);
+        // A client killed earlier is only waiting for its connection to notice.
+        if !matches || (skip_me && client.id == me) || client.killed.load(std::sync::atomic::Ordering::SeqCst) {
             continue;
         }
         if client.id == me {

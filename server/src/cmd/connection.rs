@@ -1,11 +1,14 @@
 //! Connection commands: the client's own state (protocol, db, authentication, name).
 
+use std::sync::Arc;
+
 use bytes::Bytes;
 use redrock_protocol::{Reply, RespVersion};
 
 use super::args::{is, parse_i64};
 use super::spec::{acl, flag, CommandSpec, Group};
 use super::Ctx;
+use crate::acl::{user, DEFAULT_USER};
 use crate::client::validate_client_name;
 use crate::error::{Error, Result};
 
@@ -73,7 +76,7 @@ fn select(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Result<Reply> {
 
 /// `RESET`: back to a fresh connection's state; `+RESET`.
 fn reset(ctx: &mut Ctx<'_>, _args: &[Bytes]) -> Result<Reply> {
-    let authenticated = ctx.shared.config().get("requirepass").is_empty();
+    let authenticated = !ctx.shared.acl.users.auth_required();
     ctx.client.unwatch_all(&ctx.shared.watches);
     ctx.client.reset(authenticated);
     Ok(Reply::Simple(Bytes::from_static(b"RESET")))
@@ -84,40 +87,46 @@ fn quit(ctx: &mut Ctx<'_>, _args: &[Bytes]) -> Result<Reply> {
     Ok(Reply::ok())
 }
 
-/// Authenticates the connection as `user` with `password` (only the default user exists
-/// until ACLs land): `requirepass` makes it the administrator, a namespace's token (as in
-/// Kvrocks) puts it in that namespace. Returns false, changing nothing, on a wrong pair.
-fn authenticate(ctx: &mut Ctx<'_>, user: &[u8], password: &[u8]) -> bool {
-    if user != b"default" {
-        return false;
-    }
-    let required = ctx.shared.config().get("requirepass").to_string();
-    let namespace = if required.is_empty() || required.as_bytes() == password {
+/// Authenticates the connection as `user` with `password` (Redis's `ACLAuthenticateUser`):
+/// any ACL user, `default` being the administrator whose password is `requirepass`. For
+/// `default`, a namespace's token (as in Kvrocks) also works and puts the connection in that
+/// tenant's namespace. Returns false, changing nothing but the ACL log, on a wrong pair.
+fn authenticate(ctx: &mut Ctx<'_>, command: &Bytes, user: &Bytes, password: &[u8]) -> bool {
+    let acl = &ctx.shared.acl;
+    if let Some(found) = acl.authenticate(user, password) {
+        let is_default = Arc::ptr_eq(&found, acl.users.default_user());
+        ctx.client.set_user((!is_default).then_some(found));
         ctx.client.admin = true;
-        Bytes::new()
-    } else if let Some(namespace) = ctx.shared.namespaces.by_token(password) {
-        ctx.client.admin = false;
-        namespace
-    } else {
-        return false;
-    };
-    ctx.client.namespace = namespace;
-    ctx.client.authenticated = true;
-    true
+        ctx.client.namespace = Bytes::new();
+        ctx.client.authenticated = true;
+        return true;
+    }
+    if &user[..] == DEFAULT_USER {
+        if let Some(namespace) = ctx.shared.namespaces.by_token(password) {
+            ctx.client.set_user(None);
+            ctx.client.admin = false;
+            ctx.client.namespace = namespace;
+            ctx.client.authenticated = true;
+            return true;
+        }
+    }
+    acl.log_auth_failure(ctx.shared, ctx.client, command, user);
+    false
 }
 
 fn auth(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Result<Reply> {
+    let default = Bytes::from_static(DEFAULT_USER);
     let (user, password) = match args.len() {
         2 => {
-            if ctx.shared.config().get("requirepass").is_empty() {
+            if ctx.shared.acl.users.default_user().rules().flags & user::NOPASS != 0 {
                 return Err(Error::AuthNotConfigured);
             }
-            (&b"default"[..], &args[1])
+            (&default, &args[1])
         }
-        3 => (&args[1][..], &args[2]),
+        3 => (&args[1], &args[2]),
         _ => return Err(Error::Syntax),
     };
-    if authenticate(ctx, user, password) {
+    if authenticate(ctx, &args[0], user, password) {
         Ok(Reply::ok())
     } else {
         Err(Error::WrongPass)
@@ -150,7 +159,7 @@ fn hello(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Result<Reply> {
         }
     }
     if let Some((user, password)) = &credentials {
-        if !authenticate(ctx, user, password) {
+        if !authenticate(ctx, &args[0], user, password) {
             return Err(Error::WrongPass);
         }
     }

@@ -122,7 +122,7 @@ fn exec(ctx: &mut Ctx<'_>, _args: &[Bytes]) -> Result<Reply> {
     // Blocking commands answer at once inside a transaction, as in Redis.
     let deny_blocking = std::mem::replace(&mut ctx.client.deny_blocking, true);
     let replies =
-        queued.iter().zip(specs).map(|(args, spec)| dispatch::run(ctx.shared, ctx.client, spec, args)).collect();
+        queued.iter().zip(specs).map(|(args, spec)| dispatch::run_queued(ctx.shared, ctx.client, spec, args)).collect();
     ctx.client.deny_blocking = deny_blocking;
     Ok(Reply::Array(replies))
 }
