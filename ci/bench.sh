@@ -51,6 +51,8 @@ for p, d, t in keys:
 PY
 )"
 mkdir -p docs
+# ci/bench-dataset.sh owns the "## Dataset size" section: keep it.
+dataset_section="$( [ -f docs/BENCHMARKS.md ] && sed -n '/^## Dataset size/,$p' docs/BENCHMARKS.md || true)"
 {
   echo "# Benchmarks"
   echo
@@ -60,5 +62,6 @@ mkdir -p docs
   echo "(appendfsync everysec: every write is in the RocksDB WAL before its reply); Redis runs without persistence."
   echo
   echo "$table"
+  if [ -n "$dataset_section" ]; then echo; echo "$dataset_section"; fi
 } > docs/BENCHMARKS.md
 cat docs/BENCHMARKS.md

@@ -104,6 +104,9 @@ pub enum StorageError {
 
 pub type Result<T> = std::result::Result<T, StorageError>;
 
+/// Share of a metadata memtable's memory given to its bloom filter.
+const MEMTABLE_BLOOM_RATIO: f64 = 0.02;
+
 /// Tuning that has a config parameter.
 #[derive(Clone, Debug)]
 pub struct StorageOptions {
@@ -167,7 +170,15 @@ impl Storage {
             match cf {
                 Cf::SubKeys | Cf::ZSetScore => cf_options
                     .set_compaction_filter("redrock-stale-sub-keys", compaction::sub_key_filter(handle.clone())),
-                Cf::Metadata | Cf::Internal => {}
+                Cf::Metadata => {
+                    // Every command reads metadata first. Once a dataset outgrows the memtables,
+                    // most keys live in SST files, and a whole-key bloom filter in each memtable
+                    // lets those reads skip the memtables' skiplist searches (a cache miss per
+                    // level, the largest cost of a GET in perf) for 2% more memtable memory.
+                    cf_options.set_memtable_whole_key_filtering(true);
+                    cf_options.set_memtable_prefix_bloom_ratio(MEMTABLE_BLOOM_RATIO);
+                }
+                Cf::Internal => {}
             }
             ColumnFamilyDescriptor::new(cf.name(), cf_options)
         });
@@ -298,7 +309,9 @@ impl Storage {
 
     /// Flushes and fsyncs the WAL; the `everysec` ticker calls it.
     pub fn sync_wal(&self) -> Result<()> {
-        let _one_at_a_time = self.wal_flush.lock().unwrap_or_else(|e| e.into_inner());
+        // Not under `wal_flush`: connections flushing before their replies must not wait for
+        // the fsync. RocksDB orders concurrent flushes itself; what was counted before this
+        // call is in its buffer, which this flush writes.
         let covered = self.wal_written.load(Ordering::SeqCst);
         self.db.flush_wal(true)?;
         self.wal_flushed.fetch_max(covered, Ordering::SeqCst);

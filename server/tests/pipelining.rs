@@ -1,0 +1,178 @@
+//! Pipelined reads run in one write session (write_session.rs): their writes are joined into
+//! one RocksDB write. What a client can see must not change: each command reads what the
+//! commands before it wrote (in the same read too), replies are Redis's, concurrent clients
+//! lose no update, and everything acknowledged survives a kill -9.
+
+mod common;
+
+use std::io::Read;
+use std::time::{Duration, Instant};
+
+use common::{Conn, Server, TempDir};
+
+/// Sends `commands` (inline, one per line) in one write and reads every reply.
+fn pipeline(port: u16, commands: &[&str]) -> Vec<Vec<u8>> {
+    let mut conn = Conn::new(port);
+    let mut bytes = Vec::new();
+    for command in commands {
+        bytes.extend_from_slice(command.as_bytes());
+        bytes.extend_from_slice(b"\r\n");
+    }
+    conn.send_raw(&bytes);
+    commands.iter().map(|c| conn.read_reply().unwrap_or_else(|| panic!("no reply to {c}"))).collect()
+}
+
+/// An integer reply's value, or a bulk reply's as a number (absent: 0).
+fn number(reply: &[u8]) -> i64 {
+    let text = std::str::from_utf8(reply).unwrap();
+    match text.as_bytes()[0] {
+        b':' => text[1..text.len() - 2].parse().unwrap(),
+        _ if text == "$-1\r\n" => 0,
+        _ => text.split("\r\n").nth(1).unwrap().parse().unwrap(),
+    }
+}
+
+/// Reads of keys written earlier in the same read, keyless commands between writes, a write
+/// on a key another command of the read holds, blocking commands served within the read.
+const SAME_READ: &[&str] = &[
+    "SET a 1",
+    "INCR a",
+    "APPEND a 0",
+    "GET a",
+    "SET b x",
+    "DBSIZE",
+    "RPUSH l 1 2 3",
+    "LPOP l",
+    "LRANGE l 0 -1",
+    "HSET h f 1 g 2",
+    "HINCRBY h f 10",
+    "HGETALL h",
+    "SADD s m n",
+    "SMOVE s t m",
+    "SMEMBERS t",
+    "ZADD z 1 a 2 b",
+    "ZINCRBY z 5 a",
+    "ZRANGE z 0 -1 WITHSCORES",
+    "RENAME b c",
+    "EXISTS b c",
+    "KEYS *",
+    "DEL a c l",
+    "MSET m1 1 m2 2",
+    "MGET m1 m2 a",
+    "BLPOP nothing-here 0.01",
+    "RPUSH q x",
+    "BLMOVE q q2 LEFT RIGHT 0",
+    "LRANGE q2 0 -1",
+    "MULTI",
+    "INCR counter",
+    "INCR counter",
+    "EXEC",
+    "GET counter",
+    "FLUSHALL",
+    "DBSIZE",
+];
+
+#[test]
+fn a_pipelined_read_answers_as_redis_does() {
+    let (redis_dir, redrock_dir) = (TempDir::new("pipe-redis"), TempDir::new("pipe-redrock"));
+    let redis = Server::redis(&redis_dir.0, &[]);
+    let redrock = Server::redrock(&redrock_dir.0, &[]);
+    let expected = pipeline(redis.port, SAME_READ);
+    let actual = pipeline(redrock.port, SAME_READ);
+    for ((command, e), a) in SAME_READ.iter().zip(&expected).zip(&actual) {
+        // KEYS and HGETALL of more than one element have no order to compare.
+        if command.starts_with("KEYS") || command.starts_with("HGETALL") {
+            assert_eq!(
+                e.len(),
+                a.len(),
+                "{command}: {:?} vs {:?}",
+                String::from_utf8_lossy(e),
+                String::from_utf8_lossy(a)
+            );
+            continue;
+        }
+        assert_eq!(String::from_utf8_lossy(e), String::from_utf8_lossy(a), "{command}");
+    }
+}
+
+#[test]
+fn concurrent_pipelines_lose_no_update() {
+    const CLIENTS: usize = 6;
+    const ROUNDS: usize = 40;
+    const PER_ROUND: usize = 25;
+    let dir = TempDir::new("pipe-concurrent");
+    let server = Server::redrock(&dir.0, &[]);
+    let port = server.port;
+    let clients: Vec<_> = (0..CLIENTS)
+        .map(|c| {
+            std::thread::spawn(move || {
+                let mut conn = Conn::new(port);
+                for round in 0..ROUNDS {
+                    // Each read mixes hot shared keys with the client's own: the session commits
+                    // on overlap and waits for stripes other sessions hold.
+                    let mut bytes = Vec::new();
+                    for i in 0..PER_ROUND {
+                        let own = format!("own:{c}:{}", (round * PER_ROUND + i) % 7);
+                        let line = match i % 5 {
+                            0 => "INCR shared-counter".to_string(),
+                            1 => "HINCRBY shared-hash f 1".to_string(),
+                            2 => format!("RPUSH shared-list {c}"),
+                            3 => format!("INCR {own}"),
+                            _ => "ZINCRBY shared-zset 1 m".to_string(),
+                        };
+                        bytes.extend_from_slice(line.as_bytes());
+                        bytes.extend_from_slice(b"\r\n");
+                    }
+                    conn.send_raw(&bytes);
+                    for _ in 0..PER_ROUND {
+                        let reply = conn.read_reply().expect("reply");
+                        assert!(!reply.starts_with(b"-"), "{}", String::from_utf8_lossy(&reply));
+                    }
+                }
+            })
+        })
+        .collect();
+    for client in clients {
+        client.join().unwrap();
+    }
+    let each = (CLIENTS * ROUNDS * PER_ROUND / 5) as i64;
+    let mut check = server.connect();
+    assert_eq!(number(&check.call(&[b"GET", b"shared-counter"])), each);
+    assert_eq!(number(&check.call(&[b"HGET", b"shared-hash", b"f"])), each);
+    assert_eq!(number(&check.call(&[b"LLEN", b"shared-list"])), each);
+    assert_eq!(number(&check.call(&[b"ZSCORE", b"shared-zset", b"m"])), each);
+    let own_total: i64 = (0..CLIENTS)
+        .flat_map(|c| (0..7).map(move |k| format!("own:{c}:{k}")))
+        .map(|key| number(&check.call(&[b"GET", key.as_bytes()])))
+        .sum();
+    assert_eq!(own_total, each);
+}
+
+#[test]
+fn a_pipeline_acknowledged_before_a_kill_9_is_all_there() {
+    let dir = TempDir::new("pipe-kill");
+    let server = Server::redrock(&dir.0, &[]);
+    let mut conn = server.connect();
+    let mut bytes = Vec::new();
+    for i in 0..2000 {
+        bytes.extend_from_slice(format!("SET key:{i} value:{i}\r\nRPUSH list {i}\r\n").as_bytes());
+    }
+    conn.send_raw(&bytes);
+    // Every reply read: every write acknowledged.
+    let mut replies = 0;
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while replies < 4000 && Instant::now() < deadline {
+        conn.read_reply().expect("reply");
+        replies += 1;
+    }
+    assert_eq!(replies, 4000);
+    let mut rest = [0u8; 16];
+    conn.stream.set_read_timeout(Some(Duration::from_millis(50))).unwrap();
+    assert!(conn.stream.read(&mut rest).is_err(), "nothing more was sent");
+    server.signal_and_wait("KILL");
+    let restarted = Server::redrock(&dir.0, &[]);
+    let mut conn = restarted.connect();
+    assert_eq!(conn.call(&[b"LLEN", b"list"]), b":2000\r\n");
+    assert_eq!(conn.call(&[b"DBSIZE"]), b":2001\r\n");
+    assert_eq!(conn.call(&[b"GET", b"key:1999"]), b"$10\r\nvalue:1999\r\n");
+}
