@@ -111,6 +111,8 @@ pub const PARAMS: &[Param] = &[
         mutable: true,
     },
     Param { name: "logfile", default: "", kind: Kind::String, mutable: false },
+    // Kvrocks's name: threads that run connections and commands; 0 = one per core.
+    Param { name: "workers", default: "0", kind: Kind::Int { min: 0, max: 256 }, mutable: false },
     Param {
         name: "rocksdb-block-cache-size",
         default: "268435456",

@@ -232,9 +232,8 @@ fn run_in(
     let mut _guards = None;
     match session {
         Some(session) if !positions.is_empty() && spec.flags & flag::LOCKS_ALL_KEYS == 0 => {
-            let stripes = shared.locks.stripes(&namespace, physical_db, keys());
-            session.lock(&stripes);
-            deferring = Some((session, stripes, deferred::pending_bytes()));
+            session.lock(&shared.locks.stripes(&namespace, physical_db, keys()));
+            deferring = Some((session, deferred::deferred_batches()));
         }
         session => {
             if let Some(session) = session {
@@ -263,8 +262,8 @@ fn run_in(
     if let Some(request) = client.block_request.take() {
         client.blocked = Some(shared.blocking.register(client, spec, args, request));
     }
-    if let Some((session, stripes, deferred_bytes_before)) = deferring {
-        session.ran(&stripes, deferred_bytes_before);
+    if let Some((session, deferred_batches_before)) = deferring {
+        session.ran(deferred_batches_before);
     }
     reply
 }

@@ -4,9 +4,9 @@
 //! A command writes through the session only when everything it can read is its own keys,
 //! which it holds: it has key positions (key specs name everything it touches) and is not a
 //! whole-database command. Its stripes stay locked until the joined write lands, so no other
-//! client reads, writes or acknowledges on top of an unwritten change. The session commits
-//! (and lets its locks go) first when:
-//! - a command is to read a key an earlier command of the session wrote (same stripe);
+//! client reads, writes or acknowledges on top of an unwritten change. The session's own
+//! commands read its deferred writes (the overlay of storage/deferred.rs; an iterator lands
+//! them first). The session commits (and lets its locks go) first when:
 //! - a stripe the command needs is held by another thread (the session then waits for it
 //!   holding nothing, so two sessions can never wait for each other);
 //! - a command has no keys or works on whole databases (KEYS, DBSIZE, FLUSHALL, EXEC, ...),
@@ -16,7 +16,7 @@
 //! nothing that was not written is ever acknowledged.
 
 use crate::error::Error;
-use crate::locks::{KeyGuards, LOCK_STRIPES};
+use crate::locks::KeyGuards;
 use crate::shared::Shared;
 use crate::storage::deferred;
 
@@ -30,9 +30,8 @@ pub struct WriteSession<'s> {
     guards: Vec<KeyGuards<'s>>,
     /// Whether the last command's locks were pushed on `guards` (and are its own).
     last_locked: bool,
-    /// Stripes of the commands whose writes are deferred, one bit each (a later command on
-    /// one of them must see those writes: commit first).
-    written_stripes: [u64; LOCK_STRIPES / 64],
+    /// Commands whose writes are deferred.
+    deferred_commands: usize,
     /// Output position before the first reply whose command's writes are deferred, and how
     /// many replies were encoded from there.
     replies: Option<DeferredReplies>,
@@ -56,7 +55,7 @@ impl<'s> WriteSession<'s> {
             shared,
             guards: Vec::new(),
             last_locked: false,
-            written_stripes: [0; LOCK_STRIPES / 64],
+            deferred_commands: 0,
             replies: None,
             failed: None,
         }
@@ -64,9 +63,6 @@ impl<'s> WriteSession<'s> {
 
     /// Takes the locks of a command that may write through the session: the `sorted` stripes.
     pub fn lock(&mut self, sorted: &[usize]) {
-        if sorted.iter().any(|&s| self.written_stripes[s / 64] & (1 << (s % 64)) != 0) {
-            self.commit();
-        }
         let guards = match self.shared.locks.try_lock_stripes(sorted) {
             Some(guards) => guards,
             None => {
@@ -82,26 +78,26 @@ impl<'s> WriteSession<'s> {
     }
 
     /// After a command that took its locks with [`WriteSession::lock`]: if it deferred writes
-    /// (`deferred_bytes_before` is `deferred::pending_bytes()` before it ran), its locks stay
-    /// until they land; otherwise they go at once.
-    pub fn ran(&mut self, sorted: &[usize], deferred_bytes_before: usize) {
-        if deferred::pending_bytes() > deferred_bytes_before {
-            for &s in sorted {
-                self.written_stripes[s / 64] |= 1 << (s % 64);
-            }
-        } else if std::mem::take(&mut self.last_locked) {
+    /// (`deferred_batches_before` is `deferred::deferred_batches()` before it ran), its locks
+    /// stay until they land; otherwise they go at once.
+    pub fn ran(&mut self, deferred_batches_before: u64) {
+        let wrote = deferred::deferred_batches() > deferred_batches_before;
+        if wrote {
+            self.deferred_commands += 1;
+        }
+        if std::mem::take(&mut self.last_locked) && !wrote {
             self.guards.pop();
         }
     }
 
     /// Whether the session has deferred enough to commit before its next command.
     pub fn is_full(&self) -> bool {
-        self.guards.len() >= MAX_DEFERRED_COMMANDS || deferred::pending_bytes() > deferred::MAX_DEFERRED_BYTES
+        self.deferred_commands >= MAX_DEFERRED_COMMANDS || deferred::pending_bytes() > deferred::MAX_DEFERRED_BYTES
     }
 
     /// Whether writes are deferred now.
     pub fn is_pending(&self) -> bool {
-        deferred::pending_bytes() > 0
+        deferred::has_pending()
     }
 
     /// Notes a reply encoded at `output_mark` (the output length before it): replies from the
@@ -118,30 +114,51 @@ impl<'s> WriteSession<'s> {
     /// Writes what is deferred and releases the locks; deferring goes on. A failure is kept
     /// for [`WriteSession::take_failure`].
     pub fn commit(&mut self) {
+        self.absorb_landing_failure();
         let result = self.shared.storage.commit_deferred();
         self.guards.clear();
         self.last_locked = false;
-        self.written_stripes = [0; LOCK_STRIPES / 64];
-        let replies = self.replies.take();
-        if let (Err(e), Some(replies)) = (result, replies) {
-            tracing::error!(error = %e, "writing a pipeline's batch failed");
-            // An earlier failure's replies come first in the output: keep its mark.
-            match &mut self.failed {
-                Some((earlier, _)) => earlier.count += replies.count,
-                None => self.failed = Some((replies, Error::from(e))),
+        self.deferred_commands = 0;
+        match result {
+            Ok(()) => self.replies = None,
+            Err(e) => {
+                tracing::error!(error = %e, "writing a pipeline's batch failed");
+                self.fail(Error::from(e));
             }
         }
     }
 
-    /// The replies a failed commit must replace with its error, if one failed.
+    /// The replies a failed commit must replace with its error, if one failed. Called after
+    /// each command, before its reply: a joined write that failed while the command ran (under
+    /// an iterator, storage/deferred.rs) held the writes of the commands replied before it.
     pub fn take_failure(&mut self) -> Option<(DeferredReplies, Error)> {
+        self.absorb_landing_failure();
         self.failed.take()
+    }
+
+    /// Takes in the failure of a joined write landed under an iterator during the running
+    /// command: it held the writes of every command replied since the mark.
+    fn absorb_landing_failure(&mut self) {
+        if let Some(e) = deferred::take_failure() {
+            self.fail(Error::from(e));
+        }
+    }
+
+    /// The replies counted so far acknowledged writes that failed with `error`.
+    fn fail(&mut self, error: Error) {
+        if let Some(replies) = self.replies.take() {
+            match &mut self.failed {
+                // An earlier failure's replies come first in the output: keep its mark.
+                Some((earlier, _)) => earlier.count += replies.count,
+                None => self.failed = Some((replies, error)),
+            }
+        }
     }
 
     /// Commits and stops deferring.
     pub fn finish(mut self) -> Option<(DeferredReplies, Error)> {
         self.commit();
-        self.failed.take()
+        self.take_failure()
     }
 }
 

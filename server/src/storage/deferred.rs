@@ -5,6 +5,12 @@
 //! of a read waits for the joined write, and the key locks of the commands that wrote stay
 //! held until it lands, so nobody reads or acknowledges anything the database does not hold.
 //!
+//! The commands of the read itself see the deferred writes: point reads (`Storage::get`,
+//! `multi_get`) look in an overlay of the deferred puts and deletes first, and an iterator,
+//! which the overlay cannot serve, first makes the deferred writes land (their locks stay
+//! held). A deferred range deletion (none is, today: whole-database commands never defer)
+//! would make every read land them first.
+//!
 //! Batches are joined as bytes. A `WriteBatch` is RocksDB's `rep_` string:
 //!
 //! ```text
@@ -18,9 +24,12 @@
 //!
 //! so the join of two batches is the records of both, in order, with the counts added.
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
+use std::collections::HashMap;
 
 use rocksdb::WriteBatch;
+
+use super::{Cf, StorageError};
 
 /// Bytes before the first record of a batch: sequence and count.
 const HEADER_BYTES: usize = 12;
@@ -34,6 +43,28 @@ pub const MAX_DEFERRED_BYTES: usize = 4 << 20;
 thread_local! {
     /// The joined batch while this thread defers; `None` when its writes go straight through.
     static PENDING: RefCell<Option<Joined>> = const { RefCell::new(None) };
+    /// Batches deferred by this thread, ever: tells whether a command deferred any.
+    static DEFERRED_BATCHES: Cell<u64> = const { Cell::new(0) };
+    /// A joined write that failed where nobody could answer for it (under an iterator).
+    static FAILURE: RefCell<Option<StorageError>> = const { RefCell::new(None) };
+}
+
+/// One write of a deferred batch, kept for the overlay.
+pub(super) struct Op {
+    pub cf: Cf,
+    pub key: Vec<u8>,
+    /// `None`: a deletion.
+    pub value: Option<Vec<u8>>,
+}
+
+/// What the overlay says of a record.
+pub(super) enum Seen {
+    /// No deferred write touches it: read the database.
+    Unknown,
+    /// A deferred write put this value (`None`: deleted it).
+    Value(Option<Vec<u8>>),
+    /// The overlay cannot tell: land the deferred writes, then read the database.
+    MustLand,
 }
 
 /// Batches joined so far.
@@ -41,6 +72,10 @@ thread_local! {
 struct Joined {
     rep: Vec<u8>,
     count: u32,
+    /// The latest deferred value of each record written, by column family.
+    overlay: HashMap<Cf, HashMap<Vec<u8>, Option<Vec<u8>>>>,
+    /// A deferred batch the overlay does not describe (a range deletion).
+    overlay_incomplete: bool,
 }
 
 impl Joined {
@@ -54,15 +89,31 @@ impl Joined {
         self.rep[COUNT_OFFSET..HEADER_BYTES].copy_from_slice(&self.count.to_le_bytes());
     }
 
-    fn take(&mut self) -> Option<WriteBatch> {
+    fn take(&mut self) -> Option<Landing> {
         if self.count == 0 {
             return None;
         }
-        let batch = WriteBatch::from_data(&self.rep);
+        let landing = if self.overlay_incomplete {
+            Landing::Joined(WriteBatch::from_data(&self.rep))
+        } else {
+            // Only the last write of each record matters: sixteen pipelined LPUSHes rewrite
+            // one metadata record sixteen times, and the memtable needs it once.
+            Landing::Latest(std::mem::take(&mut self.overlay))
+        };
         self.rep.clear();
         self.count = 0;
-        Some(batch)
+        self.overlay.clear();
+        self.overlay_incomplete = false;
+        Some(landing)
     }
+}
+
+/// The deferred writes, ready to land as one batch.
+pub enum Landing {
+    /// Every batch joined, record for record (the overlay could not describe them all).
+    Joined(WriteBatch),
+    /// The last value of each record written (`None`: deleted), by column family.
+    Latest(HashMap<Cf, HashMap<Vec<u8>, Option<Vec<u8>>>>),
 }
 
 /// Starts deferring this thread's writes (a no-op if it already does).
@@ -73,12 +124,12 @@ pub fn begin() {
 }
 
 /// Stops deferring; returns what was deferred, for the caller to write.
-pub fn end() -> Option<WriteBatch> {
+pub fn end() -> Option<Landing> {
     PENDING.with(|p| p.borrow_mut().take().and_then(|mut joined| joined.take()))
 }
 
 /// What was deferred so far, taken out; deferring goes on.
-pub fn take() -> Option<WriteBatch> {
+pub fn take() -> Option<Landing> {
     PENDING.with(|p| p.borrow_mut().as_mut().and_then(Joined::take))
 }
 
@@ -87,16 +138,69 @@ pub fn pending_bytes() -> usize {
     PENDING.with(|p| p.borrow().as_ref().map_or(0, |joined| joined.rep.len()))
 }
 
-/// Appends `batch` to the deferred writes; false (nothing done) when this thread does not
-/// defer.
-pub(super) fn defer(batch: &WriteBatch) -> bool {
+/// Whether writes are deferred and not landed yet.
+pub fn has_pending() -> bool {
+    pending_bytes() > 0
+}
+
+/// Whether this thread defers its writes now.
+pub fn is_active() -> bool {
+    PENDING.with(|p| p.borrow().is_some())
+}
+
+/// Batches this thread ever deferred (compare two readings to tell whether code between
+/// them deferred any).
+pub fn deferred_batches() -> u64 {
+    DEFERRED_BATCHES.with(Cell::get)
+}
+
+/// Appends `batch` to the deferred writes, its `ops` to the overlay (`None`: the batch has
+/// writes the overlay cannot describe); false (nothing done) when this thread does not defer.
+pub(super) fn defer(batch: &WriteBatch, ops: Option<Vec<Op>>) -> bool {
     PENDING.with(|p| match p.borrow_mut().as_mut() {
         Some(joined) => {
             joined.append(batch.data());
+            match ops {
+                Some(ops) => {
+                    for op in ops {
+                        joined.overlay.entry(op.cf).or_default().insert(op.key, op.value);
+                    }
+                }
+                None => joined.overlay_incomplete = true,
+            }
+            DEFERRED_BATCHES.with(|n| n.set(n.get() + 1));
             true
         }
         None => false,
     })
+}
+
+/// What the deferred writes say of `key`.
+pub(super) fn lookup(cf: Cf, key: &[u8]) -> Seen {
+    PENDING.with(|p| match p.borrow().as_ref() {
+        Some(joined) if joined.count > 0 => {
+            if joined.overlay_incomplete {
+                return Seen::MustLand;
+            }
+            match joined.overlay.get(&cf).and_then(|records| records.get(key)) {
+                Some(value) => Seen::Value(value.clone()),
+                None => Seen::Unknown,
+            }
+        }
+        _ => Seen::Unknown,
+    })
+}
+
+/// Keeps the failure of a joined write that landed under an iterator, for the session.
+pub(super) fn record_failure(error: StorageError) {
+    FAILURE.with(|f| {
+        f.borrow_mut().get_or_insert(error);
+    });
+}
+
+/// The failure of a joined write landed outside the session's own commits, if one failed.
+pub fn take_failure() -> Option<StorageError> {
+    FAILURE.with(|f| f.borrow_mut().take())
 }
 
 /// Writes go straight through until the guard drops (commands that must see their own writes
@@ -132,10 +236,10 @@ mod tests {
         both.delete(b"b");
         both.put(b"c", b"3");
 
-        let mut joined = Joined::default();
+        let mut joined = Joined { overlay_incomplete: true, ..Joined::default() };
         joined.append(first.data());
         joined.append(second.data());
-        let batch = joined.take().expect("three records");
+        let Some(Landing::Joined(batch)) = joined.take() else { panic!("three records, joined") };
         assert_eq!(batch.len(), 3);
         assert_eq!(batch.data(), both.data());
         assert!(joined.take().is_none(), "taking empties it");
@@ -145,18 +249,26 @@ mod tests {
     fn deferring_is_scoped_and_suspendable() {
         let mut batch = WriteBatch::default();
         batch.put(b"k", b"v");
-        assert!(!defer(&batch), "not deferring yet");
+        let put = || Some(vec![Op { cf: Cf::Metadata, key: b"k".to_vec(), value: Some(b"v".to_vec()) }]);
+        assert!(!defer(&batch, put()), "not deferring yet");
         begin();
-        assert!(defer(&batch));
+        assert!(defer(&batch, put()));
+        assert!(matches!(lookup(Cf::Metadata, b"k"), Seen::Value(Some(v)) if v == b"v"));
+        assert!(matches!(lookup(Cf::SubKeys, b"k"), Seen::Unknown), "another column family");
         {
             let _straight = suspend();
-            assert!(!defer(&batch), "suspended");
+            assert!(!defer(&batch, put()), "suspended");
             assert_eq!(pending_bytes(), 0);
+            assert!(matches!(lookup(Cf::Metadata, b"k"), Seen::Unknown));
         }
         assert!(pending_bytes() > HEADER_BYTES, "restored");
-        assert_eq!(take().map(|b| b.len()), Some(1));
-        assert!(defer(&batch));
-        assert_eq!(end().map(|b| b.len()), Some(1));
-        assert!(!defer(&batch), "ended");
+        assert!(defer(&batch, Some(vec![Op { cf: Cf::Metadata, key: b"k".to_vec(), value: None }])));
+        let Some(Landing::Latest(latest)) = take() else { panic!("described by the overlay") };
+        assert_eq!(latest[&Cf::Metadata].get(&b"k"[..]), Some(&None), "the last write of k wins");
+        assert!(matches!(lookup(Cf::Metadata, b"k"), Seen::Unknown), "landed: the database answers");
+        assert!(defer(&batch, None));
+        assert!(matches!(lookup(Cf::Metadata, b"other"), Seen::MustLand), "a batch the overlay cannot describe");
+        assert!(matches!(end(), Some(Landing::Joined(b)) if b.len() == 1));
+        assert!(!defer(&batch, put()), "ended");
     }
 }

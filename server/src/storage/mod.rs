@@ -21,6 +21,7 @@ use rocksdb::{
 };
 use thiserror::Error;
 
+use deferred::Seen;
 pub use metadata::{Collection, KeyType, Metadata};
 use version::VersionGenerator;
 
@@ -28,7 +29,7 @@ pub type Rocks = DBWithThreadMode<MultiThreaded>;
 pub type RawIter<'a> = DBRawIteratorWithThreadMode<'a, Rocks>;
 
 /// The column families, by role.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Cf {
     /// One record per user key.
     Metadata,
@@ -224,22 +225,49 @@ impl Storage {
         self.versions.next()
     }
 
+    /// The record `key`, as this thread's deferred writes left it (deferred.rs) or else as
+    /// the database holds it.
     pub fn get(&self, cf: Cf, key: &[u8]) -> Result<Option<Vec<u8>>> {
+        match deferred::lookup(cf, key) {
+            Seen::Value(value) => return Ok(value),
+            Seen::MustLand => self.land_deferred(),
+            Seen::Unknown => {}
+        }
         Ok(self.db.get_cf(&self.cf(cf), key)?)
     }
 
-    /// Reads several keys of one column family in one call.
+    /// Reads several keys of one column family in one call (deferred writes first, as `get`).
     pub fn multi_get(&self, cf: Cf, keys: &[Vec<u8>]) -> Result<Vec<Option<Vec<u8>>>> {
+        let mut found: Vec<Option<Option<Vec<u8>>>> = Vec::with_capacity(keys.len());
+        for key in keys {
+            match deferred::lookup(cf, key) {
+                Seen::Value(value) => found.push(Some(value)),
+                Seen::Unknown => found.push(None),
+                Seen::MustLand => {
+                    self.land_deferred();
+                    found.clear();
+                    found.resize(keys.len(), None);
+                    break;
+                }
+            }
+        }
+        let unknown: Vec<&Vec<u8>> = keys.iter().zip(&found).filter(|(_, f)| f.is_none()).map(|(k, _)| k).collect();
         let handle = self.cf(cf);
-        self.db
-            .batched_multi_get_cf(&handle, keys.iter(), false)
+        let mut from_db = self.db.batched_multi_get_cf(&handle, unknown, false).into_iter();
+        found
             .into_iter()
-            .map(|r| Ok(r?.map(|slice| slice.to_vec())))
+            .map(|f| match f {
+                Some(value) => Ok(value),
+                None => Ok(from_db.next().expect("one answer per key")?.map(|slice| slice.to_vec())),
+            })
             .collect()
     }
 
     /// An iterator over `[lower, upper)` of one column family (`upper` None = to the end).
+    /// The overlay of deferred writes cannot serve an iterator: they land first (a failure is
+    /// kept for the write session, which turns the replies that acknowledged them into it).
     pub fn iter(&self, cf: Cf, lower: &[u8], upper: Option<Vec<u8>>) -> RawIter<'_> {
+        self.land_deferred();
         let mut read_options = ReadOptions::default();
         read_options.set_iterate_lower_bound(lower.to_vec());
         if let Some(upper) = upper {
@@ -255,7 +283,12 @@ impl Storage {
 
     /// A batch of writes that reach the database together or not at all.
     pub fn batch(&self) -> Batch<'_> {
-        Batch { storage: self, inner: WriteBatch::default(), written: written::Written::default() }
+        Batch {
+            storage: self,
+            inner: WriteBatch::default(),
+            written: written::Written::default(),
+            ops: deferred::is_active().then(Vec::new),
+        }
     }
 
     /// Applies `batch` atomically, durable according to the configured [`Durability`]; while
@@ -264,17 +297,42 @@ impl Storage {
         if batch.inner.is_empty() {
             return Ok(());
         }
-        if !deferred::defer(&batch.inner) {
+        if !deferred::defer(&batch.inner, batch.ops) {
             self.write_batch(batch.inner)?;
         }
         written::record(batch.written);
         Ok(())
     }
 
+    /// Lands this thread's deferred writes for a read the overlay cannot serve. A failure is
+    /// kept for the write session (which turns the replies that acknowledged those writes into
+    /// it); the read then sees the database without them, as every later command will.
+    fn land_deferred(&self) {
+        if deferred::has_pending() {
+            if let Err(e) = self.commit_deferred() {
+                tracing::error!(error = %e, "writing a pipeline's batch failed");
+                deferred::record_failure(e);
+            }
+        }
+    }
+
     /// Writes what this thread deferred so far, as one batch; deferring goes on.
     pub fn commit_deferred(&self) -> Result<()> {
         match deferred::take() {
-            Some(joined) => self.write_batch(joined),
+            Some(deferred::Landing::Joined(batch)) => self.write_batch(batch),
+            Some(deferred::Landing::Latest(records)) => {
+                let mut batch = WriteBatch::default();
+                for (cf, records) in records {
+                    let handle = self.cf(cf);
+                    for (key, value) in records {
+                        match value {
+                            Some(value) => batch.put_cf(&handle, key, value),
+                            None => batch.delete_cf(&handle, key),
+                        }
+                    }
+                }
+                self.write_batch(batch)
+            }
             None => Ok(()),
         }
     }
@@ -345,22 +403,28 @@ pub struct Batch<'a> {
     inner: WriteBatch,
     /// The user keys this batch changes (see written.rs).
     written: written::Written,
+    /// Its writes, for the overlay of deferred writes, while its thread defers (deferred.rs);
+    /// `None` otherwise, or once it holds a write the overlay cannot describe.
+    ops: Option<Vec<deferred::Op>>,
 }
 
 impl Batch<'_> {
     pub fn put(&mut self, cf: Cf, key: &[u8], value: &[u8]) {
         self.note(cf, key);
+        self.record(cf, key, Some(value));
         self.inner.put_cf(&self.storage.cf(cf), key, value);
     }
 
     /// A put that changes nothing a client can read (an encoding hint): not recorded as a
     /// modification of its key (storage/written.rs).
     pub fn put_unobserved(&mut self, cf: Cf, key: &[u8], value: &[u8]) {
+        self.record(cf, key, Some(value));
         self.inner.put_cf(&self.storage.cf(cf), key, value);
     }
 
     pub fn delete(&mut self, cf: Cf, key: &[u8]) {
         self.note(cf, key);
+        self.record(cf, key, None);
         self.inner.delete_cf(&self.storage.cf(cf), key);
     }
 
@@ -369,7 +433,14 @@ impl Batch<'_> {
         if cf != Cf::Internal {
             self.written.range(from);
         }
+        self.ops = None;
         self.inner.delete_range_cf(&self.storage.cf(cf), from, to);
+    }
+
+    fn record(&mut self, cf: Cf, key: &[u8], value: Option<&[u8]>) {
+        if let Some(ops) = &mut self.ops {
+            ops.push(deferred::Op { cf, key: key.to_vec(), value: value.map(<[u8]>::to_vec) });
+        }
     }
 
     fn note(&mut self, cf: Cf, key: &[u8]) {
