@@ -29,7 +29,9 @@ start_redis() {
 }
 start_redrock() {
   mkdir -p "${2:-$work/redrock}"
-  "$SERVER" --port "$1" --bind 127.0.0.1 --dir "${2:-$work/redrock}" --loglevel warning >/dev/null 2>&1 &
+  # REDROCK_ARGS: extra parameters, e.g. REDROCK_ARGS="--workers 1" (unquoted on purpose: words).
+  # shellcheck disable=SC2086
+  "$SERVER" --port "$1" --bind 127.0.0.1 --dir "${2:-$work/redrock}" --loglevel warning ${REDROCK_ARGS:-} >/dev/null 2>&1 &
   echo $!
 }
 
