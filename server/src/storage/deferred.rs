@@ -70,8 +70,16 @@ pub(super) enum Seen {
 /// Batches joined so far.
 #[derive(Default)]
 struct Joined {
+    /// The first batch, kept whole: a read with one writing command lands it as it is.
+    first: Option<WriteBatch>,
+    /// Once a second batch comes: every batch's records behind one header.
     rep: Vec<u8>,
+    /// Records in the batches.
     count: u32,
+    batches: u32,
+    bytes: usize,
+    /// Writes not yet indexed in `overlay` (indexed when first read or landed).
+    unindexed: Vec<Op>,
     /// The latest deferred value of each record written, by column family.
     overlay: HashMap<Cf, HashMap<Vec<u8>, Option<Vec<u8>>>>,
     /// A deferred batch the overlay does not describe (a range deletion).
@@ -79,31 +87,46 @@ struct Joined {
 }
 
 impl Joined {
-    fn append(&mut self, batch: &[u8]) {
-        if self.rep.is_empty() {
-            self.rep.extend_from_slice(&[0; HEADER_BYTES]);
+    fn push(&mut self, batch: WriteBatch, ops: Option<Vec<Op>>) {
+        let data = batch.data();
+        self.bytes += data.len();
+        self.count += u32::from_le_bytes(data[COUNT_OFFSET..HEADER_BYTES].try_into().expect("4 bytes"));
+        match self.first.take() {
+            None if self.batches == 0 => self.first = Some(batch),
+            first => {
+                if let Some(first) = first {
+                    self.rep.extend_from_slice(first.data());
+                }
+                self.rep.extend_from_slice(&data[HEADER_BYTES..]);
+                self.rep[COUNT_OFFSET..HEADER_BYTES].copy_from_slice(&self.count.to_le_bytes());
+            }
         }
-        let count = u32::from_le_bytes(batch[COUNT_OFFSET..HEADER_BYTES].try_into().expect("4 bytes"));
-        self.rep.extend_from_slice(&batch[HEADER_BYTES..]);
-        self.count += count;
-        self.rep[COUNT_OFFSET..HEADER_BYTES].copy_from_slice(&self.count.to_le_bytes());
+        self.batches += 1;
+        match ops {
+            Some(ops) => self.unindexed.extend(ops),
+            None => self.overlay_incomplete = true,
+        }
+    }
+
+    fn index(&mut self) {
+        for op in self.unindexed.drain(..) {
+            self.overlay.entry(op.cf).or_default().insert(op.key, op.value);
+        }
     }
 
     fn take(&mut self) -> Option<Landing> {
-        if self.count == 0 {
-            return None;
-        }
-        let landing = if self.overlay_incomplete {
-            Landing::Joined(WriteBatch::from_data(&self.rep))
-        } else {
-            // Only the last write of each record matters: sixteen pipelined LPUSHes rewrite
-            // one metadata record sixteen times, and the memtable needs it once.
-            Landing::Latest(std::mem::take(&mut self.overlay))
+        let landing = match self.batches {
+            0 => return None,
+            1 => Landing::Joined(self.first.take().expect("the first batch")),
+            _ if self.overlay_incomplete => Landing::Joined(WriteBatch::from_data(&self.rep)),
+            _ => {
+                // Only the last write of each record matters: sixteen pipelined LPUSHes rewrite
+                // one metadata record sixteen times, and the memtable needs it once.
+                self.index();
+                Landing::Latest(std::mem::take(&mut self.overlay))
+            }
         };
-        self.rep.clear();
-        self.count = 0;
-        self.overlay.clear();
-        self.overlay_incomplete = false;
+        *self = Joined::default();
         Some(landing)
     }
 }
@@ -135,7 +158,7 @@ pub fn take() -> Option<Landing> {
 
 /// Bytes deferred so far (0 when not deferring).
 pub fn pending_bytes() -> usize {
-    PENDING.with(|p| p.borrow().as_ref().map_or(0, |joined| joined.rep.len()))
+    PENDING.with(|p| p.borrow().as_ref().map_or(0, |joined| joined.bytes))
 }
 
 /// Whether writes are deferred and not landed yet.
@@ -154,34 +177,27 @@ pub fn deferred_batches() -> u64 {
     DEFERRED_BATCHES.with(Cell::get)
 }
 
-/// Appends `batch` to the deferred writes, its `ops` to the overlay (`None`: the batch has
-/// writes the overlay cannot describe); false (nothing done) when this thread does not defer.
-pub(super) fn defer(batch: &WriteBatch, ops: Option<Vec<Op>>) -> bool {
+/// Joins `batch` to the deferred writes, its `ops` to the overlay (`None`: the batch has
+/// writes the overlay cannot describe); gives `batch` back when this thread does not defer.
+pub(super) fn defer(batch: WriteBatch, ops: Option<Vec<Op>>) -> Option<WriteBatch> {
     PENDING.with(|p| match p.borrow_mut().as_mut() {
         Some(joined) => {
-            joined.append(batch.data());
-            match ops {
-                Some(ops) => {
-                    for op in ops {
-                        joined.overlay.entry(op.cf).or_default().insert(op.key, op.value);
-                    }
-                }
-                None => joined.overlay_incomplete = true,
-            }
+            joined.push(batch, ops);
             DEFERRED_BATCHES.with(|n| n.set(n.get() + 1));
-            true
+            None
         }
-        None => false,
+        None => Some(batch),
     })
 }
 
 /// What the deferred writes say of `key`.
 pub(super) fn lookup(cf: Cf, key: &[u8]) -> Seen {
-    PENDING.with(|p| match p.borrow().as_ref() {
-        Some(joined) if joined.count > 0 => {
+    PENDING.with(|p| match p.borrow_mut().as_mut() {
+        Some(joined) if joined.batches > 0 => {
             if joined.overlay_incomplete {
                 return Seen::MustLand;
             }
+            joined.index();
             match joined.overlay.get(&cf).and_then(|records| records.get(key)) {
                 Some(value) => Seen::Value(value.clone()),
                 None => Seen::Unknown,
@@ -224,51 +240,56 @@ impl Drop for Suspended {
 mod tests {
     use super::*;
 
+    fn batch(records: &[(&[u8], Option<&[u8]>)]) -> WriteBatch {
+        let mut batch = WriteBatch::default();
+        for (key, value) in records {
+            match value {
+                Some(value) => batch.put(key, value),
+                None => batch.delete(key),
+            }
+        }
+        batch
+    }
+
     #[test]
     fn joined_batches_are_the_batch_of_all_their_records() {
-        let mut first = WriteBatch::default();
-        first.put(b"a", b"1");
-        first.delete(b"b");
-        let mut second = WriteBatch::default();
-        second.put(b"c", b"3");
-        let mut both = WriteBatch::default();
-        both.put(b"a", b"1");
-        both.delete(b"b");
-        both.put(b"c", b"3");
-
-        let mut joined = Joined { overlay_incomplete: true, ..Joined::default() };
-        joined.append(first.data());
-        joined.append(second.data());
-        let Some(Landing::Joined(batch)) = joined.take() else { panic!("three records, joined") };
-        assert_eq!(batch.len(), 3);
-        assert_eq!(batch.data(), both.data());
+        let both = batch(&[(b"a", Some(b"1")), (b"b", None), (b"c", Some(b"3"))]);
+        let mut joined = Joined::default();
+        joined.push(batch(&[(b"a", Some(b"1")), (b"b", None)]), None);
+        joined.push(batch(&[(b"c", Some(b"3"))]), None);
+        let Some(Landing::Joined(landed)) = joined.take() else { panic!("three records, joined") };
+        assert_eq!(landed.len(), 3);
+        assert_eq!(landed.data(), both.data());
         assert!(joined.take().is_none(), "taking empties it");
+
+        joined.push(batch(&[(b"a", Some(b"1"))]), Some(Vec::new()));
+        let Some(Landing::Joined(landed)) = joined.take() else { panic!("one batch lands as it is") };
+        assert_eq!(landed.data(), batch(&[(b"a", Some(b"1"))]).data());
     }
 
     #[test]
     fn deferring_is_scoped_and_suspendable() {
-        let mut batch = WriteBatch::default();
-        batch.put(b"k", b"v");
+        let put_k = || batch(&[(b"k", Some(b"v"))]);
         let put = || Some(vec![Op { cf: Cf::Metadata, key: b"k".to_vec(), value: Some(b"v".to_vec()) }]);
-        assert!(!defer(&batch, put()), "not deferring yet");
+        assert!(defer(put_k(), put()).is_some(), "not deferring yet");
         begin();
-        assert!(defer(&batch, put()));
+        assert!(defer(put_k(), put()).is_none());
         assert!(matches!(lookup(Cf::Metadata, b"k"), Seen::Value(Some(v)) if v == b"v"));
         assert!(matches!(lookup(Cf::SubKeys, b"k"), Seen::Unknown), "another column family");
         {
             let _straight = suspend();
-            assert!(!defer(&batch, put()), "suspended");
+            assert!(defer(put_k(), put()).is_some(), "suspended");
             assert_eq!(pending_bytes(), 0);
             assert!(matches!(lookup(Cf::Metadata, b"k"), Seen::Unknown));
         }
         assert!(pending_bytes() > HEADER_BYTES, "restored");
-        assert!(defer(&batch, Some(vec![Op { cf: Cf::Metadata, key: b"k".to_vec(), value: None }])));
-        let Some(Landing::Latest(latest)) = take() else { panic!("described by the overlay") };
+        assert!(defer(put_k(), Some(vec![Op { cf: Cf::Metadata, key: b"k".to_vec(), value: None }])).is_none());
+        let Some(Landing::Latest(latest)) = take() else { panic!("two batches described by the overlay") };
         assert_eq!(latest[&Cf::Metadata].get(&b"k"[..]), Some(&None), "the last write of k wins");
         assert!(matches!(lookup(Cf::Metadata, b"k"), Seen::Unknown), "landed: the database answers");
-        assert!(defer(&batch, None));
+        assert!(defer(put_k(), None).is_none());
         assert!(matches!(lookup(Cf::Metadata, b"other"), Seen::MustLand), "a batch the overlay cannot describe");
         assert!(matches!(end(), Some(Landing::Joined(b)) if b.len() == 1));
-        assert!(!defer(&batch, put()), "ended");
+        assert!(defer(put_k(), put()).is_some(), "ended");
     }
 }

@@ -297,8 +297,8 @@ impl Storage {
         if batch.inner.is_empty() {
             return Ok(());
         }
-        if !deferred::defer(&batch.inner, batch.ops) {
-            self.write_batch(batch.inner)?;
+        if let Some(not_deferred) = deferred::defer(batch.inner, batch.ops) {
+            self.write_batch(not_deferred)?;
         }
         written::record(batch.written);
         Ok(())
