@@ -340,20 +340,28 @@ fn bitfield_generic(ctx: &mut Ctx<'_>, args: &[Bytes], read_only_command: bool) 
         return Err(Error::err("BITFIELD_RO only supports the GET subcommand"));
     }
     let mut value = Patch::open(string::get(&db, &args[1])?, bytes_to_reach(highest_write));
-    let mut changed = value.changed();
+    let grown = value.grown();
+    // Redis 7.0 counts a write that ran as a change if the value grew or a bit changed, and
+    // signals WATCH only then.
+    let mut changes = false;
     let mut replies = Vec::with_capacity(fields.len());
     for field in &fields {
         replies.push(match field.op {
             FieldOp::Get => read_field(value.value(), field),
             FieldOp::Write(write) => {
-                let (reply, wrote) = write_field(value.value_mut(), field, write);
-                changed |= wrote;
+                let (reply, bits_changed) = write_field(value.value_mut(), field, write);
+                changes |= !matches!(reply, Reply::Null) && (grown || bits_changed);
                 reply
             }
         });
     }
-    if changed {
+    if changes {
         value.write(&db, &args[1])?;
+    } else if value.changed() {
+        // Created, grown or made `raw` while no write changed anything (OVERFLOW FAIL, or
+        // the bits already so): Redis keeps the key as lookupStringForBitCommand left it but
+        // signals no modification.
+        value.write_reencoded(&db, &args[1])?;
     }
     Ok(Reply::Array(replies))
 }

@@ -37,10 +37,16 @@ impl Written {
         }
     }
 
-    /// Records a range deletion over `[ns_len][ns][db]`.
+    /// Records a range deletion starting at `from`: a database prefix `[ns_len][ns][db]`
+    /// (every key of the database changed), or a sub-key (a run of one collection's elements,
+    /// such as LPOP with a count: only that collection's key changed).
     pub fn range(&mut self, from: &[u8]) {
         let Some(&ns_len) = from.first() else { return };
         let ns_len = ns_len as usize;
+        if from.len() > 2 + ns_len {
+            self.sub_key(from);
+            return;
+        }
         if let (Some(ns), Some(&db)) = (from.get(1..1 + ns_len), from.get(1 + ns_len)) {
             if !self.whole_dbs.iter().any(|(n, d)| n == ns && *d == db) {
                 self.whole_dbs.push((ns.to_vec(), db));
@@ -102,7 +108,12 @@ mod tests {
         w.sub_key(&sub_key(&prefix, b"b"));
         w.meta_key(&meta_key(b"", 0, b""));
         w.range(&db_prefix(b"", 1));
-        assert_eq!(w.keys, vec![(b"ns".to_vec(), 3, b"k".to_vec()), (vec![], 0, vec![])]);
+        // A range of one collection's elements (LPOP with a count) changes that key only.
+        w.range(&sub_key(&sub_key_prefix(b"", 2, b"list", 9), b"\x00\x01"));
+        assert_eq!(
+            w.keys,
+            vec![(b"ns".to_vec(), 3, b"k".to_vec()), (vec![], 0, vec![]), (vec![], 2, b"list".to_vec())]
+        );
         assert_eq!(w.whole_dbs, vec![(vec![], 1)]);
         record(w.clone());
         assert_eq!(take(), w);

@@ -146,6 +146,11 @@ impl Patch {
         self.changed
     }
 
+    /// Whether opening it created the value or extended it with zero bytes.
+    pub fn grown(&self) -> bool {
+        self.changed && !self.reencoded_only
+    }
+
     pub fn write(&self, db: &Db<'_>, key: &[u8]) -> Result<()> {
         let mut batch = db.storage.batch();
         batch.put(Cf::Metadata, &db.meta_key(key), &self.raw);

@@ -415,6 +415,11 @@ impl<'a> ZSetWriter<'a> {
     /// Writes the batch: the metadata with the new size, or the key's deletion if the set
     /// is now empty (Redis never keeps an empty sorted set).
     pub fn commit(mut self) -> Result<()> {
+        // Nothing changed (ZADD XX of the scores members already have): nothing to write, and
+        // nothing WATCH may see as a modification (Redis signals only when added or updated).
+        if self.batch.is_empty() && !self.fresh {
+            return Ok(());
+        }
         let meta_key = self.db.meta_key(&self.key);
         if self.size == 0 {
             self.db.delete_if_exists_in(&mut self.batch, &self.key)?;
