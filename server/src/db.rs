@@ -260,15 +260,10 @@ impl<'a> Db<'a> {
 
     /// Number of live keys (a scan: RocksDB keeps no exact count).
     pub fn size(&self) -> Result<u64> {
-        let mut count = 0;
-        self.for_each_key(b"", |_, _| {
-            count += 1;
-            true
-        })?;
-        Ok(count)
+        Ok(self.count_keys()?.0)
     }
 
-    /// Number of live keys with an expiry, for INFO keyspace.
+    /// Number of live keys, and of those with an expiry (INFO keyspace).
     pub fn count_keys(&self) -> Result<(u64, u64)> {
         let (mut keys, mut expires) = (0, 0);
         self.for_each_key(b"", |_, meta| {

@@ -139,8 +139,8 @@ pub struct Shared {
     pub port: u16,
     /// Set to true to stop the server (SHUTDOWN, signals).
     pub shutdown: watch::Sender<bool>,
-    /// Unix time of the last successful save, for LASTSAVE.
-    pub last_save_unix_s: AtomicU64,
+    /// SAVE/BGSAVE state: LASTSAVE, INFO persistence, one background save at a time.
+    pub saves: crate::cmd::save::SaveState,
     /// `CLIENT PAUSE` state.
     pub pause: ClientPause,
     pub watches: Watches,
@@ -179,7 +179,7 @@ impl Shared {
             run_id: run_id(),
             port,
             shutdown: watch::channel(false).0,
-            last_save_unix_s: AtomicU64::new(now),
+            saves: crate::cmd::save::SaveState::new(now),
             pause: ClientPause::default(),
             watches: Watches::default(),
             namespaces,

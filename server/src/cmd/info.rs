@@ -266,9 +266,9 @@ fn persistence_fields(shared: &Shared, field: &mut impl FnMut(&'static str, Stri
     for zero in ["loading", "async_loading", "rdb_changes_since_last_save"] {
         field(zero, "0".into());
     }
-    let (bgsave_in_progress, last_bgsave_ok) = super::save::bgsave_status();
+    let (bgsave_in_progress, last_bgsave_ok) = shared.saves.bgsave_status();
     field("rdb_bgsave_in_progress", u8::from(bgsave_in_progress).to_string());
-    field("rdb_last_save_time", shared.last_save_unix_s.load(Ordering::Relaxed).to_string());
+    field("rdb_last_save_time", shared.saves.last_unix_s.load(Ordering::Relaxed).to_string());
     field("rdb_last_bgsave_status", if last_bgsave_ok { "ok" } else { "err" }.into());
     field("rdb_last_bgsave_time_sec", "-1".into());
     field("rdb_current_bgsave_time_sec", "-1".into());

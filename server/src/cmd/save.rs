@@ -2,7 +2,7 @@
 //! backup: a RocksDB checkpoint under the data folder (storage/checkpoint.rs) that a server
 //! can be started on. LASTSAVE and INFO persistence report the last one.
 
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -15,10 +15,31 @@ use super::Ctx;
 use crate::error::{Error, Result};
 use crate::shared::Shared;
 
-/// One background save at a time, as in Redis.
-static BGSAVE_IN_PROGRESS: AtomicBool = AtomicBool::new(false);
-/// Whether the last background save succeeded (INFO's `rdb_last_bgsave_status`).
-static LAST_BGSAVE_OK: AtomicBool = AtomicBool::new(true);
+/// A server's saves (in `Shared`).
+pub struct SaveState {
+    /// Unix time of the last successful save, for LASTSAVE.
+    pub last_unix_s: AtomicU64,
+    /// One background save at a time, as in Redis.
+    bgsave_in_progress: AtomicBool,
+    /// Whether the last background save succeeded (INFO's `rdb_last_bgsave_status`).
+    last_bgsave_ok: AtomicBool,
+}
+
+impl SaveState {
+    /// A server started at `now_unix_s` counts as saved then, as Redis after loading.
+    pub fn new(now_unix_s: u64) -> SaveState {
+        SaveState {
+            last_unix_s: AtomicU64::new(now_unix_s),
+            bgsave_in_progress: AtomicBool::new(false),
+            last_bgsave_ok: AtomicBool::new(true),
+        }
+    }
+
+    /// Whether a background save runs now, and whether the last one succeeded.
+    pub fn bgsave_status(&self) -> (bool, bool) {
+        (self.bgsave_in_progress.load(Ordering::SeqCst), self.last_bgsave_ok.load(Ordering::SeqCst))
+    }
+}
 
 pub const COMMANDS: &[CommandSpec] = &[
     CommandSpec::new("save", 1, Group::Server, save)
@@ -33,21 +54,16 @@ pub const COMMANDS: &[CommandSpec] = &[
         .doc("1.0.0", "Asynchronously save the dataset to disk", "O(1)"),
 ];
 
-/// Whether a background save runs now, and whether the last one succeeded.
-pub fn bgsave_status() -> (bool, bool) {
-    (BGSAVE_IN_PROGRESS.load(Ordering::SeqCst), LAST_BGSAVE_OK.load(Ordering::SeqCst))
-}
-
 fn checkpoint(shared: &Shared) -> Result<()> {
     let folder = shared.storage.checkpoint()?;
     let now = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
-    shared.last_save_unix_s.store(now, Ordering::SeqCst);
+    shared.saves.last_unix_s.store(now, Ordering::SeqCst);
     tracing::info!(folder = %folder.display(), "DB saved on disk");
     Ok(())
 }
 
 fn save(ctx: &mut Ctx<'_>, _args: &[Bytes]) -> Result<Reply> {
-    if BGSAVE_IN_PROGRESS.load(Ordering::SeqCst) {
+    if ctx.shared.saves.bgsave_in_progress.load(Ordering::SeqCst) {
         return Err(Error::err("Background save already in progress"));
     }
     checkpoint(ctx.shared)?;
@@ -60,7 +76,7 @@ fn bgsave(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Result<Reply> {
         2 if is(&args[1], "schedule") => true,
         _ => return Err(Error::Syntax),
     };
-    if BGSAVE_IN_PROGRESS.swap(true, Ordering::SeqCst) {
+    if ctx.shared.saves.bgsave_in_progress.swap(true, Ordering::SeqCst) {
         if schedule {
             return Ok(Reply::Simple(Bytes::from_static(b"Background saving scheduled")));
         }
@@ -75,8 +91,8 @@ fn bgsave(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Result<Reply> {
                 false
             }
         };
-        LAST_BGSAVE_OK.store(ok, Ordering::SeqCst);
-        BGSAVE_IN_PROGRESS.store(false, Ordering::SeqCst);
+        shared.saves.last_bgsave_ok.store(ok, Ordering::SeqCst);
+        shared.saves.bgsave_in_progress.store(false, Ordering::SeqCst);
     });
     Ok(Reply::Simple(Bytes::from_static(b"Background saving started")))
 }

@@ -92,7 +92,7 @@ fn time(_ctx: &mut Ctx<'_>, _args: &[Bytes]) -> Result<Reply> {
 
 /// Every acknowledged write is already durable; the last "save" is the start-up time.
 fn lastsave(ctx: &mut Ctx<'_>, _args: &[Bytes]) -> Result<Reply> {
-    Ok(Reply::Integer(ctx.shared.last_save_unix_s.load(Ordering::Relaxed) as i64))
+    Ok(Reply::Integer(ctx.shared.saves.last_unix_s.load(Ordering::Relaxed) as i64))
 }
 
 fn dbsize(ctx: &mut Ctx<'_>, _args: &[Bytes]) -> Result<Reply> {
