@@ -159,7 +159,22 @@ fn execute_checked(
             return Reply::Simple(Bytes::from_static(b"QUEUED"));
         }
     }
-    run_in(shared, client, spec, &args, session)
+    let writes = match session {
+        Some(session) => Writes::Session(session),
+        None => Writes::Immediate,
+    };
+    run_in(shared, client, spec, &args, writes)
+}
+
+/// How a command's writes reach the database.
+enum Writes<'a, 's> {
+    /// Each batch lands when it is written.
+    Immediate,
+    /// Deferred into the connection's write session (write_session.rs), when the command
+    /// reaches only its own keys.
+    Session(&'a mut WriteSession<'s>),
+    /// Deferred into the joint write of the caller, which lands it (EXEC's transaction).
+    Joined,
 }
 
 fn is_transaction_control(spec: &CommandSpec, parent: Option<&CommandSpec>) -> bool {
@@ -191,7 +206,8 @@ fn acl_denied(
 }
 
 /// Runs a command queued by MULTI, for EXEC: the ACL check again first, since the rules
-/// may have changed since it was queued (Redis's `execCommand`).
+/// may have changed since it was queued (Redis's `execCommand`). Its writes join EXEC's
+/// joint write, which EXEC lands.
 pub fn run_queued(shared: &Arc<Shared>, client: &mut ClientState, spec: &'static CommandSpec, args: &[Bytes]) -> Reply {
     let user = client.user.as_ref().unwrap_or_else(|| shared.acl.users.default_user());
     if !user.unrestricted() {
@@ -201,14 +217,14 @@ pub fn run_queued(shared: &Arc<Shared>, client: &mut ClientState, spec: &'static
             }
         }
     }
-    run(shared, client, spec, args)
+    run_in(shared, client, spec, args, Writes::Joined)
 }
 
 /// Runs a resolved command: takes its key locks (re-entrant: EXEC already holds them),
 /// calls the handler, and tells WATCH about the keys a successful write changed. Its writes
 /// land before it returns.
 pub fn run(shared: &Arc<Shared>, client: &mut ClientState, spec: &'static CommandSpec, args: &[Bytes]) -> Reply {
-    run_in(shared, client, spec, args, None)
+    run_in(shared, client, spec, args, Writes::Immediate)
 }
 
 /// [`run`], with the writes of a command that reaches only its own keys deferred into
@@ -218,7 +234,7 @@ fn run_in(
     client: &mut ClientState,
     spec: &'static CommandSpec,
     args: &[Bytes],
-    session: Option<&mut WriteSession<'_>>,
+    writes: Writes<'_, '_>,
 ) -> Reply {
     let Some(handler) = spec.handler else {
         return Error::unknown_subcommand(spec.name, args.get(1).map(|a| &a[..]).unwrap_or(b"")).into();
@@ -230,16 +246,20 @@ fn run_in(
     let mut deferring = None;
     let mut _straight = None;
     let mut _guards = None;
-    match session {
-        Some(session) if !positions.is_empty() && spec.flags & flag::LOCKS_ALL_KEYS == 0 => {
+    match writes {
+        Writes::Session(session) if !positions.is_empty() && spec.flags & flag::LOCKS_ALL_KEYS == 0 => {
             session.lock(&shared.locks.stripes(&namespace, physical_db, keys()));
             deferring = Some((session, deferred::deferred_batches()));
         }
-        session => {
-            if let Some(session) = session {
-                session.commit();
+        writes => {
+            match writes {
+                Writes::Session(session) => {
+                    session.commit();
+                    _straight = Some(deferred::suspend());
+                }
+                Writes::Immediate => _straight = Some(deferred::suspend()),
+                Writes::Joined => {}
             }
-            _straight = Some(deferred::suspend());
             _guards = if spec.flags & flag::LOCKS_ALL_KEYS != 0 {
                 Some(shared.locks.lock_all())
             } else {

@@ -3,8 +3,10 @@
 //! Queueing happens in dispatch.rs (it must see every command before its handler). EXEC
 //! takes the locks of every key of every queued command at once, in order, then runs them
 //! one by one through the normal path (locks are re-entrant), so no other client's command
-//! interleaves. Each queued command writes its own RocksDB batch: a process crash in the
-//! middle of EXEC can leave a prefix of the transaction applied (Redis's AOF would not).
+//! interleaves. Their writes join one RocksDB write that lands before EXEC replies
+//! (storage/deferred.rs), so a crash keeps a transaction whole or not at all. Only a
+//! transaction with a command the deferred writes' overlay cannot serve (a walk: KEYS, SCAN,
+//! LRANGE, SMEMBERS, FLUSHALL...) lands what came before that command first.
 
 use bytes::Bytes;
 use redrock_protocol::Reply;
@@ -13,6 +15,7 @@ use super::spec::{acl, flag, key_flags, CommandSpec, Group, KeySpec};
 use super::Ctx;
 use crate::dispatch;
 use crate::error::{Error, Result};
+use crate::storage::deferred;
 use crate::watch::MAX_WATCHED_KEYS_PER_CLIENT;
 
 const CONTROL_FLAGS: u32 = flag::NOSCRIPT | flag::LOADING | flag::STALE | flag::FAST | flag::ALLOW_BUSY;
@@ -121,8 +124,19 @@ fn exec(ctx: &mut Ctx<'_>, _args: &[Bytes]) -> Result<Reply> {
     }
     // Blocking commands answer at once inside a transaction, as in Redis.
     let deny_blocking = std::mem::replace(&mut ctx.client.deny_blocking, true);
+    // The transaction's writes land as one RocksDB write, so a crash never leaves part of it
+    // (storage/deferred.rs; the commands read each other's writes through its overlay). EXEC
+    // itself runs with the connection's deferred writes set aside, so this joint write is its
+    // own. A read the overlay cannot serve (an iterator) lands what came before it first.
+    deferred::begin();
     let replies =
         queued.iter().zip(specs).map(|(args, spec)| dispatch::run_queued(ctx.shared, ctx.client, spec, args)).collect();
+    let landed = ctx.shared.storage.commit_deferred();
+    let _ = deferred::end();
     ctx.client.deny_blocking = deny_blocking;
+    if let Some(failure) = deferred::take_failure() {
+        return Err(failure.into());
+    }
+    landed?;
     Ok(Reply::Array(replies))
 }
