@@ -5,9 +5,6 @@
 mod range;
 mod store;
 
-use std::cell::Cell;
-use std::hash::{BuildHasher, Hasher};
-
 use bytes::Bytes;
 use redrock_protocol::{format_double, Reply, RespVersion};
 
@@ -16,6 +13,7 @@ use super::spec::{acl, flag, key_flags, BeginSearch, CommandSpec, FindKeys, Grou
 use super::Ctx;
 use crate::error::{Error, Result};
 use crate::glob;
+use crate::types::sample::{self, random_below};
 use crate::types::zset::{ZSet, ZSetWriter, LISTPACK_MAX_ENTRIES};
 
 /// `numkeys key [key ...]` starting at argument `index`.
@@ -455,13 +453,7 @@ fn zrandmember(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Result<Reply> {
     } else if count as u64 >= size {
         (0..size).collect()
     } else {
-        let count = count as u64;
-        let mut chosen = std::collections::HashSet::with_capacity(count as usize);
-        for j in size - count..size {
-            let pick = random_below(j + 1);
-            chosen.insert(if chosen.contains(&pick) { j } else { pick });
-        }
-        chosen.into_iter().collect()
+        sample::distinct_random_indexes(size, count as u64)
     };
     let whole = ranks.len() as u64 == size && count > 0;
     ranks.sort_unstable();
@@ -478,34 +470,9 @@ fn zrandmember(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Result<Reply> {
     })?;
     if !whole {
         // Ranks were sorted for the walk; the reply comes in random order, as Redis's does.
-        for i in (1..picked.len()).rev() {
-            picked.swap(i, random_below(i as u64 + 1) as usize);
-        }
+        sample::shuffle(&mut picked);
     }
     Ok(scored_reply(picked, with_scores, ctx.client.resp))
-}
-
-thread_local! {
-    static RNG_STATE: Cell<u64> = Cell::new({
-        let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
-        hasher.write_u64(crate::storage::now_ms());
-        hasher.finish() | 1
-    });
-}
-
-/// A uniform-enough random number in `0..bound` (xorshift64*; ZRANDMEMBER needs no more).
-fn random_below(bound: u64) -> u64 {
-    if bound == 0 {
-        return 0;
-    }
-    RNG_STATE.with(|state| {
-        let mut x = state.get();
-        x ^= x >> 12;
-        x ^= x << 25;
-        x ^= x >> 27;
-        state.set(x);
-        x.wrapping_mul(0x2545_F491_4F6C_DD1D) % bound
-    })
 }
 
 /// Default COUNT of ZSCAN.
@@ -594,14 +561,5 @@ mod tests {
         assert!(parse_cursor(b" 1").is_err());
         assert!(parse_cursor(b"1x").is_err());
         assert!(parse_cursor(b"-").is_err());
-    }
-
-    #[test]
-    fn random_below_stays_in_bounds() {
-        for bound in [1u64, 2, 7, 1000] {
-            for _ in 0..100 {
-                assert!(random_below(bound) < bound);
-            }
-        }
     }
 }
