@@ -11,7 +11,9 @@
 //! held). A deferred range deletion (none is, today: whole-database commands never defer)
 //! would make every read land them first.
 //!
-//! Batches are joined as bytes. A `WriteBatch` is RocksDB's `rep_` string:
+//! What lands: one batch as it is; several as one batch of each record's last value (from the
+//! overlay); or, when the overlay cannot describe them, their bytes joined. A `WriteBatch` is
+//! RocksDB's `rep_` string:
 //!
 //! ```text
 //!  0                8            12
@@ -67,16 +69,12 @@ pub(super) enum Seen {
     MustLand,
 }
 
-/// Batches joined so far.
+/// Batches deferred so far.
 #[derive(Default)]
 struct Joined {
-    /// The first batch, kept whole: a read with one writing command lands it as it is.
-    first: Option<WriteBatch>,
-    /// Once a second batch comes: every batch's records behind one header.
-    rep: Vec<u8>,
-    /// Records in the batches.
-    count: u32,
-    batches: u32,
+    /// Kept whole: one lands as it is, and they are joined byte by byte only when the
+    /// overlay cannot describe them.
+    batches: Vec<WriteBatch>,
     bytes: usize,
     /// Writes not yet indexed in `overlay` (indexed when first read or landed).
     unindexed: Vec<Op>,
@@ -88,20 +86,8 @@ struct Joined {
 
 impl Joined {
     fn push(&mut self, batch: WriteBatch, ops: Option<Vec<Op>>) {
-        let data = batch.data();
-        self.bytes += data.len();
-        self.count += u32::from_le_bytes(data[COUNT_OFFSET..HEADER_BYTES].try_into().expect("4 bytes"));
-        match self.first.take() {
-            None if self.batches == 0 => self.first = Some(batch),
-            first => {
-                if let Some(first) = first {
-                    self.rep.extend_from_slice(first.data());
-                }
-                self.rep.extend_from_slice(&data[HEADER_BYTES..]);
-                self.rep[COUNT_OFFSET..HEADER_BYTES].copy_from_slice(&self.count.to_le_bytes());
-            }
-        }
-        self.batches += 1;
+        self.bytes += batch.data().len();
+        self.batches.push(batch);
         match ops {
             Some(ops) => self.unindexed.extend(ops),
             None => self.overlay_incomplete = true,
@@ -115,10 +101,10 @@ impl Joined {
     }
 
     fn take(&mut self) -> Option<Landing> {
-        let landing = match self.batches {
+        let landing = match self.batches.len() {
             0 => return None,
-            1 => Landing::Joined(self.first.take().expect("the first batch")),
-            _ if self.overlay_incomplete => Landing::Joined(WriteBatch::from_data(&self.rep)),
+            1 => Landing::Joined(self.batches.pop().expect("one batch")),
+            _ if self.overlay_incomplete => Landing::Joined(join(&self.batches)),
             _ => {
                 // Only the last write of each record matters: sixteen pipelined LPUSHes rewrite
                 // one metadata record sixteen times, and the memtable needs it once.
@@ -129,6 +115,19 @@ impl Joined {
         *self = Joined::default();
         Some(landing)
     }
+}
+
+/// One batch of the records of all `batches`, in order (see the diagram above).
+fn join(batches: &[WriteBatch]) -> WriteBatch {
+    let mut rep = vec![0; HEADER_BYTES];
+    let mut count = 0u32;
+    for batch in batches {
+        let data = batch.data();
+        count += u32::from_le_bytes(data[COUNT_OFFSET..HEADER_BYTES].try_into().expect("4 bytes"));
+        rep.extend_from_slice(&data[HEADER_BYTES..]);
+    }
+    rep[COUNT_OFFSET..HEADER_BYTES].copy_from_slice(&count.to_le_bytes());
+    WriteBatch::from_data(&rep)
 }
 
 /// The deferred writes, ready to land as one batch.
@@ -193,7 +192,7 @@ pub(super) fn defer(batch: WriteBatch, ops: Option<Vec<Op>>) -> Option<WriteBatc
 /// What the deferred writes say of `key`.
 pub(super) fn lookup(cf: Cf, key: &[u8]) -> Seen {
     PENDING.with(|p| match p.borrow_mut().as_mut() {
-        Some(joined) if joined.batches > 0 => {
+        Some(joined) if !joined.batches.is_empty() => {
             if joined.overlay_incomplete {
                 return Seen::MustLand;
             }
