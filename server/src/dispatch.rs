@@ -69,8 +69,10 @@ pub fn execute(
     args: Vec<Bytes>,
     session: &mut WriteSession<'_>,
 ) -> Reply {
-    let reply = execute_checked(shared, client, args, Some(&mut *session));
-    count_error(shared, &reply);
+    let reply = execute_checked(shared, client, args, session);
+    if let Reply::Error(text) = &reply {
+        shared.stats.add_error(text);
+    }
     if shared.blocking.has_ready() {
         // The waiters' commands read what this one wrote, and their replies leave on their
         // own connections: their writes land at once.
@@ -93,26 +95,11 @@ pub fn execute_alone(shared: &Arc<Shared>, client: &mut ClientState, args: Vec<B
     }
 }
 
-/// [`execute`] without serving blocked clients: for scripts, whose commands run as one unit
-/// and serve once after the whole unit, as Redis does (EXEC's queued commands go through
-/// [`run`] inside the EXEC request, whose own `execute` serves once at its end).
-pub fn execute_unserved(shared: &Arc<Shared>, client: &mut ClientState, args: Vec<Bytes>) -> Reply {
-    let reply = execute_checked(shared, client, args, None);
-    count_error(shared, &reply);
-    reply
-}
-
-fn count_error(shared: &Shared, reply: &Reply) {
-    if let Reply::Error(text) = reply {
-        shared.stats.add_error(text);
-    }
-}
-
 fn execute_checked(
     shared: &Arc<Shared>,
     client: &mut ClientState,
     args: Vec<Bytes>,
-    session: Option<&mut WriteSession<'_>>,
+    session: &mut WriteSession<'_>,
 ) -> Reply {
     client.handle.last_interaction_ms.store(client.handle.created.elapsed().as_millis() as u64, Ordering::Relaxed);
     let (spec, parent) = match resolve(&args) {
@@ -159,11 +146,7 @@ fn execute_checked(
             return Reply::Simple(Bytes::from_static(b"QUEUED"));
         }
     }
-    let writes = match session {
-        Some(session) => Writes::Session(session),
-        None => Writes::Immediate,
-    };
-    run_in(shared, client, spec, &args, writes)
+    run_in(shared, client, spec, &args, Writes::Session(session))
 }
 
 /// How a command's writes reach the database.

@@ -55,7 +55,7 @@ impl KeyLocks {
 
     /// Locks every key (of one namespace and physical db) in a deadlock-free order.
     pub fn lock<'k>(&self, ns: &[u8], db: u8, keys: impl Iterator<Item = &'k [u8]>) -> KeyGuards<'_> {
-        self.lock_stripes(self.stripes(ns, db, keys))
+        self.lock_sorted(self.stripes(ns, db, keys))
     }
 
     /// The stripes of `keys`, ascending, each once.
@@ -87,17 +87,13 @@ impl KeyLocks {
         Some(guards)
     }
 
-    /// Locks the `sorted` stripes, waiting for them (see [`KeyLocks::lock`]).
-    pub fn lock_sorted(&self, sorted: Vec<usize>) -> KeyGuards<'_> {
-        self.lock_stripes(sorted)
-    }
-
     /// Locks every stripe: for commands that touch a whole database (FLUSHALL, SWAPDB).
     pub fn lock_all(&self) -> KeyGuards<'_> {
-        self.lock_stripes((0..LOCK_STRIPES).collect())
+        self.lock_sorted((0..LOCK_STRIPES).collect())
     }
 
-    fn lock_stripes(&self, sorted: Vec<usize>) -> KeyGuards<'_> {
+    /// Locks the `sorted` stripes, waiting for them (see [`KeyLocks::lock`]).
+    pub fn lock_sorted(&self, sorted: Vec<usize>) -> KeyGuards<'_> {
         let to_take: Vec<usize> = HELD.with(|held| {
             let held = held.borrow();
             sorted.into_iter().filter(|&s| !held[s]).collect()
