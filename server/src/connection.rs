@@ -280,8 +280,18 @@ fn replace_replies(output: &mut BytesMut, replies: DeferredReplies, error: Error
 /// Every reply leaves after the WAL records of the writes it may reveal (this client's or,
 /// read by it, another's) are out of the process (see storage's `Durability`). A failure
 /// closes the connection: nothing unwritten is acknowledged.
-fn wal_before_replies(shared: &Shared) -> std::io::Result<()> {
-    shared.storage.flush_wal_buffer().map_err(|e| {
+///
+/// Group commit: the connection first yields once, so that the other connections of this
+/// worker thread that are ready run their commands too; the first of them to come back
+/// writes everyone's records with one `write(2)` and the others find theirs written. Redis
+/// likewise writes its AOF buffer once per event-loop turn, for all clients, before replies.
+/// At `-P 1` with 50 clients this halves the system calls of a write.
+async fn wal_before_replies(shared: &Shared) -> std::io::Result<()> {
+    let Some(mark) = shared.storage.wal_unflushed() else {
+        return Ok(());
+    };
+    tokio::task::yield_now().await;
+    shared.storage.flush_wal_through(mark).map_err(|e| {
         tracing::error!(error = %e, "writing the WAL failed");
         std::io::Error::other(e.to_string())
     })
@@ -306,7 +316,7 @@ async fn flush_within_limit(
     state: &mut OutputLimitState,
 ) -> std::io::Result<bool> {
     if !output.is_empty() {
-        wal_before_replies(shared)?;
+        wal_before_replies(shared).await?;
     }
     while !output.is_empty() {
         if state.exceeded(limit, output.len(), Instant::now()) {
@@ -390,7 +400,7 @@ async fn wait_unblocked(
 
 async fn flush(shared: &Shared, stream: &mut TcpStream, output: &mut BytesMut) -> std::io::Result<()> {
     if !output.is_empty() {
-        wal_before_replies(shared)?;
+        wal_before_replies(shared).await?;
         Stats::add(&shared.stats.net_output_bytes, output.len() as u64);
         stream.write_all(output).await?;
         output.clear();

@@ -29,6 +29,7 @@ pub mod shared;
 pub mod storage;
 pub mod types;
 pub mod watch;
+pub mod workers;
 pub mod write_session;
 
 /// The Redis version whose behaviour Redrock reproduces (HELLO, INFO `redis_version`).

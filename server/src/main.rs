@@ -61,14 +61,8 @@ fn main() -> ExitCode {
         }
     };
     redrock::logging::init(&config);
-    let mut builder = tokio::runtime::Builder::new_multi_thread();
-    match config.get_u64("workers") {
-        0 => {}
-        workers => {
-            builder.worker_threads(workers as usize);
-        }
-    }
-    let runtime = match builder.enable_all().build() {
+    // Accepting and the background cycles; connections get their own threads (workers.rs).
+    let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
         Ok(runtime) => runtime,
         Err(e) => {
             eprintln!("redrock-server: cannot start the runtime: {e}");

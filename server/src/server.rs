@@ -8,9 +8,10 @@ use std::time::Duration;
 use tokio::net::TcpListener;
 
 use crate::config::Config;
+use crate::expire;
 use crate::shared::Shared;
 use crate::storage::{Durability, Storage, StorageOptions};
-use crate::{connection, expire};
+use crate::workers::{self, Workers};
 
 /// Opens the data folder named by `config` and builds the shared state.
 pub fn open(config: Config) -> Result<Arc<Shared>, String> {
@@ -25,7 +26,8 @@ pub fn open(config: Config) -> Result<Arc<Shared>, String> {
     Shared::new(storage, config).map(Arc::new).map_err(|e| format!("cannot read server records: {e}"))
 }
 
-/// Serves until shutdown is requested.
+/// Serves until shutdown is requested. The caller's runtime accepts connections and runs the
+/// background cycles; the connections themselves run on worker threads (workers.rs).
 pub async fn run(shared: Arc<Shared>) -> Result<(), String> {
     let bind = shared.config().get("bind").to_string();
     let addresses: Vec<String> = bind.split_whitespace().map(|host| format!("{host}:{}", shared.port)).collect();
@@ -35,14 +37,20 @@ pub async fn run(shared: Arc<Shared>) -> Result<(), String> {
         tracing::info!(%address, "ready to accept connections");
         listeners.push(listener);
     }
+    let count = match shared.config().get_u64("workers") {
+        0 => workers::default_count(),
+        count => count as usize,
+    };
+    let workers = Arc::new(Workers::start(&shared, count).map_err(|e| format!("cannot start worker threads: {e}"))?);
     for listener in listeners {
         let shared = shared.clone();
+        let workers = workers.clone();
         tokio::spawn(async move {
             let mut shutdown = shared.shutdown.subscribe();
             loop {
                 tokio::select! {
                     accepted = listener.accept() => match accepted {
-                        Ok((stream, _)) => { tokio::spawn(connection::serve(shared.clone(), stream)); }
+                        Ok((stream, _)) => workers.hand_over(stream),
                         Err(e) => {
                             // Out of file descriptors and the like: back off instead of spinning.
                             tracing::warn!(error = %e, "accept failed");

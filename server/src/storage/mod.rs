@@ -59,7 +59,7 @@ impl Cf {
 /// modes differ on a machine crash.
 ///
 /// Outside `always`, RocksDB buffers WAL records in the process (`manual_wal_flush`) and the
-/// connection writes them out with [`Storage::flush_wal_buffer`] right before it sends
+/// connection writes them out with [`Storage::flush_wal_through`] right before it sends
 /// replies: one `write(2)` per pipelined read instead of one per command, as Redis writes its
 /// AOF buffer once per event-loop turn, before any reply.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -345,17 +345,22 @@ impl Storage {
         Ok(())
     }
 
-    /// Writes the WAL records RocksDB buffers to the WAL file (the OS's page cache), so that
-    /// everything written so far survives a process crash. Called before replies are sent;
-    /// cheap when nothing is buffered.
-    pub fn flush_wal_buffer(&self) -> Result<()> {
-        let target = self.wal_written.load(Ordering::SeqCst);
-        if self.wal_flushed.load(Ordering::SeqCst) >= target {
+    /// How far the WAL file must reach for everything written so far to survive a process
+    /// crash; `None` when it already does (nothing buffered, or manual flush off).
+    pub fn wal_unflushed(&self) -> Option<WalMark> {
+        let written = self.wal_written.load(Ordering::SeqCst);
+        (self.wal_flushed.load(Ordering::SeqCst) < written).then_some(WalMark(written))
+    }
+
+    /// Writes the WAL records RocksDB buffers to the WAL file (the OS's page cache), unless a
+    /// flush since `mark` was taken already covered them. Called before replies are sent.
+    pub fn flush_wal_through(&self, mark: WalMark) -> Result<()> {
+        if self.wal_flushed.load(Ordering::SeqCst) >= mark.0 {
             return Ok(());
         }
         let _one_at_a_time = self.wal_flush.lock().unwrap_or_else(|e| e.into_inner());
         // Another thread's flush may have covered our writes while we waited.
-        if self.wal_flushed.load(Ordering::SeqCst) >= target {
+        if self.wal_flushed.load(Ordering::SeqCst) >= mark.0 {
             return Ok(());
         }
         // Everything counted now is in RocksDB's buffer, which this flush writes out.
@@ -396,6 +401,11 @@ impl Storage {
         }
     }
 }
+
+/// A point in the stream of writes: the WAL file holds every write up to it once
+/// [`Storage::flush_wal_through`] returns.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub struct WalMark(u64);
 
 /// A RocksDB `WriteBatch` bound to its storage's column families.
 pub struct Batch<'a> {

@@ -1,0 +1,67 @@
+//! The threads that serve connections: each runs its own single-threaded tokio runtime and
+//! keeps every connection it is handed until it closes (thread per core, as Kvrocks's
+//! workers and Redis's I/O threads each own their clients).
+//!
+//! Why not one work-stealing runtime: a connection's request wakes a task that any worker
+//! may steal, so every turn pays cross-thread wake-ups (futex) and the threads fight over
+//! run queues. perf showed those wake-ups as the largest cost at `-P 1`. Here a connection's
+//! whole life — read, execute, group the WAL flush, reply — stays on one thread's epoll.
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+
+use tokio::sync::mpsc;
+
+use crate::connection;
+use crate::shared::Shared;
+
+/// Hands accepted connections to the worker threads in turn.
+pub struct Workers {
+    threads: Vec<mpsc::UnboundedSender<std::net::TcpStream>>,
+    next: AtomicUsize,
+}
+
+impl Workers {
+    /// Starts `count` worker threads (at least one).
+    pub fn start(shared: &Arc<Shared>, count: usize) -> std::io::Result<Workers> {
+        let mut threads = Vec::with_capacity(count.max(1));
+        for index in 0..count.max(1) {
+            let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+            let (sender, mut accepted) = mpsc::unbounded_channel::<std::net::TcpStream>();
+            let shared = shared.clone();
+            std::thread::Builder::new().name(format!("redrock-worker-{index}")).spawn(move || {
+                runtime.block_on(async move {
+                    while let Some(stream) = accepted.recv().await {
+                        match tokio::net::TcpStream::from_std(stream) {
+                            Ok(stream) => {
+                                tokio::spawn(connection::serve(shared.clone(), stream));
+                            }
+                            Err(e) => tracing::warn!(error = %e, "cannot register an accepted connection"),
+                        }
+                    }
+                })
+            })?;
+            threads.push(sender);
+        }
+        Ok(Workers { threads, next: AtomicUsize::new(0) })
+    }
+
+    /// Gives a freshly accepted connection to the next thread in turn.
+    pub fn hand_over(&self, stream: tokio::net::TcpStream) {
+        let stream = match stream.into_std() {
+            Ok(stream) => stream,
+            Err(e) => return tracing::warn!(error = %e, "cannot hand over an accepted connection"),
+        };
+        let index = self.next.fetch_add(1, Ordering::Relaxed) % self.threads.len();
+        // A worker's receiver lives as long as the process: the send cannot fail.
+        let _ = self.threads[index].send(stream);
+    }
+}
+
+/// `workers 0`: half the cores, at least one. The other half is left to RocksDB's flush and
+/// compaction threads and to clients on the same host; on docs/BENCHMARKS.md's 2-core machine
+/// one worker beats two at `-P 1` on every test, because a second worker takes its core from
+/// the benchmark client.
+pub fn default_count() -> usize {
+    std::thread::available_parallelism().map(|cores| cores.get() / 2).unwrap_or(1).max(1)
+}
