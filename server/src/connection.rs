@@ -69,16 +69,11 @@ async fn run(shared: &Arc<Shared>, client: &mut ClientState, stream: &mut TcpStr
     let mut shutdown = shared.shutdown.subscribe();
     let handle = client.handle.clone();
     let mut output_state = OutputLimitState::default();
+    let mut settings = Settings::read(shared);
     loop {
-        let (idle_timeout_s, query_buffer_limit, proto_max_bulk_len, output_limit) = {
-            let config = shared.config();
-            (
-                config.get_u64("timeout"),
-                config.get_u64("client-query-buffer-limit"),
-                config.get_u64("proto-max-bulk-len"),
-                output_limit::normal(config.get("client-output-buffer-limit")),
-            )
-        };
+        settings.refresh(shared);
+        let Settings { idle_timeout_s, query_buffer_limit, proto_max_bulk_len, .. } = settings;
+        let output_limit = settings.output_limit;
         // A large argument in progress: make room for all of it at once, as Redis does.
         if let Some(wanted) = parser.bulk_bytes_wanted(input.len()) {
             input.reserve(wanted);
@@ -153,6 +148,39 @@ async fn run(shared: &Arc<Shared>, client: &mut ClientState, stream: &mut TcpStr
         if !flush_within_limit(shared, stream, &mut output, &output_limit, &mut output_state).await? {
             close_for_output_limit(client);
             return Ok(());
+        }
+    }
+}
+
+/// The config parameters a connection consults on every read, reread only after a change
+/// (CONFIG SET): reading them meant a lock, four map lookups and parsing the output limit.
+#[derive(Clone, Copy)]
+struct Settings {
+    generation: u64,
+    idle_timeout_s: u64,
+    query_buffer_limit: u64,
+    proto_max_bulk_len: u64,
+    output_limit: Limit,
+}
+
+impl Settings {
+    fn read(shared: &Shared) -> Settings {
+        // Taken before the reading: a change racing with it leaves an older generation,
+        // which the next `refresh` notices.
+        let generation = shared.config_generation();
+        let config = shared.config();
+        Settings {
+            generation,
+            idle_timeout_s: config.get_u64("timeout"),
+            query_buffer_limit: config.get_u64("client-query-buffer-limit"),
+            proto_max_bulk_len: config.get_u64("proto-max-bulk-len"),
+            output_limit: output_limit::normal(config.get("client-output-buffer-limit")),
+        }
+    }
+
+    fn refresh(&mut self, shared: &Shared) {
+        if shared.config_generation() != self.generation {
+            *self = Settings::read(shared);
         }
     }
 }
@@ -260,7 +288,7 @@ fn deliver(
         if let Some(session) = session {
             session.replied(mark);
         }
-        if output_state.exceeded(output_limit, output.len(), Instant::now()) {
+        if output_state.exceeded(output_limit, output.len(), Instant::now) {
             close_for_output_limit(client);
             return Some(Next::Close);
         }
@@ -319,7 +347,7 @@ async fn flush_within_limit(
         wal_before_replies(shared).await?;
     }
     while !output.is_empty() {
-        if state.exceeded(limit, output.len(), Instant::now()) {
+        if state.exceeded(limit, output.len(), Instant::now) {
             return Ok(false);
         }
         let write = stream.write(output);
@@ -338,7 +366,7 @@ async fn flush_within_limit(
         output.advance(written);
     }
     output.clear();
-    state.exceeded(limit, 0, Instant::now());
+    state.exceeded(limit, 0, Instant::now);
     Ok(true)
 }
 

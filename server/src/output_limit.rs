@@ -90,13 +90,15 @@ pub struct OutputLimitState {
 }
 
 impl OutputLimitState {
-    /// Whether a client with `pending_bytes` of unsent output must be closed now.
-    pub fn exceeded(&mut self, limit: &Limit, pending_bytes: usize, now: Instant) -> bool {
+    /// Whether a client with `pending_bytes` of unsent output must be closed now. The clock
+    /// is read only past the soft limit: this runs for every reply.
+    pub fn exceeded(&mut self, limit: &Limit, pending_bytes: usize, now: impl FnOnce() -> Instant) -> bool {
         let pending = pending_bytes as u64;
         if limit.hard_bytes != 0 && pending >= limit.hard_bytes {
             return true;
         }
         if limit.soft_bytes != 0 && pending >= limit.soft_bytes {
+            let now = now();
             let since = *self.soft_reached.get_or_insert(now);
             return now.duration_since(since) > Duration::from_secs(limit.soft_seconds);
         }
@@ -150,14 +152,14 @@ mod tests {
         let limit = Limit { hard_bytes: 100, soft_bytes: 10, soft_seconds: 2 };
         let mut state = OutputLimitState::default();
         let t0 = Instant::now();
-        assert!(!state.exceeded(&limit, 5, t0));
-        assert!(state.exceeded(&limit, 100, t0));
-        assert!(!state.exceeded(&limit, 50, t0));
-        assert!(!state.exceeded(&limit, 50, t0 + Duration::from_secs(2)));
-        assert!(state.exceeded(&limit, 50, t0 + Duration::from_millis(2001)));
+        assert!(!state.exceeded(&limit, 5, || t0));
+        assert!(state.exceeded(&limit, 100, || t0));
+        assert!(!state.exceeded(&limit, 50, || t0));
+        assert!(!state.exceeded(&limit, 50, || t0 + Duration::from_secs(2)));
+        assert!(state.exceeded(&limit, 50, || t0 + Duration::from_millis(2001)));
         // Going under the soft limit resets its clock.
-        assert!(!state.exceeded(&limit, 1, t0 + Duration::from_secs(3)));
-        assert!(!state.exceeded(&limit, 50, t0 + Duration::from_secs(4)));
-        assert!(!state.exceeded(&Limit::default(), usize::MAX, t0));
+        assert!(!state.exceeded(&limit, 1, || t0 + Duration::from_secs(3)));
+        assert!(!state.exceeded(&limit, 50, || t0 + Duration::from_secs(4)));
+        assert!(!state.exceeded(&Limit::default(), usize::MAX, || t0));
     }
 }

@@ -123,7 +123,11 @@ impl ScanCursors {
 
 pub struct Shared {
     pub storage: Storage,
-    pub config: RwLock<Config>,
+    /// Written only through [`Shared::config_mut`], which counts the changes.
+    config: RwLock<Config>,
+    /// Bumped by every change of `config`: connections keep the parameters they read per
+    /// request and reread them only when this moved.
+    config_generation: AtomicU64,
     pub clients: ClientRegistry,
     pub stats: Stats,
     pub locks: KeyLocks,
@@ -167,6 +171,7 @@ impl Shared {
         Ok(Shared {
             storage,
             config: RwLock::new(config),
+            config_generation: AtomicU64::new(0),
             clients: ClientRegistry::default(),
             stats: Stats::default(),
             locks: KeyLocks::new(),
@@ -226,8 +231,47 @@ impl Shared {
         self.config.read().unwrap_or_else(|e| e.into_inner())
     }
 
+    /// The config for a change (CONFIG SET); the change is counted when the guard drops.
+    pub fn config_mut(&self) -> ConfigWrite<'_> {
+        ConfigWrite {
+            config: self.config.write().unwrap_or_else(|e| e.into_inner()),
+            generation: &self.config_generation,
+        }
+    }
+
+    /// How many times the config changed: a cached reading of it is current while this is.
+    pub fn config_generation(&self) -> u64 {
+        self.config_generation.load(Ordering::Acquire)
+    }
+
     pub fn request_shutdown(&self) {
         let _ = self.shutdown.send(true);
+    }
+}
+
+/// The config, locked for a change; dropping it counts the change (after which readers that
+/// see the new generation block on the lock until the change is whole).
+pub struct ConfigWrite<'a> {
+    config: std::sync::RwLockWriteGuard<'a, Config>,
+    generation: &'a AtomicU64,
+}
+
+impl std::ops::Deref for ConfigWrite<'_> {
+    type Target = Config;
+    fn deref(&self) -> &Config {
+        &self.config
+    }
+}
+
+impl std::ops::DerefMut for ConfigWrite<'_> {
+    fn deref_mut(&mut self) -> &mut Config {
+        &mut self.config
+    }
+}
+
+impl Drop for ConfigWrite<'_> {
+    fn drop(&mut self) {
+        self.generation.fetch_add(1, Ordering::Release);
     }
 }
 

@@ -98,7 +98,7 @@ fn set(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Result<Reply> {
         return Err(Error::Syntax);
     }
     let pairs: Vec<(String, String)> = args[2..].chunks(2).map(|pair| (text(&pair[0]), text(&pair[1]))).collect();
-    let mut config = ctx.shared.config.write().unwrap_or_else(|e| e.into_inner());
+    let mut config = ctx.shared.config_mut();
     config.set_many(&pairs).map_err(|e| Error::err(e.to_string()))?;
     // `requirepass` is the default user's password (Redis's ACLUpdateDefaultUserPassword).
     if pairs.iter().any(|(name, _)| name.eq_ignore_ascii_case("requirepass")) {
