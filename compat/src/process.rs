@@ -2,7 +2,7 @@
 //! a private temporary folder, no persistence; killed (by pid, the child we spawned) and
 //! cleaned up on drop.
 
-use std::net::{TcpListener, TcpStream};
+use std::net::TcpStream;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicU32, Ordering};
@@ -82,8 +82,17 @@ pub struct ServerProcess {
 /// processes (other test suites starting servers at the same time) never lands.
 const PORT_RANGE: std::ops::Range<u16> = 20_000..32_000;
 
+/// How long a probe of a loopback port waits: a closed port refuses at once.
+const PROBE_TIMEOUT: Duration = Duration::from_millis(200);
+
 /// A port nobody listens on now, never handed out twice by this process: parallel tests
 /// must not start two servers on one port.
+///
+/// The port is probed by connecting, never by listening: a child that another thread forks
+/// while a probe listens would inherit the listener until its `exec` and take connections
+/// meant for the server into a backlog nobody reads (the race that once broke CI in the
+/// server's tests). A port freed or taken after the probe is caught by
+/// [`ServerProcess::start`], which checks who answers and moves on.
 pub fn free_port() -> std::io::Result<u16> {
     static GIVEN: Mutex<Vec<u16>> = Mutex::new(Vec::new());
     // A per-process starting point, so concurrent processes probe different ports.
@@ -100,13 +109,12 @@ pub fn free_port() -> std::io::Result<u16> {
         if given.contains(&port) {
             continue;
         }
-        if TcpListener::bind(("127.0.0.1", port)).is_ok() {
+        if TcpStream::connect_timeout(&(std::net::Ipv4Addr::LOCALHOST, port).into(), PROBE_TIMEOUT).is_err() {
             given.push(port);
             return Ok(port);
         }
     }
-    // The range is exhausted: fall back on the kernel's choice.
-    Ok(TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
+    Err(std::io::Error::new(std::io::ErrorKind::AddrInUse, "every port of 20000..32000 answers"))
 }
 
 /// Whether the server answering on `port` is our child: Redis says its `process_id` in
