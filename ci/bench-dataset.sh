@@ -12,22 +12,6 @@ cd "$(dirname "$0")/.."
 KEYS_N="${KEYS_N:-1000000}"
 GET_REQUESTS="${GET_REQUESTS:-200000}"
 . ci/bench-lib.sh
-wait_get() { # port key started_at: seconds from started_at (epoch) until GET of key answers a value
-  python3 - "$1" "$2" "$3" <<'PY'
-import socket, sys, time
-port, key, start = int(sys.argv[1]), sys.argv[2].encode(), float(sys.argv[3])
-while True:
-    try:
-        s = socket.create_connection(("127.0.0.1", port)); s.settimeout(5)
-        s.sendall(b"*2\r\n$3\r\nGET\r\n$%d\r\n%s\r\n" % (len(key), key))
-        if s.recv(1024).startswith(b"$100"):
-            print(f"{time.time() - start:.3f}"); break
-    except OSError:
-        time.sleep(0.01)
-PY
-}
-rss_mb() { awk '/VmRSS/ {printf "%.0f", $2/1024}' "/proc/$1/status"; }
-disk_mb() { du -sm "$1" | cut -f1; }
 # The keys redis-benchmark's -r uses: key:%012d.
 load() { # port
   python3 - "$KEYS_N" <<'PY' | redis-cli -p "$1" --pipe >/dev/null
@@ -45,7 +29,7 @@ for server in redis redrock; do
   pid=$(start_$server "$port"); pids+=("$pid")
   for _ in $(seq 200); do redis-cli -p "$port" ping >/dev/null 2>&1 && break; sleep 0.05; done
   t0=$(date +%s.%N); load "$port"; t1=$(date +%s.%N)
-  result[$server,load_s]=$(echo "$t1 - $t0" | bc)
+  result[$server,load_s]=$(python3 -c "print(f'{$t1 - $t0:.2f}')")
   [ "$server" = redis ] && redis-cli -p "$port" save >/dev/null
   sleep 2
   result[$server,rss_mb]=$(rss_mb "$pid")
@@ -57,7 +41,7 @@ for server in redis redrock; do
   port=$(free_port)
   started_at=$(date +%s.%N)
   pid=$(start_$server "$port"); pids+=("$pid")
-  result[$server,restart_s]=$(wait_get "$port" "key:$(printf %012d 1)" "$started_at")
+  result[$server,restart_s]=$(wait_reply "$port" "$started_at" '$100' GET "key:$(printf %012d 1)")
   result[$server,rss_after_restart_mb]=$(rss_mb "$pid")
   kill "$pid"; wait "$pid" 2>/dev/null || true
 done
@@ -81,15 +65,4 @@ section="$(
   echo
   echo "$table"
 )"
-mkdir -p docs
-if [ -f docs/BENCHMARKS.md ]; then
-  python3 - "$section" <<'PY'
-import sys
-path = "docs/BENCHMARKS.md"
-text = open(path).read()
-head = text.split("\n## Dataset size", 1)[0].rstrip("\n")
-open(path, "w").write(head + "\n\n" + sys.argv[1] + "\n")
-PY
-else
-  printf '# Benchmarks\n\n%s\n' "$section" > docs/BENCHMARKS.md
-fi
+replace_section "Dataset size" "$section"

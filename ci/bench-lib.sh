@@ -41,3 +41,44 @@ start_both() {
   redrock_port=$(free_port); pids+=("$(start_redrock "$redrock_port")")
   wait_port "$redis_port"; wait_port "$redrock_port"
 }
+
+rss_mb() { awk '/VmRSS/ {printf "%.0f", $2/1024}' "/proc/$1/status"; }
+disk_mb() { du -sm "$1" | cut -f1; }
+
+# wait_reply PORT STARTED_AT EXPECTED COMMAND...: seconds from STARTED_AT (epoch) until
+# COMMAND's reply starts with EXPECTED (a restarted server has loaded its data).
+wait_reply() {
+  python3 - "$@" <<'PY'
+import socket, sys, time
+port, start, expected, words = int(sys.argv[1]), float(sys.argv[2]), sys.argv[3].encode(), [w.encode() for w in sys.argv[4:]]
+request = b"*%d\r\n" % len(words) + b"".join(b"$%d\r\n%s\r\n" % (len(w), w) for w in words)
+while True:
+    try:
+        s = socket.create_connection(("127.0.0.1", port)); s.settimeout(5)
+        s.sendall(request)
+        if s.recv(1024).startswith(expected):
+            print(f"{time.time() - start:.3f}"); break
+        s.close(); time.sleep(0.01)
+    except OSError:
+        time.sleep(0.01)
+PY
+}
+
+# replace_section TITLE TEXT: puts TEXT (which starts with "## TITLE") in docs/BENCHMARKS.md
+# in place of that section, or at the end; the other sections are kept.
+replace_section() {
+  mkdir -p docs
+  [ -f docs/BENCHMARKS.md ] || printf '# Benchmarks\n' > docs/BENCHMARKS.md
+  python3 - "$1" "$2" <<'PY'
+import sys
+title, section = sys.argv[1], sys.argv[2].rstrip("\n")
+path = "docs/BENCHMARKS.md"
+parts = open(path).read().rstrip("\n").split("\n## ")
+head, sections = parts[0], ["## " + p for p in parts[1:]]
+mine = "## " + title
+replaced = [section if s.split("\n", 1)[0].strip() == mine else s for s in sections]
+if replaced == sections and all(s.split("\n", 1)[0].strip() != mine for s in sections):
+    replaced.append(section)
+open(path, "w").write("\n\n".join([head.rstrip("\n")] + [s.rstrip("\n") for s in replaced]) + "\n")
+PY
+}

@@ -51,8 +51,8 @@ for p, d, t in keys:
 PY
 )"
 mkdir -p docs
-# ci/bench-dataset.sh owns the "## Dataset size" section: keep it.
-dataset_section="$( [ -f docs/BENCHMARKS.md ] && sed -n '/^## Dataset size/,$p' docs/BENCHMARKS.md || true)"
+# The "## " sections belong to ci/bench-dataset.sh and ci/bench-collections.sh: keep them.
+other_sections="$( [ -f docs/BENCHMARKS.md ] && sed -n '/^## /,$p' docs/BENCHMARKS.md || true)"
 {
   echo "# Benchmarks"
   echo
@@ -62,6 +62,6 @@ dataset_section="$( [ -f docs/BENCHMARKS.md ] && sed -n '/^## Dataset size/,$p' 
   echo "(appendfsync everysec: every write is in the RocksDB WAL before its reply); Redis runs without persistence."
   echo
   echo "$table"
-  if [ -n "$dataset_section" ]; then echo; echo "$dataset_section"; fi
+  if [ -n "$other_sections" ]; then echo; echo "$other_sections"; fi
 } > docs/BENCHMARKS.md
 cat docs/BENCHMARKS.md
