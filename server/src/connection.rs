@@ -313,7 +313,8 @@ fn replace_replies(output: &mut BytesMut, replies: DeferredReplies, error: Error
 /// worker thread that are ready run their commands too; the first of them to come back
 /// writes everyone's records with one `write(2)` and the others find theirs written. Redis
 /// likewise writes its AOF buffer once per event-loop turn, for all clients, before replies.
-/// At `-P 1` with 50 clients this halves the system calls of a write.
+/// Measured at `-P 1` with 50 clients on one worker: one WAL `write(2)` per ~46 SETs
+/// instead of one per SET, leaving a `recv` and a `send` per request, as Redis.
 async fn wal_before_replies(shared: &Shared) -> std::io::Result<()> {
     let Some(mark) = shared.storage.wal_unflushed() else {
         return Ok(());
