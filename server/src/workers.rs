@@ -8,7 +8,8 @@
 //! whole life — read, execute, group the WAL flush, reply — stays on one thread's epoll.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
 
 use tokio::sync::mpsc;
 
@@ -19,31 +20,54 @@ use crate::shared::Shared;
 pub struct Workers {
     threads: Vec<mpsc::UnboundedSender<std::net::TcpStream>>,
     next: AtomicUsize,
+    /// Taken by [`Workers::join`].
+    running: Mutex<Vec<JoinHandle<()>>>,
 }
 
 impl Workers {
-    /// Starts `count` worker threads (at least one).
+    /// Starts `count` worker threads (at least one). They stop at shutdown (`Shared::shutdown`).
     pub fn start(shared: &Arc<Shared>, count: usize) -> std::io::Result<Workers> {
         let mut threads = Vec::with_capacity(count.max(1));
+        let mut running = Vec::with_capacity(count.max(1));
         for index in 0..count.max(1) {
             let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
             let (sender, mut accepted) = mpsc::unbounded_channel::<std::net::TcpStream>();
             let shared = shared.clone();
-            std::thread::Builder::new().name(format!("redrock-worker-{index}")).spawn(move || {
-                runtime.block_on(async move {
-                    while let Some(stream) = accepted.recv().await {
-                        match tokio::net::TcpStream::from_std(stream) {
-                            Ok(stream) => {
-                                tokio::spawn(connection::serve(shared.clone(), stream));
-                            }
-                            Err(e) => tracing::warn!(error = %e, "cannot register an accepted connection"),
+            let thread = std::thread::Builder::new().name(format!("redrock-worker-{index}")).spawn(move || {
+                let mut shutdown = shared.shutdown.subscribe();
+                runtime.block_on(async {
+                    loop {
+                        tokio::select! {
+                            stream = accepted.recv() => match stream.map(tokio::net::TcpStream::from_std) {
+                                Some(Ok(stream)) => {
+                                    tokio::spawn(connection::serve(shared.clone(), stream));
+                                }
+                                Some(Err(e)) => tracing::warn!(error = %e, "cannot register an accepted connection"),
+                                None => return,
+                            },
+                            _ = shutdown.wait_for(|stopping| *stopping) => return,
                         }
                     }
-                })
+                });
+                // Dropping the runtime drops its connections, and with them their hold on
+                // `shared` (the last holder closes RocksDB cleanly).
+                drop(runtime);
             })?;
             threads.push(sender);
+            running.push(thread);
         }
-        Ok(Workers { threads, next: AtomicUsize::new(0) })
+        Ok(Workers { threads, next: AtomicUsize::new(0), running: Mutex::new(running) })
+    }
+
+    /// Waits for the worker threads to end, once shutdown was requested. A connection in the
+    /// middle of a command finishes that command first.
+    pub fn join(&self) {
+        let running = std::mem::take(&mut *self.running.lock().unwrap_or_else(|e| e.into_inner()));
+        for thread in running {
+            if thread.join().is_err() {
+                tracing::error!("a worker thread panicked");
+            }
+        }
     }
 
     /// Gives a freshly accepted connection to the next thread in turn.

@@ -392,6 +392,21 @@ impl Storage {
         Ok(())
     }
 
+    /// Writes every memtable out to SST files and waits for it.
+    pub fn flush_memtables(&self) -> Result<()> {
+        for cf in Cf::ALL {
+            self.db.flush_cf(&self.cf(cf))?;
+        }
+        Ok(())
+    }
+
+    /// Stops RocksDB's flushes and compactions and waits for the running ones, before the
+    /// process exits: a background job still running while `exit` destroys RocksDB's
+    /// statics aborts the process (a flush at shutdown schedules some).
+    pub fn stop_background_work(&self) {
+        self.db.cancel_all_background_work(true);
+    }
+
     /// Bytes on disk of the live SST files and memtables, for INFO.
     pub fn approximate_size_bytes(&self) -> u64 {
         Cf::ALL
