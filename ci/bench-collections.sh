@@ -68,19 +68,19 @@ for server in redis redrock; do
     result[$server,$test]=$(rps "$port" $test)
   done
   result[$server,rss_after_reads_mb]=$(rss_mb "$pid")
-  kill "$pid"; wait "$pid" 2>/dev/null || true
+  result[$server,stop_s]=$(stop_server "$pid")
   port=$(free_port)
   started_at=$(date +%s.%N)
   pid=$(start_$server "$port"); pids+=("$pid")
   result[$server,restart_s]=$(wait_reply "$port" "$started_at" ":$ELEMENTS" HLEN hash)
   result[$server,rss_after_restart_mb]=$(rss_mb "$pid")
-  kill "$pid"; wait "$pid" 2>/dev/null || true
+  stop_server "$pid" >/dev/null
 done
 
 ratio() { python3 -c "print(f'{float($2)/float($1):.2f}x' if float($1) else 'n/a')"; }
 table="$(
   printf '| 4 collections of %s elements | Redis | Redrock | Redrock/Redis |\n| --- | ---: | ---: | ---: |\n' "$ELEMENTS"
-  for m in load_s rss_mb disk_mb rss_after_reads_mb restart_s rss_after_restart_mb; do
+  for m in load_s rss_mb disk_mb rss_after_reads_mb stop_s restart_s rss_after_restart_mb; do
     printf '| %s | %s | %s | %s |\n' "$m" "${result[redis,$m]}" "${result[redrock,$m]}" "$(ratio "${result[redis,$m]}" "${result[redrock,$m]}")"
   done
   echo
@@ -95,8 +95,8 @@ section="$(
   echo
   echo "Produced by \`ELEMENTS=$ELEMENTS ci/bench-collections.sh\` on $(date -u +%Y-%m-%d): a list, a hash, a set and a"
   echo "sorted set of $ELEMENTS elements each, loaded with redis-cli --pipe; both servers with their"
-  echo "defaults (Redis: no persistence, \`save\` once for disk use and restart). Restart is timed to the"
-  echo "first served HLEN. On Redrock each element is one sub-key: the middle of a list costs"
+  echo "defaults (Redis: no persistence, \`save\` once for disk use and restart). stop_s is SIGTERM to"
+  echo "exit (Redrock writes its memtables out); restart is timed to the first served HLEN. On Redrock each element is one sub-key: the middle of a list costs"
   echo "what its head costs, where Redis walks its quicklist."
   echo
   echo "$table"

@@ -37,18 +37,18 @@ for server in redis redrock; do
   result[$server,get_rps]=$(redis-benchmark -p "$port" -q --csv -t get -n "$GET_REQUESTS" -r "$KEYS_N" -c 50 | tail -1 | tr -d '"' | cut -d, -f2)
   # Random reads fill the block cache: the bound must hold after them too.
   result[$server,rss_after_gets_mb]=$(rss_mb "$pid")
-  kill "$pid"; wait "$pid" 2>/dev/null || true
+  result[$server,stop_s]=$(stop_server "$pid")
   port=$(free_port)
   started_at=$(date +%s.%N)
   pid=$(start_$server "$port"); pids+=("$pid")
   result[$server,restart_s]=$(wait_reply "$port" "$started_at" '$100' GET "key:$(printf %012d 1)")
   result[$server,rss_after_restart_mb]=$(rss_mb "$pid")
-  kill "$pid"; wait "$pid" 2>/dev/null || true
+  stop_server "$pid" >/dev/null
 done
 
 table="$(
   printf '| %s strings of 100 bytes | Redis | Redrock | Redrock/Redis |\n| --- | ---: | ---: | ---: |\n' "$KEYS_N"
-  for m in load_s rss_mb disk_mb get_rps rss_after_gets_mb restart_s rss_after_restart_mb; do
+  for m in load_s rss_mb disk_mb get_rps rss_after_gets_mb stop_s restart_s rss_after_restart_mb; do
     r=${result[redis,$m]}; k=${result[redrock,$m]}
     ratio=$(python3 -c "print(f'{float($k)/float($r):.2f}x' if float($r) else 'n/a')")
     printf '| %s | %s | %s | %s |\n' "$m" "$r" "$k" "$ratio"
@@ -61,7 +61,8 @@ section="$(
   echo
   echo "Produced by \`KEYS_N=$KEYS_N ci/bench-dataset.sh\` on $(date -u +%Y-%m-%d): both servers with their defaults"
   echo "(Redrock: block cache 256 MB, write buffers 64 MB; Redis: no persistence, \`save\` once for"
-  echo "disk use); RSS in MB read from /proc, GET throughput with redis-benchmark on random keys."
+  echo "disk use); RSS in MB read from /proc, GET throughput with redis-benchmark on random keys;"
+  echo "stop_s is SIGTERM to exit (Redrock writes its memtables out), restart_s start to first GET."
   echo
   echo "$table"
 )"

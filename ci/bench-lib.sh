@@ -42,17 +42,36 @@ start_both() {
   wait_port "$redis_port"; wait_port "$redrock_port"
 }
 
+# stop_server PID: SIGTERM, then wait until the process is gone (it is not this shell's child
+# when started inside $(...), so `wait` cannot): a restart on the same folder must not race
+# the old process, which still holds the folder while it shuts down. Prints the seconds taken.
+stop_server() {
+  local t0 state; t0=$(date +%s.%N)
+  kill "$1" 2>/dev/null || { echo 0; return 0; }
+  for _ in $(seq 6000); do
+    # Gone, or a zombie nobody has reaped yet (its parent was a $(...) subshell).
+    state=$(awk '{print $3}' "/proc/$1/stat" 2>/dev/null || echo gone)
+    [ "$state" = gone ] || [ "$state" = Z ] && { python3 -c "print(f'{$(date +%s.%N) - $t0:.2f}')"; return 0; }
+    sleep 0.01
+  done
+  echo "server $1 did not stop within 60 s" >&2; return 1
+}
+
 rss_mb() { awk '/VmRSS/ {printf "%.0f", $2/1024}' "/proc/$1/status"; }
 disk_mb() { du -sm "$1" | cut -f1; }
 
 # wait_reply PORT STARTED_AT EXPECTED COMMAND...: seconds from STARTED_AT (epoch) until
-# COMMAND's reply starts with EXPECTED (a restarted server has loaded its data).
+# COMMAND's reply starts with EXPECTED (a restarted server has loaded its data); fails after
+# WAIT_REPLY_S (default 300) seconds.
 wait_reply() {
   python3 - "$@" <<'PY'
-import socket, sys, time
+import os, socket, sys, time
 port, start, expected, words = int(sys.argv[1]), float(sys.argv[2]), sys.argv[3].encode(), [w.encode() for w in sys.argv[4:]]
 request = b"*%d\r\n" % len(words) + b"".join(b"$%d\r\n%s\r\n" % (len(w), w) for w in words)
+deadline = time.time() + float(os.environ.get("WAIT_REPLY_S", "300"))
 while True:
+    if time.time() > deadline:
+        sys.exit(f"port {port}: no reply starting with {expected!r} in time")
     try:
         s = socket.create_connection(("127.0.0.1", port)); s.settimeout(5)
         s.sendall(request)
