@@ -5,6 +5,8 @@
 #
 #   ci/bench.sh                     full run (REPEATS=3, REQUESTS=100000)
 #   REPEATS=1 REQUESTS=20000 ci/bench.sh    quick look
+#   ALSO_REDROCK_ARGS="--workers 2" ci/bench.sh   also a second Redrock configuration, in
+#                                   the same alternation, as its own column
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -15,14 +17,21 @@ TESTS="${TESTS:-set,get,incr,lpush,rpop,sadd,hset,zadd,lrange_100,mset}"
 . ci/bench-lib.sh
 
 start_both
+servers=(redis redrock)
+if [ -n "${ALSO_REDROCK_ARGS:-}" ]; then
+  also_port=$(free_port)
+  pids+=("$(REDROCK_ARGS="${REDROCK_ARGS:-} $ALSO_REDROCK_ARGS" start_redrock "$also_port" "$work/redrock-also")")
+  wait_port "$also_port"
+  servers+=(also)
+fi
 
 results="$work/results.csv"   # server,pipeline,size,test,rps
 : > "$results"
 for size in 64 1024; do
   for pipeline in 1 16; do
     for round in $(seq "$REPEATS"); do
-      for server in redis redrock; do
-        port=$([ "$server" = redis ] && echo "$redis_port" || echo "$redrock_port")
+      for server in "${servers[@]}"; do
+        case "$server" in redis) port=$redis_port ;; redrock) port=$redrock_port ;; also) port=$also_port ;; esac
         redis-cli -p "$port" flushall >/dev/null
         redis-benchmark -h 127.0.0.1 -p "$port" -q --csv -n "$REQUESTS" -c "$CLIENTS" -P "$pipeline" -d "$size" -r 100000 -t "$TESTS" 2>/dev/null \
           | tail -n +2 | tr -d '"' | awk -F, -v s="$server" -v p="$pipeline" -v d="$size" '{print s","p","d","$1","$2}' >> "$results"
@@ -34,20 +43,26 @@ done
 
 machine="$(nproc) cores, $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo), $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')"
 redis_version="$(redis-server --version | awk '{print $3}')"
-table="$(python3 - "$results" <<'PY'
+table="$(python3 - "$results" "${ALSO_REDROCK_ARGS:-}" <<'PY'
 import csv, statistics, sys
 rows = list(csv.reader(open(sys.argv[1])))
+also = sys.argv[2]
 med = {}
 for server, p, d, test, rps in rows:
     med.setdefault((p, d, test, server), []).append(float(rps))
 keys = sorted({(p, d, t) for p, d, t, _ in med}, key=lambda k: (int(k[1]), int(k[0]), k[2]))
-print("| test | -P | value bytes | Redis req/s | Redrock req/s | Redrock/Redis |")
-print("| --- | ---: | ---: | ---: | ---: | ---: |")
+extra_head = f" Redrock `{also}` req/s | its ratio |" if also else ""
+print("| test | -P | value bytes | Redis req/s | Redrock req/s | Redrock/Redis |" + extra_head)
+print("| --- | ---: | ---: | ---: | ---: | ---: |" + (" ---: | ---: |" if also else ""))
+ratio = lambda k, r: f"{k / r:.2f}x" if r else "n/a"
 for p, d, t in keys:
     r = statistics.median(med.get((p, d, t, "redis"), [0]))
     k = statistics.median(med.get((p, d, t, "redrock"), [0]))
-    ratio = f"{k / r:.2f}x" if r else "n/a"
-    print(f"| {t} | {p} | {d} | {r:,.0f} | {k:,.0f} | {ratio} |")
+    extra = ""
+    if also:
+        a = statistics.median(med.get((p, d, t, "also"), [0]))
+        extra = f" {a:,.0f} | {ratio(a, r)} |"
+    print(f"| {t} | {p} | {d} | {r:,.0f} | {k:,.0f} | {ratio(k, r)} |" + extra)
 PY
 )"
 mkdir -p docs
@@ -60,6 +75,9 @@ other_sections="$( [ -f docs/BENCHMARKS.md ] && sed -n '/^## /,$p' docs/BENCHMAR
   echo "on the same machine in the same run, alternating, $REPEATS round(s) of $REQUESTS requests, $CLIENTS clients,"
   echo "random keys (-r 100000); medians. Machine: $machine. Redrock runs with its defaults"
   echo "(appendfsync everysec: every write is in the RocksDB WAL before its reply); Redis runs without persistence."
+  if [ -n "${ALSO_REDROCK_ARGS:-}" ]; then
+    echo "The last two columns are a second Redrock started with \`$ALSO_REDROCK_ARGS\`, in the same alternation."
+  fi
   echo
   echo "$table"
   if [ -n "$other_sections" ]; then echo; echo "$other_sections"; fi
