@@ -72,8 +72,7 @@ async fn run(shared: &Arc<Shared>, client: &mut ClientState, stream: &mut TcpStr
     let mut settings = Settings::read(shared);
     loop {
         settings.refresh(shared);
-        let Settings { idle_timeout_s, query_buffer_limit, proto_max_bulk_len, .. } = settings;
-        let output_limit = settings.output_limit;
+        let Settings { idle_timeout_s, query_buffer_limit, proto_max_bulk_len, output_limit, .. } = settings;
         // A large argument in progress: make room for all of it at once, as Redis does.
         if let Some(wanted) = parser.bulk_bytes_wanted(input.len()) {
             input.reserve(wanted);

@@ -18,7 +18,8 @@ use crate::shared::Shared;
 
 /// Hands accepted connections to the worker threads in turn.
 pub struct Workers {
-    threads: Vec<mpsc::UnboundedSender<std::net::TcpStream>>,
+    /// One per worker thread: where its new connections go.
+    inboxes: Vec<mpsc::UnboundedSender<std::net::TcpStream>>,
     next: AtomicUsize,
     /// Taken by [`Workers::join`].
     running: Mutex<Vec<JoinHandle<()>>>,
@@ -27,7 +28,7 @@ pub struct Workers {
 impl Workers {
     /// Starts `count` worker threads (at least one). They stop at shutdown (`Shared::shutdown`).
     pub fn start(shared: &Arc<Shared>, count: usize) -> std::io::Result<Workers> {
-        let mut threads = Vec::with_capacity(count.max(1));
+        let mut inboxes = Vec::with_capacity(count.max(1));
         let mut running = Vec::with_capacity(count.max(1));
         for index in 0..count.max(1) {
             let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
@@ -53,10 +54,10 @@ impl Workers {
                 // `shared` (the last holder closes RocksDB cleanly).
                 drop(runtime);
             })?;
-            threads.push(sender);
+            inboxes.push(sender);
             running.push(thread);
         }
-        Ok(Workers { threads, next: AtomicUsize::new(0), running: Mutex::new(running) })
+        Ok(Workers { inboxes, next: AtomicUsize::new(0), running: Mutex::new(running) })
     }
 
     /// Waits for the worker threads to end, once shutdown was requested. A connection in the
@@ -76,9 +77,9 @@ impl Workers {
             Ok(stream) => stream,
             Err(e) => return tracing::warn!(error = %e, "cannot hand over an accepted connection"),
         };
-        let index = self.next.fetch_add(1, Ordering::Relaxed) % self.threads.len();
+        let index = self.next.fetch_add(1, Ordering::Relaxed) % self.inboxes.len();
         // A worker's receiver lives as long as the process: the send cannot fail.
-        let _ = self.threads[index].send(stream);
+        let _ = self.inboxes[index].send(stream);
     }
 }
 

@@ -58,8 +58,7 @@ fn no_acknowledged_write_is_lost_across_kill_9_cycles() {
     let cycles = std::env::var("REDROCK_CRASH_CYCLES").ok().and_then(|v| v.parse().ok()).unwrap_or(DEFAULT_CYCLES);
     let dir = TempDir::new("crash");
     let mut counters = [0i64; WRITERS];
-    // A small deterministic generator for the kill moments (reproducible runs).
-    let mut seed: u64 = 0x9e37_79b9_7f4a_7c15;
+    let mut kill_moments = KillMoments(0x9e37_79b9_7f4a_7c15);
     for cycle in 0..cycles {
         let server = Server::redrock(&dir.0, &[]);
         let port = server.port;
@@ -86,10 +85,7 @@ fn no_acknowledged_write_is_lost_across_kill_9_cycles() {
                 thread::spawn(move || writer(port, id, cycle, stop))
             })
             .collect();
-        seed ^= seed << 13;
-        seed ^= seed >> 7;
-        seed ^= seed << 17;
-        thread::sleep(Duration::from_millis(30 + seed % 250));
+        thread::sleep(kill_moments.next_delay(30, 250));
         server.signal_and_wait("KILL");
         stop.store(true, Ordering::Relaxed);
         let acked: Vec<Acked> = writers.into_iter().map(|w| w.join().unwrap()).collect();
@@ -147,7 +143,7 @@ fn transactions_survive_kill_9_whole_or_not_at_all() {
     const TRANSACTION_WRITERS: usize = 3;
     let dir = TempDir::new("crash-exec");
     let mut acknowledged = 0u64;
-    let mut seed: u64 = 0x2545_f491_4f6c_dd1d;
+    let mut kill_moments = KillMoments(0x2545_f491_4f6c_dd1d);
     for cycle in 0..CYCLES {
         let server = Server::redrock(&dir.0, &[]);
         let port = server.port;
@@ -158,10 +154,7 @@ fn transactions_survive_kill_9_whole_or_not_at_all() {
                 thread::spawn(move || transaction_writer(port, stop))
             })
             .collect();
-        seed ^= seed << 13;
-        seed ^= seed >> 7;
-        seed ^= seed << 17;
-        thread::sleep(Duration::from_millis(20 + seed % 200));
+        thread::sleep(kill_moments.next_delay(20, 200));
         server.signal_and_wait("KILL");
         stop.store(true, Ordering::Relaxed);
         acknowledged += writers.into_iter().map(|w| w.join().unwrap()).sum::<u64>();
@@ -180,4 +173,17 @@ fn transactions_survive_kill_9_whole_or_not_at_all() {
         acknowledged = a as u64;
     }
     assert!(acknowledged > 0, "no transaction was acknowledged: the test proved nothing");
+}
+
+/// A small deterministic generator of kill moments (xorshift64), so runs are reproducible.
+struct KillMoments(u64);
+
+impl KillMoments {
+    /// The next wait before a kill: `min_ms` plus up to `span_ms`.
+    fn next_delay(&mut self, min_ms: u64, span_ms: u64) -> Duration {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        Duration::from_millis(min_ms + self.0 % span_ms)
+    }
 }
