@@ -125,6 +125,14 @@ pub const PARAMS: &[Param] = &[
         kind: Kind::Memory { min: MB, max: 64 * GB },
         mutable: false,
     },
+    // Each key's metadata record (a string's value, a collection's header) cached in front of
+    // RocksDB (storage/record_cache.rs); 0 turns the cache off.
+    Param {
+        name: "record-cache-size",
+        default: "67108864",
+        kind: Kind::Memory { min: 0, max: 1024 * GB },
+        mutable: false,
+    },
 ];
 
 /// A rejected value or name; `Display` is the text a command-line user sees.

@@ -5,6 +5,9 @@ use std::process::ExitCode;
 use clap::Parser;
 use redrock::config::{self, Config};
 
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// A Redis-compatible server that keeps its data in RocksDB.
 ///
 /// Like redis-server, it takes an optional config file (redis.conf syntax) and then any

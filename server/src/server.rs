@@ -20,6 +20,7 @@ pub fn open(config: Config) -> Result<Arc<Shared>, String> {
         durability: Durability::parse(config.get("appendfsync")).unwrap_or(Durability::EverySec),
         block_cache_bytes: config.get_u64("rocksdb-block-cache-size") as usize,
         write_buffer_bytes: config.get_u64("rocksdb-write-buffer-size") as usize,
+        record_cache_bytes: config.get_u64("record-cache-size"),
     };
     let storage =
         Storage::open(&dir, &options).map_err(|e| format!("cannot open data folder {}: {e}", dir.display()))?;

@@ -31,6 +31,7 @@ use std::collections::HashMap;
 
 use rocksdb::WriteBatch;
 
+use super::record_cache::Changes;
 use super::{Cf, StorageError};
 
 /// Bytes before the first record of a batch: sequence and count.
@@ -82,11 +83,14 @@ struct Joined {
     overlay: HashMap<Cf, HashMap<Vec<u8>, Option<Vec<u8>>>>,
     /// A deferred batch the overlay does not describe (a range deletion).
     overlay_incomplete: bool,
+    /// Their metadata records, for the record cache.
+    metadata: Changes,
 }
 
 impl Joined {
-    fn push(&mut self, batch: WriteBatch, ops: Option<Vec<Op>>) {
+    fn push(&mut self, batch: WriteBatch, ops: Option<Vec<Op>>, metadata: Changes) {
         self.bytes += batch.data().len();
+        self.metadata.extend(metadata);
         self.batches.push(batch);
         match ops {
             Some(ops) => self.unindexed.extend(ops),
@@ -101,19 +105,20 @@ impl Joined {
     }
 
     fn take(&mut self) -> Option<Landing> {
-        let landing = match self.batches.len() {
+        let records = match self.batches.len() {
             0 => return None,
-            1 => Landing::Joined(self.batches.pop().expect("one batch")),
-            _ if self.overlay_incomplete => Landing::Joined(join(&self.batches)),
+            1 => Records::Joined(self.batches.pop().expect("one batch")),
+            _ if self.overlay_incomplete => Records::Joined(join(&self.batches)),
             _ => {
                 // Only the last write of each record matters: sixteen pipelined LPUSHes rewrite
                 // one metadata record sixteen times, and the memtable needs it once.
                 self.index();
-                Landing::Latest(std::mem::take(&mut self.overlay))
+                Records::Latest(std::mem::take(&mut self.overlay))
             }
         };
+        let metadata = std::mem::take(&mut self.metadata);
         *self = Joined::default();
-        Some(landing)
+        Some(Landing { records, metadata })
     }
 }
 
@@ -131,7 +136,14 @@ fn join(batches: &[WriteBatch]) -> WriteBatch {
 }
 
 /// The deferred writes, ready to land as one batch.
-pub enum Landing {
+pub struct Landing {
+    pub records: Records,
+    /// The metadata records among them, for the record cache.
+    pub metadata: Changes,
+}
+
+/// The records of deferred writes.
+pub enum Records {
     /// Every batch joined, record for record (the overlay could not describe them all).
     Joined(WriteBatch),
     /// The last value of each record written (`None`: deleted), by column family.
@@ -177,15 +189,16 @@ pub fn deferred_batches() -> u64 {
 }
 
 /// Joins `batch` to the deferred writes, its `ops` to the overlay (`None`: the batch has
-/// writes the overlay cannot describe); gives `batch` back when this thread does not defer.
-pub(super) fn defer(batch: WriteBatch, ops: Option<Vec<Op>>) -> Option<WriteBatch> {
+/// writes the overlay cannot describe); gives `batch` and its `metadata` back when this
+/// thread does not defer.
+pub(super) fn defer(batch: WriteBatch, ops: Option<Vec<Op>>, metadata: Changes) -> Option<(WriteBatch, Changes)> {
     PENDING.with(|p| match p.borrow_mut().as_mut() {
         Some(joined) => {
-            joined.push(batch, ops);
+            joined.push(batch, ops, metadata);
             DEFERRED_BATCHES.with(|n| n.set(n.get() + 1));
             None
         }
-        None => Some(batch),
+        None => Some((batch, metadata)),
     })
 }
 
@@ -254,15 +267,19 @@ mod tests {
     fn joined_batches_are_the_batch_of_all_their_records() {
         let both = batch(&[(b"a", Some(b"1")), (b"b", None), (b"c", Some(b"3"))]);
         let mut joined = Joined::default();
-        joined.push(batch(&[(b"a", Some(b"1")), (b"b", None)]), None);
-        joined.push(batch(&[(b"c", Some(b"3"))]), None);
-        let Some(Landing::Joined(landed)) = joined.take() else { panic!("three records, joined") };
+        joined.push(batch(&[(b"a", Some(b"1")), (b"b", None)]), None, Changes::default());
+        joined.push(batch(&[(b"c", Some(b"3"))]), None, Changes::default());
+        let Some(Landing { records: Records::Joined(landed), .. }) = joined.take() else {
+            panic!("three records, joined")
+        };
         assert_eq!(landed.len(), 3);
         assert_eq!(landed.data(), both.data());
         assert!(joined.take().is_none(), "taking empties it");
 
-        joined.push(batch(&[(b"a", Some(b"1"))]), Some(Vec::new()));
-        let Some(Landing::Joined(landed)) = joined.take() else { panic!("one batch lands as it is") };
+        joined.push(batch(&[(b"a", Some(b"1"))]), Some(Vec::new()), Changes::default());
+        let Some(Landing { records: Records::Joined(landed), .. }) = joined.take() else {
+            panic!("one batch lands as it is")
+        };
         assert_eq!(landed.data(), batch(&[(b"a", Some(b"1"))]).data());
     }
 
@@ -270,25 +287,31 @@ mod tests {
     fn deferring_is_scoped_and_suspendable() {
         let put_k = || batch(&[(b"k", Some(b"v"))]);
         let put = || Some(vec![Op { cf: Cf::Metadata, key: b"k".to_vec(), value: Some(b"v".to_vec()) }]);
-        assert!(defer(put_k(), put()).is_some(), "not deferring yet");
+        assert!(defer(put_k(), put(), Changes::default()).is_some(), "not deferring yet");
         begin();
-        assert!(defer(put_k(), put()).is_none());
+        assert!(defer(put_k(), put(), Changes::default()).is_none());
         assert!(matches!(lookup(Cf::Metadata, b"k"), Seen::Value(Some(v)) if v == b"v"));
         assert!(matches!(lookup(Cf::SubKeys, b"k"), Seen::Unknown), "another column family");
         {
             let _straight = suspend();
-            assert!(defer(put_k(), put()).is_some(), "suspended");
+            assert!(defer(put_k(), put(), Changes::default()).is_some(), "suspended");
             assert_eq!(pending_bytes(), 0);
             assert!(matches!(lookup(Cf::Metadata, b"k"), Seen::Unknown));
         }
         assert!(pending_bytes() > HEADER_BYTES, "restored");
-        assert!(defer(put_k(), Some(vec![Op { cf: Cf::Metadata, key: b"k".to_vec(), value: None }])).is_none());
-        let Some(Landing::Latest(latest)) = take() else { panic!("two batches described by the overlay") };
+        let mut delete_k = Changes::default();
+        delete_k.delete(b"k");
+        let ops = Some(vec![Op { cf: Cf::Metadata, key: b"k".to_vec(), value: None }]);
+        assert!(defer(put_k(), ops, delete_k).is_none());
+        let Some(Landing { records: Records::Latest(latest), metadata }) = take() else {
+            panic!("two batches described by the overlay")
+        };
+        assert!(!metadata.is_empty(), "the metadata changes travel with the records");
         assert_eq!(latest[&Cf::Metadata].get(&b"k"[..]), Some(&None), "the last write of k wins");
         assert!(matches!(lookup(Cf::Metadata, b"k"), Seen::Unknown), "landed: the database answers");
-        assert!(defer(put_k(), None).is_none());
+        assert!(defer(put_k(), None, Changes::default()).is_none());
         assert!(matches!(lookup(Cf::Metadata, b"other"), Seen::MustLand), "a batch the overlay cannot describe");
-        assert!(matches!(end(), Some(Landing::Joined(b)) if b.len() == 1));
-        assert!(defer(put_k(), put()).is_some(), "ended");
+        assert!(matches!(end(), Some(Landing { records: Records::Joined(b), .. }) if b.len() == 1));
+        assert!(defer(put_k(), put(), Changes::default()).is_some(), "ended");
     }
 }

@@ -7,6 +7,7 @@ pub mod deferred;
 pub mod encoding;
 pub mod format;
 pub mod metadata;
+pub mod record_cache;
 pub mod version;
 pub mod written;
 
@@ -23,6 +24,7 @@ use thiserror::Error;
 
 use deferred::Seen;
 pub use metadata::{Collection, KeyType, Metadata};
+use record_cache::{Changes, RecordCache};
 use version::VersionGenerator;
 
 pub type Rocks = DBWithThreadMode<MultiThreaded>;
@@ -117,11 +119,18 @@ pub struct StorageOptions {
     pub durability: Durability,
     pub block_cache_bytes: usize,
     pub write_buffer_bytes: usize,
+    /// Capacity of the cache of metadata records (record_cache.rs); 0 turns it off.
+    pub record_cache_bytes: u64,
 }
 
 impl Default for StorageOptions {
     fn default() -> Self {
-        StorageOptions { durability: Durability::EverySec, block_cache_bytes: 256 << 20, write_buffer_bytes: 64 << 20 }
+        StorageOptions {
+            durability: Durability::EverySec,
+            block_cache_bytes: 256 << 20,
+            write_buffer_bytes: 64 << 20,
+            record_cache_bytes: 64 << 20,
+        }
     }
 }
 
@@ -139,6 +148,8 @@ pub struct Storage {
     wal_flushed: AtomicU64,
     /// One WAL flush at a time, so a flush that returns covers every write counted before it.
     wal_flush: Mutex<()>,
+    /// Metadata records, in front of the database.
+    records: RecordCache,
 }
 
 impl Storage {
@@ -212,6 +223,7 @@ impl Storage {
             wal_written: AtomicU64::new(0),
             wal_flushed: AtomicU64::new(0),
             wal_flush: Mutex::new(()),
+            records: RecordCache::new(options.record_cache_bytes),
         })
     }
 
@@ -244,7 +256,18 @@ impl Storage {
             Seen::MustLand => self.land_deferred(),
             Seen::Unknown => {}
         }
-        Ok(self.db.get_cf(&self.cf(cf), key)?)
+        if cf != Cf::Metadata {
+            return Ok(self.db.get_cf(&self.cf(cf), key)?);
+        }
+        if let Some(record) = self.records.get(key) {
+            return Ok(record.map(|r| r.to_vec()));
+        }
+        let ticket = self.records.ticket(key);
+        let record = self.db.get_cf(&self.cf(cf), key)?;
+        if let Some(ticket) = ticket {
+            self.records.fill(key, ticket, record.as_deref());
+        }
+        Ok(record)
     }
 
     /// Reads several keys of one column family in one call (deferred writes first, as `get`).
@@ -262,14 +285,30 @@ impl Storage {
                 }
             }
         }
+        let cached = cf == Cf::Metadata;
+        if cached {
+            for (key, f) in keys.iter().zip(&mut found).filter(|(_, f)| f.is_none()) {
+                *f = self.records.get(key).map(|record| record.map(|r| r.to_vec()));
+            }
+        }
         let unknown: Vec<&Vec<u8>> = keys.iter().zip(&found).filter(|(_, f)| f.is_none()).map(|(k, _)| k).collect();
+        let tickets: Vec<_> =
+            if cached { unknown.iter().map(|key| self.records.ticket(key)).collect() } else { Vec::new() };
         let handle = self.cf(cf);
-        let mut from_db = self.db.batched_multi_get_cf(&handle, unknown, false).into_iter();
+        let mut from_db = self.db.batched_multi_get_cf(&handle, &unknown, false).into_iter().zip(unknown.iter());
+        let mut tickets = tickets.into_iter();
         found
             .into_iter()
             .map(|f| match f {
                 Some(value) => Ok(value),
-                None => Ok(from_db.next().expect("one answer per key")?.map(|slice| slice.to_vec())),
+                None => {
+                    let (read, key) = from_db.next().expect("one answer per key");
+                    let record = read?.map(|slice| slice.to_vec());
+                    if let Some(ticket) = tickets.next().flatten() {
+                        self.records.fill(key, ticket, record.as_deref());
+                    }
+                    Ok(record)
+                }
             })
             .collect()
     }
@@ -299,6 +338,7 @@ impl Storage {
             inner: WriteBatch::default(),
             written: written::Written::default(),
             ops: deferred::is_active().then(Vec::new),
+            metadata: Changes::default(),
         }
     }
 
@@ -308,8 +348,8 @@ impl Storage {
         if batch.inner.is_empty() {
             return Ok(());
         }
-        if let Some(not_deferred) = deferred::defer(batch.inner, batch.ops) {
-            self.write_batch(not_deferred)?;
+        if let Some((not_deferred, metadata)) = deferred::defer(batch.inner, batch.ops, batch.metadata) {
+            self.write_batch(not_deferred, metadata)?;
         }
         written::record(batch.written);
         Ok(())
@@ -329,9 +369,10 @@ impl Storage {
 
     /// Writes what this thread deferred so far, as one batch; deferring goes on.
     pub fn commit_deferred(&self) -> Result<()> {
-        match deferred::take() {
-            Some(deferred::Landing::Joined(batch)) => self.write_batch(batch),
-            Some(deferred::Landing::Latest(records)) => {
+        let Some(deferred::Landing { records, metadata }) = deferred::take() else { return Ok(()) };
+        let batch = match records {
+            deferred::Records::Joined(batch) => batch,
+            deferred::Records::Latest(records) => {
                 let mut batch = WriteBatch::default();
                 for (cf, records) in records {
                     let handle = self.cf(cf);
@@ -342,14 +383,20 @@ impl Storage {
                         }
                     }
                 }
-                self.write_batch(batch)
+                batch
             }
-            None => Ok(()),
-        }
+        };
+        self.write_batch(batch, metadata)
     }
 
-    fn write_batch(&self, batch: WriteBatch) -> Result<()> {
-        self.db.write_opt(batch, &self.write_options)?;
+    /// Writes `batch`, whose metadata records are `metadata`, keeping the record cache true.
+    fn write_batch(&self, batch: WriteBatch, metadata: Changes) -> Result<()> {
+        let flight = (!metadata.is_empty()).then(|| self.records.begin_write(&metadata));
+        let written = self.db.write_opt(batch, &self.write_options);
+        if let Some(flight) = flight {
+            self.records.end_write(flight, metadata, written.is_ok());
+        }
+        written?;
         if self.manual_wal_flush {
             self.wal_written.fetch_add(1, Ordering::SeqCst);
         }
@@ -442,12 +489,17 @@ pub struct Batch<'a> {
     /// Its writes, for the overlay of deferred writes, while its thread defers (deferred.rs);
     /// `None` otherwise, or once it holds a write the overlay cannot describe.
     ops: Option<Vec<deferred::Op>>,
+    /// Its writes of metadata records, for the record cache.
+    metadata: Changes,
 }
 
 impl Batch<'_> {
     pub fn put(&mut self, cf: Cf, key: &[u8], value: &[u8]) {
         self.note(cf, key);
         self.record(cf, key, Some(value));
+        if cf == Cf::Metadata {
+            self.cache_put(key, value);
+        }
         self.inner.put_cf(&self.storage.cf(cf), key, value);
     }
 
@@ -455,12 +507,18 @@ impl Batch<'_> {
     /// modification of its key (storage/written.rs).
     pub fn put_unobserved(&mut self, cf: Cf, key: &[u8], value: &[u8]) {
         self.record(cf, key, Some(value));
+        if cf == Cf::Metadata {
+            self.cache_put(key, value);
+        }
         self.inner.put_cf(&self.storage.cf(cf), key, value);
     }
 
     pub fn delete(&mut self, cf: Cf, key: &[u8]) {
         self.note(cf, key);
         self.record(cf, key, None);
+        if cf == Cf::Metadata {
+            self.metadata.delete(key);
+        }
         self.inner.delete_cf(&self.storage.cf(cf), key);
     }
 
@@ -469,8 +527,19 @@ impl Batch<'_> {
         if cf != Cf::Internal {
             self.written.range(from);
         }
+        if cf == Cf::Metadata {
+            self.metadata.delete_range();
+        }
         self.ops = None;
         self.inner.delete_range_cf(&self.storage.cf(cf), from, to);
+    }
+
+    fn cache_put(&mut self, key: &[u8], value: &[u8]) {
+        if self.storage.records.contains(key) {
+            self.metadata.put(key, value);
+        } else {
+            self.metadata.forget(key);
+        }
     }
 
     fn record(&mut self, cf: Cf, key: &[u8], value: Option<&[u8]>) {

@@ -1,0 +1,354 @@
+//! A cache of `metadata` records in front of RocksDB: every command reads its key's metadata
+//! record first (a string's value, a collection's header), and perf showed that read, two
+//! skiplist searches and an SST lookup deep, as half of a pipelined GET's time. A hit is
+//! one hash probe. Absent keys are cached too (a GET of a missing key is a hit).
+//!
+//! The cache never answers with a record the database no longer holds. Writes and fills
+//! meet in per-stripe counters (a stripe is a hash bucket of keys):
+//!
+//! - a writer, before its batch lands, removes its keys and marks their stripes as written
+//!   (`writers` + 1, `epoch` + 1); after it lands, it stores its own records only if it was
+//!   the stripe's sole writer throughout (the epoch is still the one it set), and unmarks;
+//! - a reader that missed notes the stripe's epoch before it reads the database, and stores
+//!   what it read only if no writer is in flight and the epoch has not moved since.
+//!
+//! So a record read before a write landed is never stored after it, and two overlapping
+//! writers of one stripe, whose order the cache cannot know, leave their keys uncached.
+//! While a write is in flight its keys are not cached: readers read the database.
+
+use std::hash::BuildHasher;
+use std::sync::Mutex;
+
+use bytes::Bytes;
+use quick_cache::sync::Cache;
+use quick_cache::Weighter;
+
+/// Stripes of write tracking: enough that unrelated writes rarely share one.
+const STRIPES: usize = 1024;
+/// Bytes counted per entry beyond its key and record: the entry's slot and allocations.
+const ENTRY_OVERHEAD_BYTES: u64 = 64;
+/// Records longer than this are not cached: a few large strings must not push out
+/// thousands of small records, and copying them on every write would cost more than it saves.
+pub const MAX_CACHED_RECORD_BYTES: usize = 16 << 10;
+/// Guess of the average entry size, to size the cache's table up front.
+const TYPICAL_ENTRY_BYTES: u64 = 256;
+
+/// What a write does to one metadata record, as the cache needs to know it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Change {
+    Put(Bytes),
+    Delete,
+    /// A put of a record not worth caching (too large, or its key was not cached when the
+    /// batch was built): the key is just dropped from the cache.
+    Forget,
+}
+
+/// The metadata records a batch writes.
+#[derive(Clone, Debug, Default)]
+pub struct Changes {
+    records: Vec<(Box<[u8]>, Change)>,
+    /// A range deletion touched the metadata: any cached record may be gone.
+    everything: bool,
+}
+
+impl Changes {
+    pub fn put(&mut self, key: &[u8], record: &[u8]) {
+        let change = if record.len() <= MAX_CACHED_RECORD_BYTES {
+            Change::Put(Bytes::copy_from_slice(record))
+        } else {
+            Change::Forget
+        };
+        self.records.push((key.into(), change));
+    }
+
+    pub fn forget(&mut self, key: &[u8]) {
+        self.records.push((key.into(), Change::Forget));
+    }
+
+    pub fn delete(&mut self, key: &[u8]) {
+        self.records.push((key.into(), Change::Delete));
+    }
+
+    pub fn delete_range(&mut self) {
+        self.everything = true;
+    }
+
+    /// Appends `other`'s changes, which land after these.
+    pub fn extend(&mut self, other: Changes) {
+        self.records.extend(other.records);
+        self.everything |= other.everything;
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.records.is_empty() && !self.everything
+    }
+}
+
+#[derive(Clone)]
+struct RecordWeight;
+
+impl Weighter<Box<[u8]>, Option<Bytes>> for RecordWeight {
+    fn weight(&self, key: &Box<[u8]>, record: &Option<Bytes>) -> u64 {
+        key.len() as u64 + record.as_ref().map_or(0, |r| r.len() as u64) + ENTRY_OVERHEAD_BYTES
+    }
+}
+
+#[derive(Default)]
+struct Stripe {
+    /// Moves whenever a writer starts or ends.
+    epoch: u64,
+    /// Writers between their start and their end.
+    writers: u32,
+}
+
+/// Where a reader stood before it read the database.
+pub struct Ticket {
+    stripe: usize,
+    epoch: u64,
+}
+
+/// A write in flight: its stripes, with the epoch each had once this writer marked it, and
+/// its records as (stripe, index), sorted.
+#[derive(Default)]
+pub struct Flight {
+    stripes: Vec<(usize, u64)>,
+    records: Vec<(usize, usize)>,
+}
+
+pub struct RecordCache {
+    /// `None` when the cache is off (size 0).
+    entries: Option<Cache<Box<[u8]>, Option<Bytes>, RecordWeight>>,
+    stripes: Box<[Mutex<Stripe>]>,
+    hasher: std::collections::hash_map::RandomState,
+}
+
+impl RecordCache {
+    pub fn new(capacity_bytes: u64) -> RecordCache {
+        let entries = (capacity_bytes > 0).then(|| {
+            let estimated_items = (capacity_bytes / TYPICAL_ENTRY_BYTES).max(1) as usize;
+            Cache::with_weighter(estimated_items, capacity_bytes, RecordWeight)
+        });
+        RecordCache {
+            entries,
+            stripes: (0..STRIPES).map(|_| Mutex::new(Stripe::default())).collect(),
+            hasher: Default::default(),
+        }
+    }
+
+    /// `Some(record)` on a hit (`Some(None)`: the key is known absent).
+    pub fn get(&self, key: &[u8]) -> Option<Option<Bytes>> {
+        self.entries.as_ref()?.get(key)
+    }
+
+    /// Whether `key` is cached now. Writes refresh only cached keys (reads bring keys in):
+    /// a stream of SETs of fresh keys then costs a probe each, not an insertion and an
+    /// eviction each, and the keys that are read stay current.
+    pub fn contains(&self, key: &[u8]) -> bool {
+        self.entries.as_ref().is_some_and(|entries| entries.contains_key(key))
+    }
+
+    /// Taken on a miss, before reading the database; `None` when a write is in flight.
+    pub fn ticket(&self, key: &[u8]) -> Option<Ticket> {
+        self.entries.as_ref()?;
+        let stripe = self.stripe_of(key);
+        let state = self.lock(stripe);
+        (state.writers == 0).then_some(Ticket { stripe, epoch: state.epoch })
+    }
+
+    /// Stores what a reader read with `ticket`, unless a write started since.
+    pub fn fill(&self, key: &[u8], ticket: Ticket, record: Option<&[u8]>) {
+        let Some(entries) = &self.entries else { return };
+        if record.is_some_and(|r| r.len() > MAX_CACHED_RECORD_BYTES) {
+            return;
+        }
+        let state = self.lock(ticket.stripe);
+        if state.writers == 0 && state.epoch == ticket.epoch {
+            entries.insert(key.into(), record.map(Bytes::copy_from_slice));
+        }
+    }
+
+    /// Called before `changes` reach the database. Their keys stay cached meanwhile: every
+    /// command holds its keys' locks (locks.rs), so no command reads them before the write
+    /// ends, and a reader without locks sees the record from just before the write.
+    pub fn begin_write(&self, changes: &Changes) -> Flight {
+        if self.entries.is_none() {
+            return Flight::default();
+        }
+        // (stripe, index of the record), so each stripe is locked once and its records
+        // keep their order.
+        let mut records: Vec<(usize, usize)> = if changes.everything {
+            Vec::new()
+        } else {
+            changes.records.iter().enumerate().map(|(i, (key, _))| (self.stripe_of(key), i)).collect()
+        };
+        records.sort_unstable();
+        let mut stripes: Vec<usize> = if changes.everything {
+            (0..STRIPES).collect()
+        } else {
+            records.iter().map(|&(stripe, _)| stripe).collect()
+        };
+        stripes.dedup();
+        let stripes = stripes
+            .into_iter()
+            .map(|stripe| {
+                let mut state = self.lock(stripe);
+                state.writers += 1;
+                state.epoch += 1;
+                (stripe, state.epoch)
+            })
+            .collect();
+        Flight { stripes, records }
+    }
+
+    /// Called once `changes` (as given to `begin_write`) landed, or failed to.
+    pub fn end_write(&self, flight: Flight, changes: Changes, landed: bool) {
+        let Some(entries) = &self.entries else { return };
+        if changes.everything {
+            entries.clear();
+        }
+        let mut changes: Vec<Option<(Box<[u8]>, Change)>> = changes.records.into_iter().map(Some).collect();
+        let mut records = flight.records.iter().peekable();
+        for (stripe, epoch_set) in flight.stripes {
+            let mut state = self.lock(stripe);
+            let sole_writer = landed && state.writers == 1 && state.epoch == epoch_set;
+            let mut group: Vec<(Box<[u8]>, Change)> = Vec::new();
+            while let Some(&(_, i)) = records.next_if(|(s, _)| *s == stripe) {
+                group.extend(changes[i].take());
+            }
+            // A key written several times (sixteen pipelined LPUSHes) is stored once, with
+            // its last record.
+            let superseded: Vec<bool> =
+                (0..group.len()).map(|n| group[n + 1..].iter().any(|(later, _)| *later == group[n].0)).collect();
+            for ((key, change), superseded) in group.into_iter().zip(superseded) {
+                match change {
+                    _ if superseded => {}
+                    Change::Put(record) if sole_writer => {
+                        let _absent = entries.replace(key, Some(record), false);
+                    }
+                    Change::Delete if sole_writer => {
+                        let _absent = entries.replace(key, None, false);
+                    }
+                    _ => {
+                        entries.remove(&key[..]);
+                    }
+                }
+            }
+            state.writers -= 1;
+            state.epoch += 1;
+        }
+    }
+
+    fn stripe_of(&self, key: &[u8]) -> usize {
+        (self.hasher.hash_one(key) as usize) % STRIPES
+    }
+
+    fn lock(&self, stripe: usize) -> std::sync::MutexGuard<'_, Stripe> {
+        self.stripes[stripe].lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn put(key: &[u8], record: &[u8]) -> Changes {
+        let mut changes = Changes::default();
+        changes.put(key, record);
+        changes
+    }
+
+    fn write(cache: &RecordCache, changes: &Changes) {
+        let flight = cache.begin_write(changes);
+        cache.end_write(flight, changes.clone(), true);
+    }
+
+    #[test]
+    fn fills_and_writes_are_seen() {
+        let cache = RecordCache::new(1 << 20);
+        assert_eq!(cache.get(b"k"), None);
+        let ticket = cache.ticket(b"k").expect("no write in flight");
+        cache.fill(b"k", ticket, None);
+        assert_eq!(cache.get(b"k"), Some(None), "absence is cached");
+        write(&cache, &put(b"k", b"v1"));
+        assert_eq!(cache.get(b"k"), Some(Some(Bytes::from_static(b"v1"))));
+        let mut twice = put(b"k", b"v2");
+        twice.extend(put(b"k", b"v3"));
+        write(&cache, &twice);
+        assert_eq!(cache.get(b"k"), Some(Some(Bytes::from_static(b"v3"))), "the last change wins");
+        let mut delete = Changes::default();
+        delete.delete(b"k");
+        write(&cache, &delete);
+        assert_eq!(cache.get(b"k"), Some(None));
+    }
+
+    #[test]
+    fn writes_refresh_cached_keys_and_never_bring_keys_in() {
+        let cache = RecordCache::new(1 << 20);
+        write(&cache, &put(b"k", b"1"));
+        assert_eq!(cache.get(b"k"), None);
+        let ticket = cache.ticket(b"k").expect("ticket");
+        cache.fill(b"k", ticket, Some(b"1"));
+        let mut forget = Changes::default();
+        forget.forget(b"k");
+        write(&cache, &forget);
+        assert_eq!(cache.get(b"k"), None, "forgotten");
+    }
+
+    #[test]
+    fn a_read_from_before_a_write_is_never_stored() {
+        let cache = RecordCache::new(1 << 20);
+        // Read started, then a write began and ended: the old record must not be stored.
+        let stale = cache.ticket(b"k").expect("ticket");
+        let mut delete = Changes::default();
+        delete.delete(b"k");
+        let flight = cache.begin_write(&delete);
+        assert!(cache.ticket(b"k").is_none(), "no fills while a write is in flight");
+        assert_eq!(cache.get(b"k"), None, "nothing was cached");
+        cache.end_write(flight, delete, true);
+        cache.fill(b"k", stale, Some(b"old"));
+        assert_eq!(cache.get(b"k"), None, "the stale read is dropped");
+    }
+
+    #[test]
+    fn overlapping_writers_leave_their_keys_uncached() {
+        let cache = RecordCache::new(1 << 20);
+        let (first, second) = (put(b"k", b"1"), put(b"k", b"2"));
+        let a = cache.begin_write(&first);
+        let b = cache.begin_write(&second);
+        cache.end_write(b, second, true);
+        cache.end_write(a, first, true);
+        assert_eq!(cache.get(b"k"), None, "their landing order is unknown");
+        let ticket = cache.ticket(b"k").expect("ticket");
+        cache.fill(b"k", ticket, Some(b"2"));
+        write(&cache, &put(b"k", b"3"));
+        assert_eq!(cache.get(b"k"), Some(Some(Bytes::from_static(b"3"))), "a sole writer refreshes it");
+    }
+
+    #[test]
+    fn failed_writes_large_records_and_range_deletions_uncache() {
+        let cache = RecordCache::new(1 << 20);
+        write(&cache, &put(b"k", b"1"));
+        let failed = put(b"k", b"2");
+        let flight = cache.begin_write(&failed);
+        cache.end_write(flight, failed, false);
+        assert_eq!(cache.get(b"k"), None);
+
+        write(&cache, &put(b"big", &vec![b'x'; MAX_CACHED_RECORD_BYTES + 1]));
+        assert_eq!(cache.get(b"big"), None);
+
+        write(&cache, &put(b"k", b"1"));
+        let mut flush = Changes::default();
+        flush.delete_range();
+        write(&cache, &flush);
+        assert_eq!(cache.get(b"k"), None);
+        assert!(cache.ticket(b"k").is_some(), "every stripe unmarked");
+    }
+
+    #[test]
+    fn size_zero_turns_it_off() {
+        let cache = RecordCache::new(0);
+        write(&cache, &put(b"k", b"1"));
+        assert_eq!(cache.get(b"k"), None);
+        assert!(cache.ticket(b"k").is_none());
+    }
+}
