@@ -351,4 +351,91 @@ mod tests {
         assert_eq!(cache.get(b"k"), None);
         assert!(cache.ticket(b"k").is_none());
     }
+
+    /// A model of the interleavings the protocol allows: readers (hit, or ticket, read the
+    /// database, fill) and writers (build the batch, begin, land, end) on two keys, stepped in
+    /// any order. Whenever no write has landed without ending, every cached record is the
+    /// database's.
+    mod interleavings {
+        use std::collections::HashMap;
+
+        use proptest::prelude::*;
+
+        use super::super::*;
+
+        enum Reader {
+            Idle,
+            Ticketed(u8, Option<Ticket>),
+            Read(u8, Option<Ticket>, Option<u8>),
+        }
+
+        enum Writer {
+            Idle,
+            Built(u8, Option<u8>, Changes),
+            Begun(u8, Option<u8>, Changes, Flight),
+            Landed(Changes, Flight),
+        }
+
+        proptest! {
+            #[test]
+            fn the_cache_never_contradicts_the_database(
+                steps in proptest::collection::vec((any::<bool>(), 0..2usize, 0..2u8, proptest::option::of(0..4u8)), 1..200)
+            ) {
+                let cache = RecordCache::new(1 << 20);
+                let mut db: HashMap<u8, Option<u8>> = HashMap::new();
+                let mut readers = [Reader::Idle, Reader::Idle];
+                let mut writers = [Writer::Idle, Writer::Idle];
+                for (is_reader, actor, key, value) in steps {
+                    if is_reader {
+                        let reader = &mut readers[actor];
+                        *reader = match std::mem::replace(reader, Reader::Idle) {
+                            Reader::Idle if cache.get(&[key]).is_some() => Reader::Idle,
+                            Reader::Idle => Reader::Ticketed(key, cache.ticket(&[key])),
+                            Reader::Ticketed(k, ticket) => Reader::Read(k, ticket, db.get(&k).copied().flatten()),
+                            Reader::Read(k, ticket, read) => {
+                                if let Some(ticket) = ticket {
+                                    cache.fill(&[k], ticket, read.as_ref().map(std::slice::from_ref));
+                                }
+                                Reader::Idle
+                            }
+                        };
+                    } else {
+                        let writer = &mut writers[actor];
+                        *writer = match std::mem::replace(writer, Writer::Idle) {
+                            Writer::Idle => {
+                                // As `Batch` builds it: a put records its value only for a cached key.
+                                let mut changes = Changes::default();
+                                match value {
+                                    None => changes.delete(&[key]),
+                                    Some(v) if cache.contains(&[key]) => changes.put(&[key], &[v]),
+                                    Some(_) => changes.forget(&[key]),
+                                }
+                                Writer::Built(key, value, changes)
+                            }
+                            Writer::Built(k, v, changes) => {
+                                let flight = cache.begin_write(&changes);
+                                Writer::Begun(k, v, changes, flight)
+                            }
+                            Writer::Begun(k, v, changes, flight) => {
+                                db.insert(k, v);
+                                Writer::Landed(changes, flight)
+                            }
+                            Writer::Landed(changes, flight) => {
+                                cache.end_write(flight, changes, true);
+                                Writer::Idle
+                            }
+                        };
+                    }
+                    if !writers.iter().any(|w| matches!(w, Writer::Landed(..))) {
+                        for k in 0..2u8 {
+                            if let Some(cached) = cache.get(&[k]) {
+                                let expected = db.get(&k).copied().flatten();
+                                prop_assert_eq!(cached.map(|r| r[0]), expected, "key {}", k);
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
 }
