@@ -32,6 +32,11 @@ pub mod watch;
 pub mod workers;
 pub mod write_session;
 
+/// INFO `mem_allocator`: the binary that installs a global allocator names it here
+/// (`redrock-server` installs mimalloc; tests and fuzz targets keep the system's, which
+/// sanitizers can see into).
+pub static MEM_ALLOCATOR: std::sync::OnceLock<&'static str> = std::sync::OnceLock::new();
+
 /// The Redis version whose behaviour Redrock reproduces (HELLO, INFO `redis_version`).
 pub const REDIS_COMPAT_VERSION: &str = "7.0.15";
 /// Redrock's own version (INFO `redrock_version`).

@@ -5,6 +5,8 @@ use std::process::ExitCode;
 use clap::Parser;
 use redrock::config::{self, Config};
 
+/// mimalloc, as Redis ships jemalloc: with glibc's malloc, its free-list consolidation
+/// (`unlink_chunk`, `malloc_consolidate`) was 11% of a pipelined SET's profile.
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
@@ -56,6 +58,7 @@ fn build_config(cli: Cli) -> Result<Config, String> {
 }
 
 fn main() -> ExitCode {
+    let _ = redrock::MEM_ALLOCATOR.set("mimalloc");
     let config = match build_config(Cli::parse()) {
         Ok(config) => config,
         Err(message) => {

@@ -254,12 +254,17 @@ fn memory_fields(shared: &Shared, field: &mut impl FnMut(&'static str, String)) 
     field("maxmemory_human", human(maxmemory));
     field("maxmemory_policy", policy);
     field("mem_fragmentation_ratio", "1.00".into());
-    field("mem_allocator", "libc".into());
+    field("mem_allocator", crate::MEM_ALLOCATOR.get().copied().unwrap_or("libc").into());
     field("lazyfree_pending_objects", "0".into());
     field("lazyfreed_objects", "0".into());
     // Redrock's own: the data lives in RocksDB (SST files and memtables).
     field("rocksdb_size", disk.to_string());
     field("rocksdb_size_human", human(disk));
+    // Redrock's own: the cache of metadata records (`record-cache-size`).
+    let (cached_keys, cached_bytes) = shared.storage.record_cache_usage();
+    field("record_cache_keys", cached_keys.to_string());
+    field("record_cache_bytes", cached_bytes.to_string());
+    field("record_cache_bytes_human", human(cached_bytes));
 }
 
 fn persistence_fields(shared: &Shared, field: &mut impl FnMut(&'static str, String)) {

@@ -454,6 +454,11 @@ impl Storage {
         self.db.cancel_all_background_work(true);
     }
 
+    /// Keys in the record cache, and the bytes they count against `record-cache-size`.
+    pub fn record_cache_usage(&self) -> (u64, u64) {
+        self.records.usage()
+    }
+
     /// Bytes on disk of the live SST files and memtables, for INFO.
     pub fn approximate_size_bytes(&self) -> u64 {
         Cf::ALL
