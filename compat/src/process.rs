@@ -11,10 +11,11 @@ use std::time::{Duration, Instant};
 
 use crate::client::Endpoint;
 
-/// How long a freshly spawned server gets to accept connections.
-pub const STARTUP_TIMEOUT: Duration = Duration::from_secs(20);
+/// How long a freshly spawned server gets to accept connections (a loaded CI machine
+/// starting RocksDB under parallel tests).
+pub const STARTUP_TIMEOUT: Duration = Duration::from_secs(30);
 /// Ports tried when a spawned server loses the race for its port.
-const START_ATTEMPTS: usize = 3;
+const START_ATTEMPTS: usize = 5;
 
 /// Debian's redis-server, the reference the goldens come from.
 pub const REDIS_SERVER: &str = "/usr/bin/redis-server";
@@ -117,20 +118,71 @@ pub fn free_port() -> std::io::Result<u16> {
     Err(std::io::Error::new(std::io::ErrorKind::AddrInUse, "every port of 20000..32000 answers"))
 }
 
-/// Whether the server answering on `port` is our child: Redis says its `process_id` in
-/// `INFO server`; a server that does not is trusted if the child is still alive.
-fn answers_as(port: u16, pid: u32) -> bool {
+/// Whether the server answering on `port` is the process `pid`, by the `process_id` of its
+/// `INFO server`; `None` when it does not say (behind a password it answers NOAUTH).
+fn answers_as(port: u16, pid: u32) -> Option<bool> {
     let ep = Endpoint { host: "127.0.0.1".into(), port, db: 0 };
     let Ok(mut conn) = crate::client::Conn::connect(&ep, Duration::from_secs(5)) else {
-        return false;
+        return Some(false);
     };
-    match crate::info::ServerInfo::fetch(&mut conn) {
-        Ok(info) => match info.fields.get("process_id") {
-            Some(p) => p.parse::<u32>().ok() == Some(pid),
-            None => true,
-        },
-        Err(_) => true,
+    let info = crate::info::ServerInfo::fetch(&mut conn).ok()?;
+    info.fields.get("process_id").map(|p| p.parse::<u32>().ok() == Some(pid))
+}
+
+/// How long a child whose server does not say its pid must stay alive to be trusted as the
+/// one answering: a child that lost the port exits at once.
+const ALIVE_GRACE: Duration = Duration::from_millis(50);
+
+/// Spawns `bin` with `args(port, dir)`, run in `dir`, on free ports until one is its own: a
+/// port taken after [`free_port`] probed it shows as a child that exits or a server that
+/// answers with another pid, and the next port is tried. `stderr` is the child's (tests that
+/// want a server's panics on their own stderr pass `Stdio::inherit`).
+pub fn spawn_on_free_port(
+    bin: &str,
+    dir: &Path,
+    args: impl Fn(u16, &Path) -> Vec<String>,
+    stderr: impl Fn() -> Stdio,
+) -> Result<(Child, u16), ProcessError> {
+    let mut last = None;
+    for _ in 0..START_ATTEMPTS {
+        let port = free_port()?;
+        let mut child = Command::new(bin)
+            .args(args(port, dir))
+            .current_dir(dir)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(stderr())
+            .spawn()
+            .map_err(|source| ProcessError::Spawn { bin: bin.to_string(), source })?;
+        let deadline = Instant::now() + STARTUP_TIMEOUT;
+        loop {
+            if TcpStream::connect(("127.0.0.1", port)).is_ok() {
+                let ours = answers_as(port, child.id()).unwrap_or_else(|| {
+                    std::thread::sleep(ALIVE_GRACE);
+                    true
+                });
+                if ours && matches!(child.try_wait(), Ok(None)) {
+                    return Ok((child, port));
+                }
+                // Someone else's server holds the port: ours failed or will fail to bind.
+                let _ = child.kill();
+                let _ = child.wait();
+                break;
+            }
+            // Exited early: most likely lost the port to someone else; try another.
+            if let Ok(Some(_)) = child.try_wait() {
+                break;
+            }
+            if Instant::now() > deadline {
+                let _ = child.kill();
+                let _ = child.wait();
+                return Err(ProcessError::NotReady { bin: bin.to_string(), port });
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        last = Some(ProcessError::NotReady { bin: bin.to_string(), port });
     }
+    Err(last.expect("at least one attempt"))
 }
 
 impl ServerProcess {
@@ -179,43 +231,9 @@ impl ServerProcess {
     }
 
     pub fn start(bin: &str, args: impl Fn(u16, &Path) -> Vec<String>) -> Result<ServerProcess, ProcessError> {
-        let mut last = None;
-        for _ in 0..START_ATTEMPTS {
-            let dir = TempDir::new("redrock-compat-server")?;
-            let port = free_port()?;
-            let mut child = Command::new(bin)
-                .args(args(port, dir.path()))
-                .current_dir(dir.path())
-                .stdin(Stdio::null())
-                .stdout(Stdio::null())
-                .stderr(Stdio::null())
-                .spawn()
-                .map_err(|source| ProcessError::Spawn { bin: bin.to_string(), source })?;
-            let deadline = Instant::now() + STARTUP_TIMEOUT;
-            loop {
-                if TcpStream::connect(("127.0.0.1", port)).is_ok() {
-                    if answers_as(port, child.id()) && matches!(child.try_wait(), Ok(None)) {
-                        return Ok(ServerProcess { child, port, dir });
-                    }
-                    // Someone else's server holds the port: ours failed or will fail to bind.
-                    let _ = child.kill();
-                    let _ = child.wait();
-                    break;
-                }
-                // Exited early: most likely lost the port to someone else; try another.
-                if let Ok(Some(_)) = child.try_wait() {
-                    break;
-                }
-                if Instant::now() > deadline {
-                    let _ = child.kill();
-                    let _ = child.wait();
-                    return Err(ProcessError::NotReady { bin: bin.to_string(), port });
-                }
-                std::thread::sleep(Duration::from_millis(20));
-            }
-            last = Some(ProcessError::NotReady { bin: bin.to_string(), port });
-        }
-        Err(last.expect("at least one attempt"))
+        let dir = TempDir::new("redrock-compat-server")?;
+        let (child, port) = spawn_on_free_port(bin, dir.path(), args, Stdio::null)?;
+        Ok(ServerProcess { child, port, dir })
     }
 
     pub fn endpoint(&self) -> Endpoint {

@@ -16,6 +16,11 @@ use super::grammar::{CommandGrammar as C, G, G::*};
 const KEYS: G = Many(&Key);
 const MEMBERS: G = Many(&Member);
 const EXPIRY_CONDITION: G = Opt(&OneOf(&[Lit("NX"), Lit("XX"), Lit("GT"), Lit("LT")]));
+/// GT and LT compare a relative expiry with the current one, which a relative expiry set a
+/// moment earlier made: `EXPIRE k 5 LT` then `EXPIRE k 5 GT` replies 1 only if the clock
+/// ticked between them, on either server (the fuzzer once caught Redis a millisecond on).
+/// The absolute forms (EXPIREAT, PEXPIREAT) keep GT and LT.
+const RELATIVE_EXPIRY_CONDITION: G = Opt(&OneOf(&[Lit("NX"), Lit("XX")]));
 const SET_EXPIRY: G = OneOf(&[
     Seq(&[Lit("EX"), Seconds]),
     Seq(&[Lit("PX"), Millis]),
@@ -102,8 +107,8 @@ pub const COMMANDS: &[C] = &[
     C::new("RENAMENX", &[Key, Key]),
     C::new("COPY", &[Key, Key, Opt(&Many(&COPY_OPTION))]),
     C::new("MOVE", &[Key, OneOf(&[Lit("1"), Lit("0"), Lit("16"), Lit("x")])]),
-    C::new("EXPIRE", &[Key, Seconds, EXPIRY_CONDITION]),
-    C::new("PEXPIRE", &[Key, Millis, EXPIRY_CONDITION]),
+    C::new("EXPIRE", &[Key, Seconds, RELATIVE_EXPIRY_CONDITION]),
+    C::new("PEXPIRE", &[Key, Millis, RELATIVE_EXPIRY_CONDITION]),
     C::new("EXPIREAT", &[Key, UnixSeconds, EXPIRY_CONDITION]),
     C::new("PEXPIREAT", &[Key, UnixMillis, EXPIRY_CONDITION]),
     C::new("EXPIRETIME", &[Key]).tolerance(1e-8),

@@ -9,36 +9,12 @@ use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-/// How long a server gets to start listening.
-const START_TIMEOUT: Duration = Duration::from_secs(30);
-
-/// How many ports a server start tries before the test gives up.
-const START_ATTEMPTS: usize = 5;
-
-/// A loopback port for a new server, below the ephemeral range (32768+) so that no other
-/// process's outgoing connection or `bind(0)` lands on it, and never handed out twice in a
-/// process (tests of one binary run in parallel).
-///
-/// Nothing probes the port by listening on it: a child that another test thread forks at that
-/// moment would inherit the probe until its `exec`, accept our connections into a backlog
-/// nobody reads, then reset them. [`Server::start`] instead finds out whether the port was free
-/// by asking whoever answers there for its pid, and moves on to another port if it was not.
+/// A loopback port nobody listens on now, never handed out twice in this process (see
+/// `redrock_compat::process::free_port`: probed by connecting, never by listening).
 pub fn free_port() -> u16 {
-    use std::hash::{BuildHasher, Hasher};
-    static HANDED_OUT: std::sync::Mutex<Vec<u16>> = std::sync::Mutex::new(Vec::new());
-    let mut handed_out = HANDED_OUT.lock().unwrap_or_else(|e| e.into_inner());
-    for _ in 0..1000 {
-        let mut h = std::collections::hash_map::RandomState::new().build_hasher();
-        h.write_u32(std::process::id());
-        let port = 20_000 + (h.finish() % 12_000) as u16;
-        if !handed_out.contains(&port) {
-            handed_out.push(port);
-            return port;
-        }
-    }
-    panic!("no port left in 20000..32000");
+    redrock_compat::process::free_port().expect("a free loopback port")
 }
 
 /// A fresh temporary folder, removed on drop.
@@ -69,81 +45,33 @@ pub struct Server {
 }
 
 impl Server {
-    /// `redrock-server` on a free port with its data in `dir` and extra `--name value` args.
+    /// `redrock-server` on a free port with its data in `dir` and extra `--name value` args;
+    /// its stderr is the test's, so a panic in the server shows in the test's output.
     pub fn redrock(dir: &Path, extra: &[&str]) -> Server {
-        Server::start(dir, |port| {
-            let mut command = Command::new(env!("CARGO_BIN_EXE_redrock-server"));
-            command
-                .args(["--port", &port.to_string(), "--bind", "127.0.0.1", "--dir"])
-                .arg(dir)
-                .args(["--loglevel", "warning"])
-                .args(extra)
-                .stdout(Stdio::null())
-                .stderr(Stdio::inherit());
-            command
+        Server::start(env!("CARGO_BIN_EXE_redrock-server"), dir, Stdio::inherit, |port, dir| {
+            let mut args = strings(&["--port", &port.to_string(), "--bind", "127.0.0.1", "--loglevel", "warning"]);
+            args.extend(["--dir".to_string(), dir.display().to_string()]);
+            args.extend(strings(extra));
+            args
         })
     }
 
     /// Debian's `redis-server`, started the same way (no persistence).
     pub fn redis(dir: &Path, extra: &[&str]) -> Server {
-        Server::start(dir, |port| {
-            let mut command = Command::new("redis-server");
-            command
-                .args(["--port", &port.to_string(), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir"])
-                .arg(dir)
-                .args(extra)
-                .stdout(Stdio::null())
-                .stderr(Stdio::null());
-            command
+        let bin = redrock_compat::process::redis_server_bin();
+        Server::start(&bin, dir, Stdio::null, |port, dir| {
+            let mut args =
+                strings(&["--port", &port.to_string(), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"]);
+            args.extend(["--dir".to_string(), dir.display().to_string()]);
+            args.extend(strings(extra));
+            args
         })
     }
 
-    /// Starts `command(port)` on fresh ports until one is ours.
-    fn start(dir: &Path, command: impl Fn(u16) -> Command) -> Server {
-        for _ in 0..START_ATTEMPTS {
-            let port = free_port();
-            let child = command(port).spawn().expect("start the server (apt-get install redis-server)");
-            let mut server = Server { child, port, dir: dir.to_path_buf() };
-            if server.wait_ready() {
-                return server;
-            }
-            // Dropping `server` kills a child that is still trying.
-        }
-        panic!("no server started after {START_ATTEMPTS} ports");
-    }
-
-    /// Waits until the child answers on its port. False when it cannot be ours: it exited (the
-    /// port was taken) or another process answers there.
-    fn wait_ready(&mut self) -> bool {
-        let deadline = Instant::now() + START_TIMEOUT;
-        while Instant::now() < deadline {
-            if let Ok(Some(_)) = self.child.try_wait() {
-                return false;
-            }
-            if let Some(reply) = self.info_server() {
-                // A server behind a password answers NOAUTH without saying who it is; it is ours
-                // if our child is still alive once it answered.
-                let pid = format!("process_id:{}\r\n", self.child.id());
-                let text = String::from_utf8_lossy(&reply);
-                return if text.contains("process_id:") {
-                    text.contains(&pid)
-                } else {
-                    std::thread::sleep(Duration::from_millis(50));
-                    matches!(self.child.try_wait(), Ok(None))
-                };
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        panic!("server on port {} did not start", self.port);
-    }
-
-    /// `INFO server` from whoever listens on the port; `None` when nobody answers (yet).
-    fn info_server(&self) -> Option<Vec<u8>> {
-        let stream = TcpStream::connect(("127.0.0.1", self.port)).ok()?;
-        stream.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
-        let mut conn = Conn { stream, buffer: Vec::new() };
-        conn.send(&[b"INFO", b"server"]);
-        conn.read_reply_or_none()
+    fn start(bin: &str, dir: &Path, stderr: fn() -> Stdio, args: impl Fn(u16, &Path) -> Vec<String>) -> Server {
+        let (child, port) = redrock_compat::process::spawn_on_free_port(bin, dir, args, stderr)
+            .unwrap_or_else(|e| panic!("{e} (apt-get install redis-server)"));
+        Server { child, port, dir: dir.to_path_buf() }
     }
 
     pub fn connect(&self) -> Conn {
@@ -250,6 +178,10 @@ impl Conn {
     pub fn buffered(&self) -> &[u8] {
         &self.buffer
     }
+}
+
+fn strings(args: &[&str]) -> Vec<String> {
+    args.iter().map(|a| a.to_string()).collect()
 }
 
 /// Splits a command line on spaces (tests use simple arguments).
