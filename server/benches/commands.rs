@@ -1,5 +1,5 @@
-//! Hot paths of the server: key encoding, and GET/SET through the whole command layer
-//! (dispatch, table lookup, locks, handler, RocksDB) without the network.
+//! Hot paths of the server: key encoding, the record cache, and GET/SET through the whole
+//! command layer (dispatch, table lookup, locks, handler, RocksDB) without the network.
 
 use bytes::Bytes;
 use criterion::{criterion_group, criterion_main, Criterion};
@@ -7,6 +7,7 @@ use redrock::client::ClientState;
 use redrock::config::Config;
 use redrock::dispatch;
 use redrock::storage::encoding::{encode_f64_ordered, meta_key, sub_key, sub_key_prefix};
+use redrock::storage::record_cache::{Changes, RecordCache};
 
 fn key_encoding(c: &mut Criterion) {
     let mut group = c.benchmark_group("encoding");
@@ -15,6 +16,35 @@ fn key_encoding(c: &mut Criterion) {
         b.iter(|| sub_key(&sub_key_prefix(b"", 0, std::hint::black_box(b"user:000123"), 42), b"field"))
     });
     group.bench_function("score", |b| b.iter(|| encode_f64_ordered(std::hint::black_box(-1.5))));
+    group.finish();
+}
+
+/// The record cache at the size of redis-benchmark's key space (100,000 keys): a hit, a miss,
+/// and a write of a cached key (what a SET of a hot key adds to the RocksDB write).
+fn record_cache(c: &mut Criterion) {
+    const KEYS: usize = 100_000;
+    let cache = RecordCache::new(64 << 20);
+    let keys: Vec<Vec<u8>> = (0..KEYS).map(|i| meta_key(b"", 0, format!("key:{i}").as_bytes())).collect();
+    for key in &keys {
+        let ticket = cache.ticket(key).expect("no write in flight");
+        cache.fill(key, ticket, Some(&[b'x'; 73]));
+    }
+    let mut group = c.benchmark_group("record_cache");
+    let mut i = 0usize;
+    let mut next = || {
+        i = (i + 7919) % KEYS;
+        i
+    };
+    group.bench_function("hit", |b| b.iter(|| cache.get(&keys[next()])));
+    group.bench_function("miss", |b| b.iter(|| cache.get(b"\x00\x00absent")));
+    group.bench_function("write_cached", |b| {
+        b.iter(|| {
+            let mut changes = Changes::default();
+            changes.put(&keys[next()], &[b'y'; 73]);
+            let flight = cache.begin_write(&changes);
+            cache.end_write(flight, changes, true);
+        })
+    });
     group.finish();
 }
 
@@ -48,5 +78,5 @@ fn command_layer(c: &mut Criterion) {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
-criterion_group!(benches, key_encoding, command_layer);
+criterion_group!(benches, key_encoding, record_cache, command_layer);
 criterion_main!(benches);
