@@ -21,7 +21,9 @@ thread_local! {
 
 pub struct KeyLocks {
     stripes: Vec<Mutex<()>>,
-    hasher: std::collections::hash_map::RandomState,
+    /// aHash, not SipHash: a stripe is hashed per key per command, and SipHash showed in
+    /// pipelined profiles; aHash's keys are random per process, so stripes stay unguessable.
+    hasher: ahash::RandomState,
 }
 
 /// Held locks; released on drop.

@@ -295,7 +295,18 @@ impl Storage {
         let tickets: Vec<_> =
             if cached { unknown.iter().map(|key| self.records.ticket(key)).collect() } else { Vec::new() };
         let handle = self.cf(cf);
-        let mut from_db = self.db.batched_multi_get_cf(&handle, &unknown, false).into_iter().zip(unknown.iter());
+        let from_db: Vec<std::result::Result<Option<Vec<u8>>, rocksdb::Error>> = match unknown[..] {
+            // RocksDB's MultiGet sets up per-file batches that one key does not repay (HSET and
+            // ZADD of one member read through here).
+            [key] => vec![self.db.get_cf(&handle, key)],
+            _ => self
+                .db
+                .batched_multi_get_cf(&handle, &unknown, false)
+                .into_iter()
+                .map(|read| read.map(|slice| slice.map(|s| s.to_vec())))
+                .collect(),
+        };
+        let mut from_db = from_db.into_iter().zip(unknown.iter());
         let mut tickets = tickets.into_iter();
         found
             .into_iter()
@@ -303,7 +314,7 @@ impl Storage {
                 Some(value) => Ok(value),
                 None => {
                     let (read, key) = from_db.next().expect("one answer per key");
-                    let record = read?.map(|slice| slice.to_vec());
+                    let record = read?;
                     if let Some(ticket) = tickets.next().flatten() {
                         self.records.fill(key, ticket, record.as_deref());
                     }

@@ -23,7 +23,6 @@
 //! their keys' locks (locks.rs), so only lock-free readers can see that, as if they had read
 //! just before the write. The model test below steps readers and writers in every order.
 
-use std::hash::BuildHasher;
 use std::sync::Mutex;
 
 use bytes::Bytes;
@@ -126,7 +125,8 @@ pub struct RecordCache {
     /// `None` when the cache is off (size 0).
     entries: Option<Cache<Box<[u8]>, Option<Bytes>, RecordWeight>>,
     stripes: Box<[Mutex<Stripe>]>,
-    hasher: std::collections::hash_map::RandomState,
+    /// aHash, as the key locks (locks.rs): hashed per key per read and write.
+    hasher: ahash::RandomState,
 }
 
 impl RecordCache {
