@@ -129,6 +129,22 @@ fn answers_as(port: u16, pid: u32) -> Option<bool> {
     info.fields.get("process_id").map(|p| p.parse::<u32>().ok() == Some(pid))
 }
 
+/// `--port P --bind 127.0.0.1 --dir D`, which Redis and Redrock both take: every server
+/// started here listens on loopback only, with its files in `dir`.
+pub fn loopback_args(port: u16, dir: &Path) -> Vec<String> {
+    let port = port.to_string();
+    let dir = dir.display().to_string();
+    ["--port", &port, "--bind", "127.0.0.1", "--dir", &dir].map(String::from).to_vec()
+}
+
+/// A real Redis's arguments: [`loopback_args`], no persistence, in the foreground, then `extra`.
+pub fn redis_args(port: u16, dir: &Path, extra: &[&str]) -> Vec<String> {
+    let mut args = loopback_args(port, dir);
+    let no_persistence = ["--save", "", "--appendonly", "no", "--daemonize", "no"];
+    args.extend(no_persistence.iter().chain(extra).map(|s| s.to_string()));
+    args
+}
+
 /// How long a child whose server does not say its pid must stay alive to be trusted as the
 /// one answering: a child that lost the port exits at once.
 const ALIVE_GRACE: Duration = Duration::from_millis(50);
@@ -193,41 +209,12 @@ impl ServerProcess {
 
     /// A `redis-server` binary of one's choice, started like [`ServerProcess::redis`].
     pub fn start_redis(bin: &str, extra: &[&str]) -> Result<ServerProcess, ProcessError> {
-        Self::start(bin, |port, dir| {
-            let mut args: Vec<String> = [
-                "--port",
-                &port.to_string(),
-                "--bind",
-                "127.0.0.1",
-                "--dir",
-                &dir.display().to_string(),
-                "--save",
-                "",
-                "--appendonly",
-                "no",
-                "--daemonize",
-                "no",
-            ]
-            .iter()
-            .map(|s| s.to_string())
-            .collect();
-            args.extend(extra.iter().map(|s| s.to_string()));
-            args
-        })
+        Self::start(bin, |port, dir| redis_args(port, dir, extra))
     }
 
     /// Redrock (or any server taking the same flags): `--port P --bind 127.0.0.1 --dir D`.
     pub fn redrock(bin: &Path) -> Result<ServerProcess, ProcessError> {
-        Self::start(&bin.display().to_string(), |port, dir| {
-            vec![
-                "--port".into(),
-                port.to_string(),
-                "--bind".into(),
-                "127.0.0.1".into(),
-                "--dir".into(),
-                dir.display().to_string(),
-            ]
-        })
+        Self::start(&bin.display().to_string(), loopback_args)
     }
 
     pub fn start(bin: &str, args: impl Fn(u16, &Path) -> Vec<String>) -> Result<ServerProcess, ProcessError> {

@@ -28,9 +28,10 @@ pub struct Workers {
 impl Workers {
     /// Starts `count` worker threads (at least one). They stop at shutdown (`Shared::shutdown`).
     pub fn start(shared: &Arc<Shared>, count: usize) -> std::io::Result<Workers> {
-        let mut inboxes = Vec::with_capacity(count.max(1));
-        let mut running = Vec::with_capacity(count.max(1));
-        for index in 0..count.max(1) {
+        let count = count.max(1);
+        let mut inboxes = Vec::with_capacity(count);
+        let mut running = Vec::with_capacity(count);
+        for index in 0..count {
             let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
             let (sender, mut accepted) = mpsc::unbounded_channel::<std::net::TcpStream>();
             let shared = shared.clone();
@@ -78,15 +79,16 @@ impl Workers {
             Err(e) => return tracing::warn!(error = %e, "cannot hand over an accepted connection"),
         };
         let index = self.next.fetch_add(1, Ordering::Relaxed) % self.inboxes.len();
-        // A worker's receiver lives as long as the process: the send cannot fail.
+        // The send fails only once the worker has stopped at shutdown; the stream is then
+        // dropped, which closes it.
         let _ = self.inboxes[index].send(stream);
     }
 }
 
 /// `workers 0`: half the cores, at least one. The other half is left to RocksDB's flush and
 /// compaction threads and to clients on the same host; on docs/BENCHMARKS.md's 2-core machine
-/// one worker beats two at `-P 1` on every test, because a second worker takes its core from
-/// the benchmark client.
+/// one worker beats two at `-P 1` on every test but MSET, because a second worker takes its
+/// core from the benchmark client.
 pub fn default_count() -> usize {
     std::thread::available_parallelism().map(|cores| cores.get() / 2).unwrap_or(1).max(1)
 }

@@ -29,15 +29,15 @@
 use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
 
-/// The records of one column family in the overlay. aHash, not SipHash: every deferred write
-/// is indexed and every read of a session looks here (SipHash was 4% of a pipelined LPUSH);
-/// the map is bounded by the session (`MAX_DEFERRED_BYTES`), so flooding it buys nothing.
-pub type CfRecords = HashMap<Vec<u8>, Option<Vec<u8>>, ahash::RandomState>;
-
 use rocksdb::WriteBatch;
 
 use super::record_cache::Changes;
 use super::{Cf, StorageError};
+
+/// The records of one column family in the overlay. aHash, not SipHash: every deferred write
+/// is indexed and every read of a session looks here (SipHash was 4% of a pipelined LPUSH);
+/// the map is bounded by the session (`MAX_DEFERRED_BYTES`), so flooding it buys nothing.
+pub type CfRecords = HashMap<Vec<u8>, Option<Vec<u8>>, ahash::RandomState>;
 
 /// Bytes before the first record of a batch: sequence and count.
 const HEADER_BYTES: usize = 12;

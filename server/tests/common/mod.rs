@@ -11,10 +11,12 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
+use redrock_compat::process;
+
 /// A loopback port nobody listens on now, never handed out twice in this process (see
 /// `redrock_compat::process::free_port`: probed by connecting, never by listening).
 pub fn free_port() -> u16 {
-    redrock_compat::process::free_port().expect("a free loopback port")
+    process::free_port().expect("a free loopback port")
 }
 
 /// A fresh temporary folder, removed on drop.
@@ -49,27 +51,19 @@ impl Server {
     /// its stderr is the test's, so a panic in the server shows in the test's output.
     pub fn redrock(dir: &Path, extra: &[&str]) -> Server {
         Server::start(env!("CARGO_BIN_EXE_redrock-server"), dir, Stdio::inherit, |port, dir| {
-            let mut args = strings(&["--port", &port.to_string(), "--bind", "127.0.0.1", "--loglevel", "warning"]);
-            args.extend(["--dir".to_string(), dir.display().to_string()]);
-            args.extend(strings(extra));
+            let mut args = process::loopback_args(port, dir);
+            args.extend(["--loglevel", "warning"].iter().chain(extra).map(|s| s.to_string()));
             args
         })
     }
 
     /// Debian's `redis-server`, started the same way (no persistence).
     pub fn redis(dir: &Path, extra: &[&str]) -> Server {
-        let bin = redrock_compat::process::redis_server_bin();
-        Server::start(&bin, dir, Stdio::null, |port, dir| {
-            let mut args =
-                strings(&["--port", &port.to_string(), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"]);
-            args.extend(["--dir".to_string(), dir.display().to_string()]);
-            args.extend(strings(extra));
-            args
-        })
+        Server::start(&process::redis_server_bin(), dir, Stdio::null, |port, dir| process::redis_args(port, dir, extra))
     }
 
     fn start(bin: &str, dir: &Path, stderr: fn() -> Stdio, args: impl Fn(u16, &Path) -> Vec<String>) -> Server {
-        let (child, port) = redrock_compat::process::spawn_on_free_port(bin, dir, args, stderr)
+        let (child, port) = process::spawn_on_free_port(bin, dir, args, stderr)
             .unwrap_or_else(|e| panic!("{e} (apt-get install redis-server)"));
         Server { child, port, dir: dir.to_path_buf() }
     }
@@ -178,10 +172,6 @@ impl Conn {
     pub fn buffered(&self) -> &[u8] {
         &self.buffer
     }
-}
-
-fn strings(args: &[&str]) -> Vec<String> {
-    args.iter().map(|a| a.to_string()).collect()
 }
 
 /// Splits a command line on spaces (tests use simple arguments).
