@@ -356,14 +356,34 @@ impl Storage {
     /// Applies `batch` atomically, durable according to the configured [`Durability`]; while
     /// this thread defers (deferred.rs), joins it to the deferred writes instead.
     pub fn write(&self, batch: Batch<'_>) -> Result<()> {
-        if batch.inner.is_empty() {
+        if batch.is_empty() {
             return Ok(());
         }
-        if let Some((not_deferred, metadata)) = deferred::defer(batch.inner, batch.ops, batch.metadata) {
-            self.write_batch(not_deferred, metadata)?;
+        let writes = match batch.ops {
+            Some(ops) => deferred::Writes::Ops(ops),
+            None => deferred::Writes::Batch(batch.inner),
+        };
+        if let Some((writes, metadata)) = deferred::defer(writes, batch.metadata) {
+            let batch = match writes {
+                deferred::Writes::Ops(ops) => self.batch_of(ops, 0),
+                deferred::Writes::Batch(batch) => batch,
+            };
+            self.write_batch(batch, metadata)?;
         }
         written::record(batch.written);
         Ok(())
+    }
+
+    /// The RocksDB batch of `ops`, in order, with room for `capacity_bytes` of records.
+    fn batch_of(&self, ops: Vec<deferred::Op>, capacity_bytes: usize) -> WriteBatch {
+        let mut batch = WriteBatch::with_capacity_bytes(deferred::HEADER_BYTES + capacity_bytes);
+        for op in ops {
+            match op.value {
+                Some(value) => batch.put_cf(&self.cf(op.cf), op.key, value),
+                None => batch.delete_cf(&self.cf(op.cf), op.key),
+            }
+        }
+        batch
     }
 
     /// Lands this thread's deferred writes for a read the overlay cannot serve. A failure is
@@ -380,11 +400,11 @@ impl Storage {
 
     /// Writes what this thread deferred so far, as one batch; deferring goes on.
     pub fn commit_deferred(&self) -> Result<()> {
-        let Some(deferred::Landing { records, metadata }) = deferred::take() else { return Ok(()) };
-        let batch = match records {
-            deferred::Records::Joined(batch) => batch,
-            deferred::Records::Latest(records) => {
-                let mut batch = WriteBatch::default();
+        let Some(deferred::Landing { head, tail, metadata, bytes }) = deferred::take() else { return Ok(()) };
+        let mut batch = match head {
+            deferred::Head::InOrder(ops) => self.batch_of(ops, bytes),
+            deferred::Head::Latest(records) => {
+                let mut batch = WriteBatch::with_capacity_bytes(deferred::HEADER_BYTES + bytes);
                 for (cf, records) in records {
                     let handle = self.cf(cf);
                     for (key, value) in records {
@@ -397,6 +417,14 @@ impl Storage {
                 batch
             }
         };
+        if !tail.is_empty() {
+            let mut batches = vec![batch];
+            batches.extend(tail.into_iter().map(|writes| match writes {
+                deferred::Writes::Ops(ops) => self.batch_of(ops, 0),
+                deferred::Writes::Batch(batch) => batch,
+            }));
+            batch = deferred::join(&batches);
+        }
         self.write_batch(batch, metadata)
     }
 
@@ -502,7 +530,8 @@ pub struct Batch<'a> {
     inner: WriteBatch,
     /// The user keys this batch changes (see written.rs).
     written: written::Written,
-    /// Its writes, for the overlay of deferred writes, while its thread defers (deferred.rs);
+    /// Its writes while its thread defers (deferred.rs), `inner` staying empty: the overlay
+    /// of deferred writes takes them, and the landing builds one RocksDB batch of them all.
     /// `None` otherwise, or once it holds a write the overlay cannot describe.
     ops: Option<Vec<deferred::Op>>,
     /// Its writes of metadata records, for the record cache.
@@ -512,30 +541,28 @@ pub struct Batch<'a> {
 impl Batch<'_> {
     pub fn put(&mut self, cf: Cf, key: &[u8], value: &[u8]) {
         self.note(cf, key);
-        self.record(cf, key, Some(value));
-        if cf == Cf::Metadata {
-            self.cache_put(key, value);
-        }
-        self.inner.put_cf(&self.storage.cf(cf), key, value);
+        self.put_unobserved(cf, key, value);
     }
 
     /// A put that changes nothing a client can read (an encoding hint): not recorded as a
     /// modification of its key (storage/written.rs).
     pub fn put_unobserved(&mut self, cf: Cf, key: &[u8], value: &[u8]) {
-        self.record(cf, key, Some(value));
         if cf == Cf::Metadata {
             self.cache_put(key, value);
         }
-        self.inner.put_cf(&self.storage.cf(cf), key, value);
+        if !self.record(cf, key, Some(value)) {
+            self.inner.put_cf(&self.storage.cf(cf), key, value);
+        }
     }
 
     pub fn delete(&mut self, cf: Cf, key: &[u8]) {
         self.note(cf, key);
-        self.record(cf, key, None);
         if cf == Cf::Metadata {
             self.metadata.delete(key);
         }
-        self.inner.delete_cf(&self.storage.cf(cf), key);
+        if !self.record(cf, key, None) {
+            self.inner.delete_cf(&self.storage.cf(cf), key);
+        }
     }
 
     /// Deletes `[from, to)`; `from` is a database prefix (`[ns_len][ns][db]`) or a key.
@@ -546,7 +573,10 @@ impl Batch<'_> {
         if cf == Cf::Metadata {
             self.metadata.delete_range();
         }
-        self.ops = None;
+        // From here the batch is RocksDB's: what the overlay would have described goes first.
+        if let Some(ops) = self.ops.take() {
+            self.inner = self.storage.batch_of(ops, 0);
+        }
         self.inner.delete_range_cf(&self.storage.cf(cf), from, to);
     }
 
@@ -558,10 +588,12 @@ impl Batch<'_> {
         }
     }
 
-    fn record(&mut self, cf: Cf, key: &[u8], value: Option<&[u8]>) {
-        if let Some(ops) = &mut self.ops {
-            ops.push(deferred::Op { cf, key: key.to_vec(), value: value.map(<[u8]>::to_vec) });
-        }
+    /// Keeps a write as a record while the batch is one the overlay describes; false when
+    /// it goes into the RocksDB batch instead.
+    fn record(&mut self, cf: Cf, key: &[u8], value: Option<&[u8]>) -> bool {
+        let Some(ops) = &mut self.ops else { return false };
+        ops.push(deferred::Op { cf, key: key.to_vec(), value: value.map(<[u8]>::to_vec) });
+        true
     }
 
     fn note(&mut self, cf: Cf, key: &[u8]) {
@@ -573,7 +605,7 @@ impl Batch<'_> {
     }
 
     pub fn is_empty(&self) -> bool {
-        self.inner.is_empty()
+        self.inner.is_empty() && self.ops.as_ref().is_none_or(Vec::is_empty)
     }
 }
 
