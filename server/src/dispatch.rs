@@ -130,7 +130,8 @@ fn execute_checked(
         return Error::AdminRequired.into();
     }
     if spec.flags & flag::DENYOOM != 0 {
-        let max_db_size_gb = shared.config().get_u64("max-db-size");
+        let max_db_size_gb =
+            shared.disk_quota.limit_gb(shared.config_generation(), || shared.config().get_u64("max-db-size"));
         if let Err(e) = shared.disk_quota.check(max_db_size_gb, || shared.storage.approximate_size_bytes()) {
             client.flag_transaction();
             return e.into();

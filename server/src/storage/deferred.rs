@@ -135,6 +135,10 @@ impl Joined {
     }
 
     fn index(&mut self) {
+        if let Some(first) = self.unindexed.first() {
+            // Sized once for the writes at hand (mostly of one column family), not grown.
+            self.overlay.entry(first.cf).or_default().reserve(self.unindexed.len());
+        }
         for op in self.unindexed.drain(..) {
             self.overlay.entry(op.cf).or_default().insert(op.key, op.value);
         }

@@ -65,6 +65,11 @@ impl Written {
     }
 
     fn append(&mut self, other: Written) {
+        // Mostly one batch per command: taken over whole, not copied key by key.
+        if self.is_empty() {
+            *self = other;
+            return;
+        }
         for (ns, db, key) in other.keys {
             self.push(&ns, db, &key);
         }
