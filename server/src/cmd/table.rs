@@ -8,8 +8,10 @@ use super::{CommandSpec, FAMILIES};
 /// Longest command name looked up; longer names are unknown without hashing them.
 const MAX_COMMAND_NAME_LEN: usize = 64;
 
-static TABLE: LazyLock<HashMap<&'static str, &'static CommandSpec>> = LazyLock::new(|| {
-    let mut table = HashMap::new();
+/// aHash, not SipHash: every request looks its name up here, and the table is fixed, so no
+/// client can flood it.
+static TABLE: LazyLock<HashMap<&'static str, &'static CommandSpec, ahash::RandomState>> = LazyLock::new(|| {
+    let mut table = HashMap::default();
     for family in FAMILIES {
         for spec in family.iter() {
             let previous = table.insert(spec.name, spec);
