@@ -2,8 +2,6 @@
 //! Reading or writing one field is one point read (HGET, HEXISTS, HSTRLEN) or a batched
 //! point read of the fields named (HMGET, HSET); only whole-hash commands iterate.
 
-use std::collections::HashSet;
-
 use super::collection::{self, CompactEncoding, Live};
 use crate::db::Db;
 use crate::error::{Error, Result};
@@ -39,7 +37,7 @@ pub fn set(db: &Db<'_>, key: &[u8], pairs: &[(&[u8], &[u8])], only_new: bool) ->
     let mut live = collection::open_for_write(db, key, KeyType::Hash)?;
     let existing = if live.is_new { vec![None; pairs.len()] } else { live.multi_get(db, pairs.iter().map(|p| p.0))? };
     let mut batch = db.storage.batch();
-    let mut created_fields: HashSet<&[u8]> = HashSet::new();
+    let mut created_fields: super::SeenMembers = Default::default();
     for ((field, value), old) in pairs.iter().zip(existing) {
         let is_new = old.is_none() && !created_fields.contains(field);
         if only_new && !is_new {
@@ -67,7 +65,7 @@ pub fn delete(db: &Db<'_>, key: &[u8], fields: &[&[u8]]) -> Result<u64> {
     };
     let existing = live.multi_get(db, fields.iter().copied())?;
     let mut batch = db.storage.batch();
-    let mut deleted: HashSet<&[u8]> = HashSet::new();
+    let mut deleted: super::SeenMembers = Default::default();
     for (field, old) in fields.iter().zip(existing) {
         if old.is_some() && deleted.insert(field) {
             batch.delete(Cf::SubKeys, &live.sub_key(field));

@@ -2,7 +2,7 @@
 //! metadata. Membership is one point read (SISMEMBER) or a batched point read (SMISMEMBER,
 //! SADD, SREM); the algebra (SINTER, SUNION, SDIFF) iterates only what it must.
 
-use std::collections::{BTreeSet, HashSet};
+use std::collections::BTreeSet;
 
 use super::collection::{self, CompactEncoding, Live};
 use crate::db::Db;
@@ -27,7 +27,7 @@ pub fn add(db: &Db<'_>, key: &[u8], members: &[&[u8]]) -> Result<u64> {
     let mut live = collection::open_for_write(db, key, KeyType::Set)?;
     let existing = if live.is_new { vec![None; members.len()] } else { live.multi_get(db, members.iter().copied())? };
     let mut batch = db.storage.batch();
-    let mut added: HashSet<&[u8]> = HashSet::new();
+    let mut added: super::SeenMembers = Default::default();
     for (member, old) in members.iter().zip(existing) {
         if old.is_none() && added.insert(member) {
             batch.put(Cf::SubKeys, &live.sub_key(member), b"");
@@ -49,7 +49,7 @@ pub fn remove(db: &Db<'_>, key: &[u8], members: &[&[u8]]) -> Result<u64> {
     };
     let existing = live.multi_get(db, members.iter().copied())?;
     let mut batch = db.storage.batch();
-    let mut removed: HashSet<&[u8]> = HashSet::new();
+    let mut removed: super::SeenMembers = Default::default();
     for (member, old) in members.iter().zip(existing) {
         if old.is_some() && removed.insert(member) {
             batch.delete(Cf::SubKeys, &live.sub_key(member));

@@ -311,7 +311,7 @@ pub struct ZSetWriter<'a> {
     /// A new incarnation has no stored members to read.
     fresh: bool,
     /// Members whose current score is known (written by this command, or prefetched).
-    known: HashMap<Vec<u8>, Option<f64>>,
+    known: HashMap<Vec<u8>, Option<f64>, ahash::RandomState>,
     batch: Batch<'a>,
 }
 
@@ -326,7 +326,7 @@ impl<'a> ZSetWriter<'a> {
                 meta: zset.meta,
                 prefix: zset.prefix,
                 fresh: false,
-                known: HashMap::new(),
+                known: HashMap::default(),
                 batch: db.storage.batch(),
             },
             None => Self::replacing(db, key),
@@ -343,7 +343,7 @@ impl<'a> ZSetWriter<'a> {
             prefix: db.sub_prefix(key, version),
             size: 0,
             fresh: true,
-            known: HashMap::new(),
+            known: HashMap::default(),
             batch: db.storage.batch(),
         }
     }
