@@ -114,7 +114,7 @@ pub type Result<T> = std::result::Result<T, StorageError>;
 /// Size of one partition of an SST file's filter and index.
 const METADATA_PARTITION_BYTES: usize = 4096;
 
-/// Share of a metadata memtable's memory given to its bloom filter.
+/// Share of a memtable's memory given to its bloom filter.
 const MEMTABLE_BLOOM_RATIO: f64 = 0.02;
 
 /// Tuning that has a config parameter.
@@ -195,8 +195,16 @@ impl Storage {
             cf_options.set_block_based_table_factory(&table);
             cf_options.set_write_buffer_size(options.write_buffer_bytes / Cf::ALL.len());
             match cf {
-                Cf::SubKeys | Cf::ZSetScore => cf_options
-                    .set_compaction_filter("redrock-stale-sub-keys", compaction::sub_key_filter(handle.clone())),
+                Cf::SubKeys | Cf::ZSetScore => {
+                    cf_options
+                        .set_compaction_filter("redrock-stale-sub-keys", compaction::sub_key_filter(handle.clone()));
+                    // HSET, SADD and ZADD read whether each member exists; a new one is in
+                    // no memtable, and the filter answers for it without the skiplist search
+                    // (callgrind, pipelined: HSET 23.4 k -> 20.6 k instructions, SADD 21.8 k
+                    // -> 19.3 k, ZADD 32.0 k -> 29.8 k).
+                    cf_options.set_memtable_whole_key_filtering(true);
+                    cf_options.set_memtable_prefix_bloom_ratio(MEMTABLE_BLOOM_RATIO);
+                }
                 Cf::Metadata => {
                     // Every command reads metadata first. Once a dataset outgrows the memtables,
                     // most keys live in SST files, and a whole-key bloom filter in each memtable
