@@ -66,7 +66,8 @@ for p, d, t in keys:
 PY
 )"
 mkdir -p docs
-# The "## " sections belong to ci/bench-dataset.sh and ci/bench-collections.sh: keep them.
+# The "## " sections belong to ci/bench-dataset.sh, ci/bench-collections.sh and
+# ci/bench-instructions.sh: keep them.
 other_sections="$( [ -f docs/BENCHMARKS.md ] && sed -n '/^## /,$p' docs/BENCHMARKS.md || true)"
 {
   echo "# Benchmarks"
