@@ -86,12 +86,16 @@ async fn run(shared: &Arc<Shared>, client: &mut ClientState, stream: &mut TcpStr
             }
         };
         let n = tokio::select! {
+            // The read first: a busy client's next request is already there, and then the
+            // other branches are never polled (that polling was ~450 of a GET's 11,500
+            // instructions at `-P 1`). A kill or a shutdown is also checked right after.
+            biased;
             n = read => n?,
             _ = handle.kill_signal.notified() => return Ok(()),
             _ = shutdown.changed() => return Ok(()),
             _ = idle => return Ok(()),
         };
-        if n == 0 || handle.killed.load(std::sync::atomic::Ordering::SeqCst) {
+        if n == 0 || handle.killed.load(std::sync::atomic::Ordering::SeqCst) || shutdown.has_changed().unwrap_or(true) {
             return Ok(());
         }
         Stats::add(&shared.stats.net_input_bytes, n as u64);
