@@ -5,6 +5,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::shared::{Shared, Stats};
+use crate::storage::metadata::has_expiry;
 use crate::storage::{now_ms, Cf, Metadata};
 
 /// Metadata records examined per tick; bounds the work one tick can do.
@@ -14,26 +15,72 @@ pub const ACTIVE_EXPIRE_KEYS_PER_TICK: usize = 2_000;
 pub const ACTIVE_EXPIRE_KEYS_PER_BATCH: usize = 128;
 
 pub async fn active_expire_cycle(shared: Arc<Shared>) {
-    let mut resume: Vec<u8> = Vec::new();
+    let mut walk = Walk::default();
     loop {
         let hz = shared.config().get_u64("hz").max(1);
         tokio::time::sleep(Duration::from_millis(1000 / hz)).await;
-        match expire_some(&shared, &resume) {
-            Ok(next) => resume = next,
-            Err(e) => {
-                tracing::error!(error = %e, "active expiry failed");
-                resume.clear();
-            }
+        if let Err(e) = walk.tick(&shared) {
+            tracing::error!(error = %e, "active expiry failed");
+            walk = Walk::default();
         }
     }
 }
 
+/// The walk over the metadata records, between ticks. A pass that met no record with an
+/// expiry, while none was written, leaves the walk resting until one is: Redis samples only
+/// the keys that have an expiry, and a dataset without any (10 M strings) no longer has
+/// every record read again every few minutes, nor its block cache churned by the reading.
+#[derive(Default)]
+pub struct Walk {
+    /// Where the next tick resumes; empty: a new pass.
+    resume: Vec<u8>,
+    /// `Storage::volatile_writes` when this pass began.
+    writes_at_start: u64,
+    /// Whether this pass met a record with an expiry.
+    met_volatile: bool,
+    /// Resting while `Storage::volatile_writes` is this.
+    resting_at: Option<u64>,
+}
+
+impl Walk {
+    /// One tick of the walk, unless it rests; whether it walked.
+    pub fn tick(&mut self, shared: &Shared) -> Result<bool, crate::storage::StorageError> {
+        let writes = shared.storage.volatile_writes();
+        if self.resting_at == Some(writes) {
+            return Ok(false);
+        }
+        self.resting_at = None;
+        if self.resume.is_empty() {
+            // Read before the pass reads any record: an expiry written during the pass, even
+            // behind it, moves the count and keeps the walk going.
+            self.writes_at_start = writes;
+            self.met_volatile = false;
+        }
+        let progress = expire_some(shared, &self.resume)?;
+        self.met_volatile |= progress.met_volatile;
+        self.resume = progress.resume;
+        if self.resume.is_empty() && !self.met_volatile && shared.storage.volatile_writes() == self.writes_at_start {
+            self.resting_at = Some(self.writes_at_start);
+        }
+        Ok(true)
+    }
+}
+
+/// What one tick of the walk saw.
+pub struct Progress {
+    /// Where the next tick resumes (empty = from the start).
+    pub resume: Vec<u8>,
+    /// Whether a record it examined has an expiry (expired or not).
+    pub met_volatile: bool,
+}
+
 /// Examines up to [`ACTIVE_EXPIRE_KEYS_PER_TICK`] records from `resume` on and deletes the
-/// expired ones; returns where the next tick resumes (empty = from the start).
-pub fn expire_some(shared: &Shared, resume: &[u8]) -> Result<Vec<u8>, crate::storage::StorageError> {
+/// expired ones.
+pub fn expire_some(shared: &Shared, resume: &[u8]) -> Result<Progress, crate::storage::StorageError> {
     let now = now_ms();
     let mut expired = Vec::new();
     let mut next = Vec::new();
+    let mut met_volatile = false;
     {
         let mut it = shared.storage.iter(Cf::Metadata, resume, None);
         it.seek(resume);
@@ -44,6 +91,7 @@ pub fn expire_some(shared: &Shared, resume: &[u8]) -> Result<Vec<u8>, crate::sto
                 break;
             }
             seen += 1;
+            met_volatile |= has_expiry(v);
             if Metadata::decode(v).map(|m| m.is_expired(now)).unwrap_or(false) {
                 expired.push(k.to_vec());
             }
@@ -68,7 +116,7 @@ pub fn expire_some(shared: &Shared, resume: &[u8]) -> Result<Vec<u8>, crate::sto
             delete_if_still_expired(shared, ns, db, chunk)?;
         }
     }
-    Ok(next)
+    Ok(Progress { resume: next, met_volatile })
 }
 
 /// Deletes the records of `run` (metadata keys of one namespace and db) that are still

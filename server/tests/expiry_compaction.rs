@@ -7,7 +7,7 @@ mod common;
 
 use redrock::config::Config;
 use redrock::db::Db;
-use redrock::expire::expire_some;
+use redrock::expire::{expire_some, Walk};
 use redrock::shared::Shared;
 use redrock::storage::encoding::sub_key;
 use redrock::storage::metadata::encode_string;
@@ -18,6 +18,37 @@ use common::TempDir;
 fn open(dir: &TempDir) -> Shared {
     let storage = Storage::open(&dir.0, &StorageOptions::default()).expect("open storage");
     Shared::new(storage, Config::default()).expect("shared state")
+}
+
+#[test]
+fn the_expiry_walk_rests_while_no_key_can_expire() {
+    let dir = TempDir::new("expiry-walk-rests");
+    let shared = open(&dir);
+    let db = shared.db(b"", 0);
+    let put = |key: &[u8], expire_ms: u64| {
+        let mut batch = shared.storage.batch();
+        batch.put(Cf::Metadata, &db.meta_key(key), &encode_string(expire_ms, b"v"));
+        shared.storage.write(batch).unwrap();
+    };
+    for i in 0..10 {
+        put(format!("persistent:{i}").as_bytes(), 0);
+    }
+    let mut walk = Walk::default();
+    assert!(walk.tick(&shared).unwrap(), "the first pass walks");
+    assert!(!walk.tick(&shared).unwrap(), "a pass met no expiry: the walk rests");
+    assert!(!walk.tick(&shared).unwrap(), "and goes on resting");
+
+    put(b"expired", now_ms() - 1_000);
+    assert!(walk.tick(&shared).unwrap(), "an expiry written wakes it");
+    assert!(shared.storage.get(Cf::Metadata, &db.meta_key(b"expired")).unwrap().is_none(), "deleted");
+    assert!(walk.tick(&shared).unwrap(), "that pass met an expiry: one more pass");
+    assert!(!walk.tick(&shared).unwrap(), "none left: it rests again");
+
+    put(b"later", now_ms() + 3_600_000);
+    for _ in 0..3 {
+        assert!(walk.tick(&shared).unwrap(), "a key that will expire keeps it walking");
+    }
+    assert!(db.lookup(b"later").unwrap().is_some());
 }
 
 /// Writes a collection of `key_type` under `key` with `members` as sub-keys (in `default`
@@ -91,7 +122,7 @@ fn active_expiry_deletes_expired_metadata_records() {
 
     let mut resume = Vec::new();
     loop {
-        resume = expire_some(&shared, &resume).expect("expiry tick");
+        resume = expire_some(&shared, &resume).expect("expiry tick").resume;
         if resume.is_empty() {
             break;
         }

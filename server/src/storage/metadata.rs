@@ -174,6 +174,11 @@ impl Metadata {
     }
 }
 
+/// Whether an encoded record has an expiry, read from its header alone.
+pub fn has_expiry(record: &[u8]) -> bool {
+    record.get(1..HEADER_LEN).is_some_and(|expire_ms| expire_ms.iter().any(|&b| b != 0))
+}
+
 /// Encodes a string's record: header then the bytes.
 pub fn encode_string(expire_ms: u64, value: &[u8]) -> Vec<u8> {
     let mut out = Vec::with_capacity(HEADER_LEN + value.len());

@@ -154,6 +154,9 @@ pub struct Storage {
     wal_flush: Mutex<()>,
     /// Metadata records, in front of the database.
     records: RecordCache,
+    /// Metadata records with an expiry written so far: the active expiry walk rests while
+    /// no key can expire, and wakes when this moves (expire.rs).
+    volatile_writes: AtomicU64,
 }
 
 impl Storage {
@@ -236,6 +239,7 @@ impl Storage {
             wal_flushed: AtomicU64::new(0),
             wal_flush: Mutex::new(()),
             records: RecordCache::new(options.record_cache_bytes),
+            volatile_writes: AtomicU64::new(0),
         })
     }
 
@@ -505,6 +509,12 @@ impl Storage {
         self.db.cancel_all_background_work(true);
     }
 
+    /// How many metadata records with an expiry were written since open (counted when their
+    /// batch is built, so before they land).
+    pub fn volatile_writes(&self) -> u64 {
+        self.volatile_writes.load(Ordering::SeqCst)
+    }
+
     /// Keys in the record cache, and the bytes they count against `record-cache-size`.
     pub fn record_cache_usage(&self) -> (u64, u64) {
         self.records.usage()
@@ -561,6 +571,9 @@ impl Batch<'_> {
     pub fn put_unobserved(&mut self, cf: Cf, key: &[u8], value: &[u8]) {
         if cf == Cf::Metadata {
             self.cache_put(key, value);
+            if metadata::has_expiry(value) {
+                self.storage.volatile_writes.fetch_add(1, Ordering::SeqCst);
+            }
         }
         if !self.record(cf, key, Some(value)) {
             self.inner.put_cf(&self.storage.cf(cf), key, value);
