@@ -19,26 +19,17 @@ REQUESTS="${REQUESTS:-20000}"
 command -v valgrind >/dev/null || apt-get install -y -qq valgrind
 . ci/bench-lib.sh
 
-# under_callgrind NAME COMMAND...: starts COMMAND under callgrind (its pid is the server's),
-# prints the pid.
-under_callgrind() {
-  local name=$1; shift
-  valgrind --tool=callgrind --callgrind-out-file="$work/$name.out" "$@" >/dev/null 2>&1 &
-  echo $!
-}
+# Both under callgrind (the pid is the server's), each writing its own counts; starting
+# under valgrind takes seconds.
+callgrind() { echo "valgrind --tool=callgrind --callgrind-out-file=$work/$1.out"; }
 redis_port=$(free_port)
-mkdir -p "$work/redis" "$work/redrock"
-redis_pid=$(under_callgrind redis redis-server --port "$redis_port" --bind 127.0.0.1 \
-  --save '' --appendonly no --hz 1 --dir "$work/redis")
+redis_pid=$(LAUNCH="$(callgrind redis)" REDIS_ARGS="--hz 1" start_redis "$redis_port")
 pids+=("$redis_pid")
 redrock_port=$(free_port)
-redrock_pid=$(under_callgrind redrock "$SERVER" --port "$redrock_port" --bind 127.0.0.1 \
-  --dir "$work/redrock" --loglevel warning --hz 1)
+redrock_pid=$(LAUNCH="$(callgrind redrock)" REDROCK_ARGS="--hz 1" start_redrock "$redrock_port")
 pids+=("$redrock_pid")
-# Under valgrind, starting takes seconds.
-for port in "$redis_port" "$redrock_port"; do
-  for _ in $(seq 600); do redis-cli -p "$port" ping >/dev/null 2>&1 && break; sleep 0.1; done
-done
+WAIT_PORT_TRIES=1200 wait_port "$redis_port"
+WAIT_PORT_TRIES=1200 wait_port "$redrock_port"
 
 # measure NAME PID PORT PIPELINE TEST: instructions per request of one redis-benchmark test.
 # The data stays from test to test, as in one redis-benchmark run: GET reads what SET wrote,

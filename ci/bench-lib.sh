@@ -18,20 +18,23 @@ cleanup() {
 trap cleanup EXIT
 
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-wait_port() { for _ in $(seq 200); do redis-cli -p "$1" ping >/dev/null 2>&1 && return 0; sleep 0.05; done; echo "server on $1 did not start" >&2; exit 2; }
+# wait_port PORT: until a server answers there (WAIT_PORT_TRIES x 50 ms, default 10 s).
+wait_port() { for _ in $(seq "${WAIT_PORT_TRIES:-200}"); do redis-cli -p "$1" ping >/dev/null 2>&1 && return 0; sleep 0.05; done; echo "server on $1 did not start" >&2; exit 2; }
 
 # start_redis PORT [FOLDER] / start_redrock PORT [FOLDER]: print the pid. Output goes to
-# /dev/null so a server started inside $(...) does not hold the pipe open.
+# /dev/null so a server started inside $(...) does not hold the pipe open. REDIS_ARGS and
+# REDROCK_ARGS add parameters, e.g. REDROCK_ARGS="--workers 1"; LAUNCH prefixes the command
+# (a valgrind line, whose pid is the server's). All unquoted on purpose: words.
 start_redis() {
   mkdir -p "${2:-$work/redis}"
-  redis-server --port "$1" --bind 127.0.0.1 --save '' --appendonly no --dir "${2:-$work/redis}" --dbfilename dump.rdb >/dev/null 2>&1 &
+  # shellcheck disable=SC2086
+  ${LAUNCH:-} redis-server --port "$1" --bind 127.0.0.1 --save '' --appendonly no --dir "${2:-$work/redis}" --dbfilename dump.rdb ${REDIS_ARGS:-} >/dev/null 2>&1 &
   echo $!
 }
 start_redrock() {
   mkdir -p "${2:-$work/redrock}"
-  # REDROCK_ARGS: extra parameters, e.g. REDROCK_ARGS="--workers 1" (unquoted on purpose: words).
   # shellcheck disable=SC2086
-  "$SERVER" --port "$1" --bind 127.0.0.1 --dir "${2:-$work/redrock}" --loglevel warning ${REDROCK_ARGS:-} >/dev/null 2>&1 &
+  ${LAUNCH:-} "$SERVER" --port "$1" --bind 127.0.0.1 --dir "${2:-$work/redrock}" --loglevel warning ${REDROCK_ARGS:-} >/dev/null 2>&1 &
   echo $!
 }
 

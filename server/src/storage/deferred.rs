@@ -8,8 +8,8 @@
 //! The commands of the read itself see the deferred writes: point reads (`Storage::get`,
 //! `multi_get`) look in an overlay of the deferred puts and deletes first, and an iterator,
 //! which the overlay cannot serve, first makes the deferred writes land (their locks stay
-//! held). A deferred range deletion (none is, today: whole-database commands never defer)
-//! would make every read land them first.
+//! held). After a deferred range deletion (LTRIM, LPOP with a count; whole-database commands
+//! never defer), which the overlay cannot describe, every read lands them first.
 //!
 //! A command's writes reach here as their records (`Op`s), not as a RocksDB `WriteBatch`:
 //! building a batch per command only to rebuild one for the landing cost a pipelined SET

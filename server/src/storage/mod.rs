@@ -380,11 +380,7 @@ impl Storage {
             None => deferred::Writes::Batch(batch.inner),
         };
         if let Some((writes, metadata)) = deferred::defer(writes, batch.metadata) {
-            let batch = match writes {
-                deferred::Writes::Ops(ops) => self.batch_of(ops, 0),
-                deferred::Writes::Batch(batch) => batch,
-            };
-            self.write_batch(batch, metadata)?;
+            self.write_batch(self.batch_of_writes(writes), metadata)?;
         }
         written::record(batch.written);
         Ok(())
@@ -394,12 +390,25 @@ impl Storage {
     fn batch_of(&self, ops: Vec<deferred::Op>, capacity_bytes: usize) -> WriteBatch {
         let mut batch = WriteBatch::with_capacity_bytes(deferred::HEADER_BYTES + capacity_bytes);
         for op in ops {
-            match op.value {
-                Some(value) => batch.put_cf(&self.cf(op.cf), op.key, value),
-                None => batch.delete_cf(&self.cf(op.cf), op.key),
-            }
+            self.add_record(&mut batch, op.cf, op.key, op.value);
         }
         batch
+    }
+
+    /// One command's writes as a RocksDB batch.
+    fn batch_of_writes(&self, writes: deferred::Writes) -> WriteBatch {
+        match writes {
+            deferred::Writes::Ops(ops) => self.batch_of(ops, 0),
+            deferred::Writes::Batch(batch) => batch,
+        }
+    }
+
+    /// Adds a put of `value` to `batch` (`None`: a delete).
+    fn add_record(&self, batch: &mut WriteBatch, cf: Cf, key: Vec<u8>, value: Option<Vec<u8>>) {
+        match value {
+            Some(value) => batch.put_cf(self.cf(cf), key, value),
+            None => batch.delete_cf(self.cf(cf), key),
+        }
     }
 
     /// Lands this thread's deferred writes for a read the overlay cannot serve. A failure is
@@ -422,12 +431,8 @@ impl Storage {
             deferred::Head::Latest(records) => {
                 let mut batch = WriteBatch::with_capacity_bytes(deferred::HEADER_BYTES + bytes);
                 for (cf, records) in records {
-                    let handle = self.cf(cf);
                     for (key, value) in records {
-                        match value {
-                            Some(value) => batch.put_cf(&handle, key, value),
-                            None => batch.delete_cf(&handle, key),
-                        }
+                        self.add_record(&mut batch, cf, key, value);
                     }
                 }
                 batch
@@ -435,10 +440,7 @@ impl Storage {
         };
         if !tail.is_empty() {
             let mut batches = vec![batch];
-            batches.extend(tail.into_iter().map(|writes| match writes {
-                deferred::Writes::Ops(ops) => self.batch_of(ops, 0),
-                deferred::Writes::Batch(batch) => batch,
-            }));
+            batches.extend(tail.into_iter().map(|writes| self.batch_of_writes(writes)));
             batch = deferred::join(&batches);
         }
         self.write_batch(batch, metadata)
