@@ -3,7 +3,7 @@
 use bytes::{BufMut, BytesMut};
 
 use crate::number::{format_double, write_i64, I64_MAX_CHARS};
-use crate::reply::{Reply, RespVersion};
+use crate::reply::{Aggregate, Reply, RespVersion};
 
 const CRLF: &[u8] = b"\r\n";
 
@@ -33,6 +33,18 @@ pub fn encode(reply: &Reply, version: RespVersion, out: &mut BytesMut) {
                 encode(key, version, out);
                 encode(value, version, out);
             }
+        }
+        Reply::Bulks(aggregate, bulks) => {
+            match (aggregate, resp3) {
+                (Aggregate::Array, _) | (Aggregate::Set, false) => write_len(b'*', bulks.len(), out),
+                (Aggregate::Set, true) => write_len(b'~', bulks.len(), out),
+                (Aggregate::Map, false) => write_len(b'*', bulks.len(), out),
+                (Aggregate::Map, true) => {
+                    debug_assert!(bulks.len() % 2 == 0, "a map of {} bulk strings", bulks.len());
+                    write_len(b'%', bulks.len() / 2, out)
+                }
+            }
+            out.put_slice(bulks.encoded());
         }
         Reply::Double(value) => {
             // addReplyDouble (7.0): "%.17g"; RESP2 clients get it as a bulk string.
@@ -127,6 +139,7 @@ fn write_line_sanitized(prefix: u8, text: &[u8], out: &mut BytesMut) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::reply::BulkStrings;
     use bytes::Bytes;
 
     fn enc(reply: &Reply, version: RespVersion) -> Vec<u8> {
@@ -217,6 +230,28 @@ mod tests {
             b"*3\r\n_\r\n*1\r\n#t\r\n~0\r\n",
         );
         check(Reply::bulk_array(["a", "bc"]), b"*2\r\n$1\r\na\r\n$2\r\nbc\r\n", b"*2\r\n$1\r\na\r\n$2\r\nbc\r\n");
+        check(Reply::bulk_array(Vec::<&[u8]>::new()), b"*0\r\n", b"*0\r\n");
+    }
+
+    /// `Reply::Bulks` is sent exactly as the same items as `Bulk` replies in an `Array`,
+    /// `Set` or `Map` are, in both protocols.
+    #[test]
+    fn bulks_are_sent_as_their_structured_twins() {
+        let items: [&[u8]; 4] = [b"", b"a\r\nb", b"0123456789", b"x"];
+        let bulks: BulkStrings = items.iter().collect();
+        let structured: Vec<Reply> = items.iter().map(|i| Reply::bulk(Bytes::copy_from_slice(i))).collect();
+        let pairs = structured.chunks(2).map(|p| (p[0].clone(), p[1].clone())).collect();
+        for (aggregate, twin) in [
+            (Aggregate::Array, Reply::Array(structured.clone())),
+            (Aggregate::Set, Reply::Set(structured.clone())),
+            (Aggregate::Map, Reply::Map(pairs)),
+        ] {
+            for version in [RespVersion::Resp2, RespVersion::Resp3] {
+                assert_eq!(enc(&Reply::Bulks(aggregate, bulks.clone()), version), enc(&twin, version), "{aggregate:?}");
+            }
+        }
+        assert_eq!(bulks.len(), 4);
+        assert_eq!(bulks.iter().collect::<Vec<_>>(), items);
     }
 
     #[test]

@@ -3,6 +3,7 @@
 use bytes::Bytes;
 
 use crate::error::ProtocolError;
+use crate::number::{write_i64, I64_MAX_CHARS};
 
 /// The protocol version a connection speaks (`HELLO 2` / `HELLO 3`).
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
@@ -45,6 +46,102 @@ pub enum Reply {
     BigNumber(Bytes),
     /// `addReplyPushLen`: RESP2 an array (how 7.0 sends pub/sub messages), RESP3 `>n`.
     Push(Vec<Reply>),
+    /// An array, set or map whose items are all bulk strings, held as the bytes they are
+    /// sent as (see `BulkStrings`). Written like `Array`, `Set` or `Map` of `Bulk`s.
+    Bulks(Aggregate, BulkStrings),
+}
+
+/// The aggregate type a `Reply::Bulks` is sent as.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Aggregate {
+    /// `*n` in both protocols.
+    Array,
+    /// `addReplySetLen`: RESP2 `*n`, RESP3 `~n`.
+    Set,
+    /// `addReplyMapLen`: RESP2 `*2n`, RESP3 `%n`; the items alternate key, value.
+    Map,
+}
+
+/// Bulk strings appended straight into the bytes they are sent as:
+///
+/// ```text
+/// +-----+-----+----+---------+----+-----+-----+----+---------+----+
+/// | '$' | len | \r\n | bytes 0 | \r\n | '$' | len | \r\n | bytes 1 | \r\n | ...
+/// +-----+-----+----+---------+----+-----+-----+----+---------+----+
+/// ```
+///
+/// A bulk string is written the same in RESP2 and RESP3, so the items can be encoded before
+/// the connection's protocol is known. A range read from storage (LRANGE, HGETALL) costs one
+/// buffer, not an allocation, a copy and a free per item: callgrind measured those at
+/// about 600 instructions per item of a 100-item LRANGE.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct BulkStrings {
+    count: usize,
+    encoded: Vec<u8>,
+}
+
+/// What `$len\r\n` and the closing `\r\n` add to a bulk string: `$`, up to 20 digits, two CRLFs.
+const BULK_FRAMING_MAX_BYTES: usize = 1 + I64_MAX_CHARS + 4;
+
+impl BulkStrings {
+    /// Room for `count` items of `item_bytes` bytes each, so a range of like-sized items
+    /// grows the buffer rarely. The caller bounds `count` (a range never preallocates past
+    /// its own limit).
+    pub fn with_capacity(count: usize, item_bytes: usize) -> BulkStrings {
+        BulkStrings { count: 0, encoded: Vec::with_capacity(count * (item_bytes + BULK_FRAMING_MAX_BYTES)) }
+    }
+
+    /// Appends one bulk string.
+    pub fn push(&mut self, bytes: &[u8]) {
+        let mut digits = [0u8; I64_MAX_CHARS];
+        // A slice never holds more than isize::MAX bytes.
+        let len = write_i64(bytes.len() as i64, &mut digits);
+        self.encoded.reserve(len.len() + bytes.len() + 5);
+        self.encoded.push(b'$');
+        self.encoded.extend_from_slice(len);
+        self.encoded.extend_from_slice(b"\r\n");
+        self.encoded.extend_from_slice(bytes);
+        self.encoded.extend_from_slice(b"\r\n");
+        self.count += 1;
+    }
+
+    /// How many bulk strings were pushed.
+    pub fn len(&self) -> usize {
+        self.count
+    }
+
+    /// Whether none was pushed.
+    pub fn is_empty(&self) -> bool {
+        self.count == 0
+    }
+
+    /// The items, in order, read back from their encoding.
+    pub fn iter(&self) -> impl Iterator<Item = &[u8]> + '_ {
+        let mut rest = self.encoded.as_slice();
+        std::iter::from_fn(move || {
+            // Only `push` wrote `encoded`: `$`, digits, CRLF, the bytes, CRLF.
+            let line_end = rest.iter().position(|&b| b == b'\r')?;
+            let len: usize = std::str::from_utf8(&rest[1..line_end]).ok()?.parse().ok()?;
+            let item = &rest[line_end + 2..line_end + 2 + len];
+            rest = &rest[line_end + 2 + len + 2..];
+            Some(item)
+        })
+    }
+
+    /// The encoded items, for `encode`.
+    pub(crate) fn encoded(&self) -> &[u8] {
+        &self.encoded
+    }
+}
+
+impl<B: AsRef<[u8]>> FromIterator<B> for BulkStrings {
+    fn from_iter<I: IntoIterator<Item = B>>(items: I) -> BulkStrings {
+        let mut bulks = BulkStrings::default();
+        for item in items {
+            bulks.push(item.as_ref());
+        }
+        bulks
+    }
 }
 
 impl Reply {
@@ -87,9 +184,9 @@ impl Reply {
     pub fn bulk_array<I, B>(items: I) -> Reply
     where
         I: IntoIterator<Item = B>,
-        B: Into<Bytes>,
+        B: AsRef<[u8]>,
     {
-        Reply::Array(items.into_iter().map(Reply::bulk).collect())
+        Reply::Bulks(Aggregate::Array, items.into_iter().collect())
     }
 
     /// A verbatim `txt` string (`INFO`, `CLIENT INFO`, `LOLWUT` in RESP3).

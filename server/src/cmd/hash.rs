@@ -2,7 +2,7 @@
 //! read each, HLEN reads only the metadata record.
 
 use bytes::Bytes;
-use redrock_protocol::Reply;
+use redrock_protocol::{Aggregate, Reply};
 
 use super::spec::{acl, flag, key_flags, CommandSpec, Group, KeySpec};
 use super::{args, Ctx};
@@ -182,15 +182,16 @@ fn whole(ctx: &Ctx<'_>, key: &[u8]) -> Result<Vec<Element>> {
 }
 
 fn hgetall(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Result<Reply> {
-    Ok(Reply::Map(whole(ctx, &args[1])?.into_iter().map(|(f, v)| (bulk(f), bulk(v))).collect()))
+    let pairs = whole(ctx, &args[1])?;
+    Ok(Reply::Bulks(Aggregate::Map, pairs.iter().flat_map(|(f, v)| [f, v]).collect()))
 }
 
 fn hkeys(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Result<Reply> {
-    Ok(Reply::Array(whole(ctx, &args[1])?.into_iter().map(|(f, _)| bulk(f)).collect()))
+    Ok(Reply::bulk_array(whole(ctx, &args[1])?.iter().map(|(f, _)| f)))
 }
 
 fn hvals(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Result<Reply> {
-    Ok(Reply::Array(whole(ctx, &args[1])?.into_iter().map(|(_, v)| bulk(v)).collect()))
+    Ok(Reply::bulk_array(whole(ctx, &args[1])?.iter().map(|(_, v)| v)))
 }
 
 fn hscan(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Result<Reply> {

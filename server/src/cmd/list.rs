@@ -1,7 +1,7 @@
 //! List commands, blocking ones included (their waiting is in `blocking.rs`).
 
 use bytes::Bytes;
-use redrock_protocol::Reply;
+use redrock_protocol::{Aggregate, Reply};
 
 use super::args::{is, parse_i64};
 use super::spec::{acl, flag, key_flags, BeginSearch, CommandSpec, FindKeys, Group, KeySpec};
@@ -458,7 +458,7 @@ fn lrange(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Result<Reply> {
         return Ok(Reply::Array(Vec::new()));
     };
     Ok(match normalize_range(list.len(), start, stop) {
-        Some((from, count)) => Reply::bulk_array(list.range(&db, from, count, false)?),
+        Some((from, count)) => Reply::Bulks(Aggregate::Array, list.range_reply(&db, from, count)?),
         None => Reply::Array(Vec::new()),
     })
 }

@@ -4,7 +4,7 @@
 use std::collections::BTreeSet;
 
 use bytes::Bytes;
-use redrock_protocol::Reply;
+use redrock_protocol::{Aggregate, Reply};
 
 use super::hash::{parse_random_count, scan_reply, RW_DELETE};
 use super::spec::{acl, flag, key_flags, BeginSearch, CommandSpec, FindKeys, Group, KeySpec};
@@ -113,7 +113,7 @@ fn bulk(bytes: Vec<u8>) -> Reply {
 }
 
 fn members_reply(members: impl IntoIterator<Item = Vec<u8>>) -> Reply {
-    Reply::Set(members.into_iter().map(bulk).collect())
+    Reply::Bulks(Aggregate::Set, members.into_iter().collect())
 }
 
 fn slices(args: &[Bytes]) -> Vec<&[u8]> {

@@ -14,6 +14,7 @@
 //! Reads never need a write of the same batch: every operation reads before it writes.
 
 use bytes::Bytes;
+use redrock_protocol::BulkStrings;
 
 use crate::db::Db;
 use crate::error::Result;
@@ -200,6 +201,21 @@ impl List {
         let mut out = Vec::with_capacity(count.min(MAX_PREALLOCATED_ELEMENTS) as usize);
         self.scan(db, start, count, reverse, |_, value| {
             out.push(Bytes::copy_from_slice(value));
+            true
+        })?;
+        Ok(out)
+    }
+
+    /// Like `range`, head to tail, as the reply it is sent as: one buffer for the whole
+    /// range rather than a `Bytes` per element.
+    pub fn range_reply(&self, db: &Db<'_>, start: u64, count: u64) -> Result<BulkStrings> {
+        let mut out = BulkStrings::default();
+        self.scan(db, start, count, false, |_, value| {
+            if out.is_empty() {
+                // Lists are mostly of like-sized elements: guess the rest from the first.
+                out = BulkStrings::with_capacity(count.min(MAX_PREALLOCATED_ELEMENTS) as usize, value.len());
+            }
+            out.push(value);
             true
         })?;
         Ok(out)
