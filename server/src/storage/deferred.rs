@@ -16,19 +16,8 @@
 //! 2,000 of its 19,000 instructions (callgrind). What lands is one batch: of one command's
 //! records in order, or of each record's last value (from the overlay), then, in order,
 //! whatever came from the first write the overlay cannot describe on (a range deletion,
-//! which arrives as a `WriteBatch`); batches are joined byte by byte. A `WriteBatch` is
-//! RocksDB's `rep_` string:
-//!
-//! ```text
-//!  0                8            12
-//! ┌────────────────┬────────────┬──────────┬──────────┬─────┐
-//! │ sequence (u64) │ count (u32)│ record 1 │ record 2 │ ... │
-//! │ LE, set by the │ LE         │ tag, cf, key, value: each  │
-//! │ write          │            │ record delimits itself     │
-//! └────────────────┴────────────┴──────────┴──────────┴─────┘
-//! ```
-//!
-//! so the join of two batches is the records of both, in order, with the counts added.
+//! which arrives as a `WriteBatch`). Storage encodes the records itself and appends such a
+//! batch's bytes after them (batch_bytes.rs), crossing into RocksDB once.
 
 use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
@@ -50,13 +39,9 @@ pub type Overlay = HashMap<Cf, CfRecords, ahash::RandomState>;
 /// (2% of a pipelined HSET).
 const OVERLAY_INITIAL_RECORDS: usize = 32;
 
-/// Bytes before the first record of a batch: sequence and count.
-pub(super) const HEADER_BYTES: usize = 12;
 /// Bytes of a record beyond its key and value, at most: tag, column family and two length
 /// varints (for keys and values under 2 MB, which are nearly all).
 const RECORD_OVERHEAD_BYTES: usize = 10;
-/// Where the record count sits in the header.
-const COUNT_OFFSET: usize = 8;
 
 /// Bytes of deferred writes past which a connection commits before its next command, so a
 /// long pipeline of large values never holds an unbounded batch (or its key locks) in memory.
@@ -92,7 +77,7 @@ impl Writes {
     fn bytes(&self) -> usize {
         match self {
             Writes::Ops(ops) => ops.iter().map(Op::bytes).sum(),
-            Writes::Batch(batch) => batch.data().len() - HEADER_BYTES,
+            Writes::Batch(batch) => batch.data().len() - super::batch_bytes::HEADER_BYTES,
         }
     }
 }
@@ -173,19 +158,6 @@ impl Joined {
         *self = Joined::default();
         Some(landing)
     }
-}
-
-/// One batch of the records of all `batches`, in order (see the diagram above).
-pub(super) fn join(batches: &[WriteBatch]) -> WriteBatch {
-    let mut rep = vec![0; HEADER_BYTES];
-    let mut count = 0u32;
-    for batch in batches {
-        let data = batch.data();
-        count += u32::from_le_bytes(data[COUNT_OFFSET..HEADER_BYTES].try_into().expect("4 bytes"));
-        rep.extend_from_slice(&data[HEADER_BYTES..]);
-    }
-    rep[COUNT_OFFSET..HEADER_BYTES].copy_from_slice(&count.to_le_bytes());
-    WriteBatch::from_data(&rep)
 }
 
 /// The deferred writes, ready to land as one batch: `head`, then `tail`.
@@ -325,14 +297,6 @@ mod tests {
                 .map(|(key, value)| Op { cf: Cf::Metadata, key: key.to_vec(), value: value.map(<[u8]>::to_vec) })
                 .collect(),
         )
-    }
-
-    #[test]
-    fn joined_batches_are_the_batch_of_all_their_records() {
-        let both = batch(&[(b"a", Some(b"1")), (b"b", None), (b"c", Some(b"3"))]);
-        let joined = join(&[batch(&[(b"a", Some(b"1")), (b"b", None)]), batch(&[(b"c", Some(b"3"))])]);
-        assert_eq!(joined.len(), 3);
-        assert_eq!(joined.data(), both.data());
     }
 
     #[test]

@@ -1,6 +1,7 @@
 //! RocksDB, as Redrock lays its data out in it. This layer knows records and byte layouts,
 //! never commands.
 
+mod batch_bytes;
 pub mod checkpoint;
 pub mod compaction;
 pub mod deferred;
@@ -22,6 +23,7 @@ use rocksdb::{
 };
 use thiserror::Error;
 
+use batch_bytes::{BatchBytes, MAX_RECORD_PART_BYTES};
 use deferred::Seen;
 pub use metadata::{Collection, KeyType, Metadata};
 use record_cache::{Changes, RecordCache};
@@ -49,6 +51,11 @@ pub enum Cf {
 
 impl Cf {
     const ALL: [Cf; 4] = [Cf::Metadata, Cf::SubKeys, Cf::ZSetScore, Cf::Internal];
+
+    /// Its place in `ALL`.
+    fn index(self) -> usize {
+        self as usize
+    }
 
     fn name(self) -> &'static str {
         match self {
@@ -107,6 +114,8 @@ pub enum StorageError {
     Format(String),
     #[error("{0}")]
     Io(String),
+    #[error("a key or value of {0} bytes is over the storage limit of 4 GiB")]
+    TooLarge(usize),
 }
 
 pub type Result<T> = std::result::Result<T, StorageError>;
@@ -157,6 +166,9 @@ pub struct Storage {
     /// Metadata records with an expiry written so far: the active expiry walk rests while
     /// no key can expire, and wakes when this moves (expire.rs).
     volatile_writes: AtomicU64,
+    /// RocksDB's id of each column family, by `Cf::index`: landings encode their records
+    /// themselves (batch_bytes.rs).
+    cf_ids: [u32; Cf::ALL.len()],
 }
 
 impl Storage {
@@ -228,6 +240,9 @@ impl Storage {
 
         let mut write_options = WriteOptions::default();
         write_options.set_sync(options.durability == Durability::Always);
+        let cf_ids = Cf::ALL.map(|cf| {
+            batch_bytes::column_family_id(db.cf_handle(cf.name()).expect("column families are created at open"))
+        });
         Ok(Storage {
             db,
             dir: dir.to_path_buf(),
@@ -240,6 +255,7 @@ impl Storage {
             wal_flush: Mutex::new(()),
             records: RecordCache::new(options.record_cache_bytes),
             volatile_writes: AtomicU64::new(0),
+            cf_ids,
         })
     }
 
@@ -362,10 +378,11 @@ impl Storage {
     pub fn batch(&self) -> Batch<'_> {
         Batch {
             storage: self,
-            inner: WriteBatch::default(),
+            inner: None,
             written: written::Written::default(),
             ops: deferred::is_active().then(Vec::new),
             metadata: Changes::default(),
+            oversized: None,
         }
     }
 
@@ -375,12 +392,19 @@ impl Storage {
         if batch.is_empty() {
             return Ok(());
         }
+        if let Some(bytes) = batch.oversized {
+            return Err(StorageError::TooLarge(bytes));
+        }
         let writes = match batch.ops {
             Some(ops) => deferred::Writes::Ops(ops),
-            None => deferred::Writes::Batch(batch.inner),
+            None => deferred::Writes::Batch(batch.inner.unwrap_or_default()),
         };
         if let Some((writes, metadata)) = deferred::defer(writes, batch.metadata) {
-            self.write_batch(self.batch_of_writes(writes), metadata)?;
+            let batch = match writes {
+                deferred::Writes::Ops(ops) => self.batch_of(ops, 0),
+                deferred::Writes::Batch(batch) => batch,
+            };
+            self.write_batch(batch, metadata)?;
         }
         written::record(batch.written);
         Ok(())
@@ -388,26 +412,14 @@ impl Storage {
 
     /// The RocksDB batch of `ops`, in order, with room for `capacity_bytes` of records.
     fn batch_of(&self, ops: Vec<deferred::Op>, capacity_bytes: usize) -> WriteBatch {
-        let mut batch = WriteBatch::with_capacity_bytes(deferred::HEADER_BYTES + capacity_bytes);
+        let mut bytes = BatchBytes::with_capacity(capacity_bytes);
+        self.add_ops(&mut bytes, ops);
+        bytes.into_batch()
+    }
+
+    fn add_ops(&self, bytes: &mut BatchBytes, ops: Vec<deferred::Op>) {
         for op in ops {
-            self.add_record(&mut batch, op.cf, op.key, op.value);
-        }
-        batch
-    }
-
-    /// One command's writes as a RocksDB batch.
-    fn batch_of_writes(&self, writes: deferred::Writes) -> WriteBatch {
-        match writes {
-            deferred::Writes::Ops(ops) => self.batch_of(ops, 0),
-            deferred::Writes::Batch(batch) => batch,
-        }
-    }
-
-    /// Adds a put of `value` to `batch` (`None`: a delete).
-    fn add_record(&self, batch: &mut WriteBatch, cf: Cf, key: Vec<u8>, value: Option<Vec<u8>>) {
-        match value {
-            Some(value) => batch.put_cf(self.cf(cf), key, value),
-            None => batch.delete_cf(self.cf(cf), key),
+            bytes.record(self.cf_ids[op.cf.index()], &op.key, op.value.as_deref());
         }
     }
 
@@ -425,25 +437,28 @@ impl Storage {
 
     /// Writes what this thread deferred so far, as one batch; deferring goes on.
     pub fn commit_deferred(&self) -> Result<()> {
-        let Some(deferred::Landing { head, tail, metadata, bytes }) = deferred::take() else { return Ok(()) };
-        let mut batch = match head {
-            deferred::Head::InOrder(ops) => self.batch_of(ops, bytes),
+        let Some(deferred::Landing { head, tail, metadata, bytes: capacity_bytes }) = deferred::take() else {
+            return Ok(());
+        };
+        let mut bytes = BatchBytes::with_capacity(capacity_bytes);
+        match head {
+            deferred::Head::InOrder(ops) => self.add_ops(&mut bytes, ops),
             deferred::Head::Latest(records) => {
-                let mut batch = WriteBatch::with_capacity_bytes(deferred::HEADER_BYTES + bytes);
                 for (cf, records) in records {
+                    let cf_id = self.cf_ids[cf.index()];
                     for (key, value) in records {
-                        self.add_record(&mut batch, cf, key, value);
+                        bytes.record(cf_id, &key, value.as_deref());
                     }
                 }
-                batch
             }
-        };
-        if !tail.is_empty() {
-            let mut batches = vec![batch];
-            batches.extend(tail.into_iter().map(|writes| self.batch_of_writes(writes)));
-            batch = deferred::join(&batches);
         }
-        self.write_batch(batch, metadata)
+        for writes in tail {
+            match writes {
+                deferred::Writes::Ops(ops) => self.add_ops(&mut bytes, ops),
+                deferred::Writes::Batch(batch) => bytes.append(&batch),
+            }
+        }
+        self.write_batch(bytes.into_batch(), metadata)
     }
 
     /// Writes `batch`, whose metadata records are `metadata`, keeping the record cache true.
@@ -551,7 +566,10 @@ pub struct WalMark(u64);
 /// A RocksDB `WriteBatch` bound to its storage's column families.
 pub struct Batch<'a> {
     storage: &'a Storage,
-    inner: WriteBatch,
+    /// Its writes as a RocksDB batch, made on the first write that needs one (most batches
+    /// are deferred as `ops` and never do: creating and freeing an empty one was 2% of a
+    /// pipelined SET).
+    inner: Option<WriteBatch>,
     /// The user keys this batch changes (see written.rs).
     written: written::Written,
     /// Its writes while its thread defers (deferred.rs), `inner` staying empty: the overlay
@@ -560,6 +578,9 @@ pub struct Batch<'a> {
     ops: Option<Vec<deferred::Op>>,
     /// Its writes of metadata records, for the record cache.
     metadata: Changes,
+    /// The length of a key or value it holds past `MAX_RECORD_PART_BYTES`: then
+    /// `Storage::write` refuses it whole.
+    oversized: Option<usize>,
 }
 
 impl Batch<'_> {
@@ -571,6 +592,7 @@ impl Batch<'_> {
     /// A put that changes nothing a client can read (an encoding hint): not recorded as a
     /// modification of its key (storage/written.rs).
     pub fn put_unobserved(&mut self, cf: Cf, key: &[u8], value: &[u8]) {
+        self.check_size(key.len().max(value.len()));
         if cf == Cf::Metadata {
             self.cache_put(key, value);
             if metadata::has_expiry(value) {
@@ -578,17 +600,20 @@ impl Batch<'_> {
             }
         }
         if !self.record(cf, key, Some(value)) {
-            self.inner.put_cf(&self.storage.cf(cf), key, value);
+            let storage = self.storage;
+            self.rocks().put_cf(storage.cf(cf), key, value);
         }
     }
 
     pub fn delete(&mut self, cf: Cf, key: &[u8]) {
+        self.check_size(key.len());
         self.note(cf, key);
         if cf == Cf::Metadata {
             self.metadata.delete(key);
         }
         if !self.record(cf, key, None) {
-            self.inner.delete_cf(&self.storage.cf(cf), key);
+            let storage = self.storage;
+            self.rocks().delete_cf(storage.cf(cf), key);
         }
     }
 
@@ -602,9 +627,10 @@ impl Batch<'_> {
         }
         // From here the batch is RocksDB's: what the overlay would have described goes first.
         if let Some(ops) = self.ops.take() {
-            self.inner = self.storage.batch_of(ops, 0);
+            self.inner = Some(self.storage.batch_of(ops, 0));
         }
-        self.inner.delete_range_cf(&self.storage.cf(cf), from, to);
+        let storage = self.storage;
+        self.rocks().delete_range_cf(storage.cf(cf), from, to);
     }
 
     fn cache_put(&mut self, key: &[u8], value: &[u8]) {
@@ -623,6 +649,16 @@ impl Batch<'_> {
         true
     }
 
+    fn rocks(&mut self) -> &mut WriteBatch {
+        self.inner.get_or_insert_with(WriteBatch::default)
+    }
+
+    fn check_size(&mut self, bytes: usize) {
+        if bytes > MAX_RECORD_PART_BYTES {
+            self.oversized = Some(bytes);
+        }
+    }
+
     fn note(&mut self, cf: Cf, key: &[u8]) {
         match cf {
             Cf::Metadata => self.written.meta_key(key),
@@ -632,7 +668,7 @@ impl Batch<'_> {
     }
 
     pub fn is_empty(&self) -> bool {
-        self.inner.is_empty() && self.ops.as_ref().is_none_or(Vec::is_empty)
+        self.inner.as_ref().is_none_or(WriteBatch::is_empty) && self.ops.as_ref().is_none_or(Vec::is_empty)
     }
 }
 
