@@ -123,7 +123,7 @@ impl<'a> Db<'a> {
     pub fn set_expire_in(&self, batch: &mut Batch<'_>, key: &[u8], record: &Record, expire_ms: u64) {
         let mut raw = record.raw.clone();
         metadata::set_expire_in_place(&mut raw, expire_ms);
-        batch.put(Cf::Metadata, &self.meta_key(key), &raw);
+        batch.put(Cf::Metadata, self.meta_key(key), raw);
     }
 
     /// Writes `record` (with its sub-keys) under `dst_key` of `dst`, as a new incarnation.
@@ -137,7 +137,7 @@ impl<'a> Db<'a> {
         dst_key: &[u8],
     ) -> Result<()> {
         let Some(collection) = record.meta.collection else {
-            batch.put(Cf::Metadata, &dst.meta_key(dst_key), &record.raw);
+            batch.put(Cf::Metadata, dst.meta_key(dst_key), &record.raw[..]);
             return Ok(());
         };
         let new_version = self.storage.next_version();
@@ -145,14 +145,14 @@ impl<'a> Db<'a> {
         if let Some(c) = meta.collection.as_mut() {
             c.version = new_version;
         }
-        batch.put(Cf::Metadata, &dst.meta_key(dst_key), &meta.encode());
+        batch.put(Cf::Metadata, dst.meta_key(dst_key), meta.encode());
         let src_prefix = self.sub_prefix(key, collection.version);
         let dst_prefix = dst.sub_prefix(dst_key, new_version);
         for cf in [Cf::SubKeys, Cf::ZSetScore] {
             let mut it = self.storage.iter_prefix(cf, &src_prefix);
             it.seek(&src_prefix);
             while let (Some(k), Some(v)) = (it.key(), it.value()) {
-                batch.put(cf, &encoding::sub_key(&dst_prefix, &k[src_prefix.len()..]), v);
+                batch.put(cf, encoding::sub_key(&dst_prefix, &k[src_prefix.len()..]), v);
                 it.next();
             }
             it.status().map_err(crate::storage::StorageError::from)?;

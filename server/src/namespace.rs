@@ -129,7 +129,7 @@ fn check_name(ns: &[u8]) -> Result<()> {
 
 fn persist(storage: &Storage, tokens: &BTreeMap<Bytes, Bytes>) -> Result<()> {
     let mut batch = storage.batch();
-    batch.put(Cf::Internal, NAMESPACES_KEY, &encode(tokens));
+    batch.put(Cf::Internal, NAMESPACES_KEY, encode(tokens));
     Ok(storage.write(batch)?)
 }
 

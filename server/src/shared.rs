@@ -209,7 +209,7 @@ impl Shared {
         let mut map: Vec<u8> = self.db_map.iter().map(|m| m.load(Ordering::Relaxed)).collect();
         map.swap(a, b);
         let mut batch = self.storage.batch();
-        batch.put(Cf::Internal, DB_MAP_KEY, &map);
+        batch.put(Cf::Internal, DB_MAP_KEY, &map[..]);
         self.storage.write(batch)?;
         self.db_map[a].store(pb, Ordering::Relaxed);
         self.db_map[b].store(pa, Ordering::Relaxed);

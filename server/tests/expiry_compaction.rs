@@ -27,7 +27,7 @@ fn the_expiry_walk_rests_while_no_key_can_expire() {
     let db = shared.db(b"", 0);
     let put = |key: &[u8], expire_ms: u64| {
         let mut batch = shared.storage.batch();
-        batch.put(Cf::Metadata, &db.meta_key(key), &encode_string(expire_ms, b"v"));
+        batch.put(Cf::Metadata, db.meta_key(key), encode_string(expire_ms, b"v"));
         shared.storage.write(batch).unwrap();
     };
     for i in 0..10 {
@@ -62,11 +62,11 @@ fn write_collection(db: &Db<'_>, key_type: KeyType, key: &[u8], members: &[&[u8]
     }
     let prefix = db.sub_prefix(key, version);
     let mut batch = db.storage.batch();
-    batch.put(Cf::Metadata, &db.meta_key(key), &meta.encode());
+    batch.put(Cf::Metadata, db.meta_key(key), meta.encode());
     for member in members {
-        batch.put(Cf::SubKeys, &sub_key(&prefix, member), b"value");
+        batch.put(Cf::SubKeys, sub_key(&prefix, member), b"value");
         if key_type == KeyType::ZSet {
-            batch.put(Cf::ZSetScore, &sub_key(&prefix, member), b"");
+            batch.put(Cf::ZSetScore, sub_key(&prefix, member), b"");
         }
     }
     db.storage.write(batch).expect("write collection");
@@ -96,12 +96,12 @@ fn active_expiry_deletes_expired_metadata_records() {
     let future = now_ms() + 3_600_000;
 
     let mut batch = shared.storage.batch();
-    batch.put(Cf::Metadata, &db.meta_key(b"expired-string"), &encode_string(past, b"v"));
-    batch.put(Cf::Metadata, &db.meta_key(b"live-string"), &encode_string(future, b"v"));
-    batch.put(Cf::Metadata, &db.meta_key(b"persistent"), &encode_string(0, b"v"));
+    batch.put(Cf::Metadata, db.meta_key(b"expired-string"), encode_string(past, b"v"));
+    batch.put(Cf::Metadata, db.meta_key(b"live-string"), encode_string(future, b"v"));
+    batch.put(Cf::Metadata, db.meta_key(b"persistent"), encode_string(0, b"v"));
     // More than one tick's worth and more than one batch's worth.
     for i in 0..3_000 {
-        batch.put(Cf::Metadata, &db.meta_key(format!("bulk:{i}").as_bytes()), &encode_string(past, b"v"));
+        batch.put(Cf::Metadata, db.meta_key(format!("bulk:{i}").as_bytes()), encode_string(past, b"v"));
     }
     shared.storage.write(batch).unwrap();
     write_collection(&db, KeyType::Hash, b"expired-hash", &[b"f"], past);
@@ -111,7 +111,7 @@ fn active_expiry_deletes_expired_metadata_records() {
         .storage
         .write({
             let mut b = shared.storage.batch();
-            b.put(Cf::Metadata, &other.meta_key(b"expired-elsewhere"), &encode_string(past, b"v"));
+            b.put(Cf::Metadata, other.meta_key(b"expired-elsewhere"), encode_string(past, b"v"));
             b
         })
         .unwrap();
@@ -158,7 +158,7 @@ fn compaction_drops_sub_keys_of_deleted_overwritten_and_expired_collections() {
         .storage
         .write({
             let mut b = shared.storage.batch();
-            b.put(Cf::Metadata, &db.meta_key(b"replaced"), &encode_string(0, b"now a string"));
+            b.put(Cf::Metadata, db.meta_key(b"replaced"), encode_string(0, b"now a string"));
             b
         })
         .unwrap();

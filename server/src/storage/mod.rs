@@ -584,24 +584,36 @@ pub struct Batch<'a> {
 }
 
 impl Batch<'_> {
-    pub fn put(&mut self, cf: Cf, key: &[u8], value: &[u8]) {
-        self.note(cf, key);
+    /// Puts `value` under `key`. Both are taken as they come: a `Vec` a command built is kept
+    /// as the deferred record itself, a slice is copied (a copy and an allocation each, 3% of
+    /// a pipelined SET, saved where the caller hands its bytes over).
+    pub fn put(&mut self, cf: Cf, key: impl Into<Vec<u8>> + AsRef<[u8]>, value: impl Into<Vec<u8>> + AsRef<[u8]>) {
+        self.note(cf, key.as_ref());
         self.put_unobserved(cf, key, value);
     }
 
     /// A put that changes nothing a client can read (an encoding hint): not recorded as a
     /// modification of its key (storage/written.rs).
-    pub fn put_unobserved(&mut self, cf: Cf, key: &[u8], value: &[u8]) {
-        self.check_size(key.len().max(value.len()));
+    pub fn put_unobserved(
+        &mut self,
+        cf: Cf,
+        key: impl Into<Vec<u8>> + AsRef<[u8]>,
+        value: impl Into<Vec<u8>> + AsRef<[u8]>,
+    ) {
+        let (key_bytes, value_bytes) = (key.as_ref(), value.as_ref());
+        self.check_size(key_bytes.len().max(value_bytes.len()));
         if cf == Cf::Metadata {
-            self.cache_put(key, value);
-            if metadata::has_expiry(value) {
+            self.cache_put(key_bytes, value_bytes);
+            if metadata::has_expiry(value_bytes) {
                 self.storage.volatile_writes.fetch_add(1, Ordering::SeqCst);
             }
         }
-        if !self.record(cf, key, Some(value)) {
-            let storage = self.storage;
-            self.rocks().put_cf(storage.cf(cf), key, value);
+        match &mut self.ops {
+            Some(ops) => ops.push(deferred::Op { cf, key: key.into(), value: Some(value.into()) }),
+            None => {
+                let storage = self.storage;
+                self.rocks().put_cf(storage.cf(cf), key, value);
+            }
         }
     }
 
@@ -611,9 +623,12 @@ impl Batch<'_> {
         if cf == Cf::Metadata {
             self.metadata.delete(key);
         }
-        if !self.record(cf, key, None) {
-            let storage = self.storage;
-            self.rocks().delete_cf(storage.cf(cf), key);
+        match &mut self.ops {
+            Some(ops) => ops.push(deferred::Op { cf, key: key.to_vec(), value: None }),
+            None => {
+                let storage = self.storage;
+                self.rocks().delete_cf(storage.cf(cf), key);
+            }
         }
     }
 
@@ -639,14 +654,6 @@ impl Batch<'_> {
         } else {
             self.metadata.forget(key);
         }
-    }
-
-    /// Keeps a write as a record while the batch is one the overlay describes; false when
-    /// it goes into the RocksDB batch instead.
-    fn record(&mut self, cf: Cf, key: &[u8], value: Option<&[u8]>) -> bool {
-        let Some(ops) = &mut self.ops else { return false };
-        ops.push(deferred::Op { cf, key: key.to_vec(), value: value.map(<[u8]>::to_vec) });
-        true
     }
 
     fn rocks(&mut self) -> &mut WriteBatch {

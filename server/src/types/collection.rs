@@ -117,7 +117,7 @@ impl Live {
         if self.size() == 0 {
             db.delete_in(batch, key);
         } else {
-            batch.put(Cf::Metadata, &db.meta_key(key), &self.meta.encode());
+            batch.put(Cf::Metadata, db.meta_key(key), self.meta.encode());
         }
     }
 }

@@ -46,7 +46,7 @@ pub fn set(db: &Db<'_>, key: &[u8], pairs: &[(&[u8], &[u8])], only_new: bool) ->
         if is_new {
             created_fields.insert(field);
         }
-        batch.put(Cf::SubKeys, &live.sub_key(field), value);
+        batch.put(Cf::SubKeys, live.sub_key(field), &value[..]);
     }
     let created = created_fields.len() as u64;
     if batch.is_empty() {
@@ -83,7 +83,7 @@ pub fn delete(db: &Db<'_>, key: &[u8], fields: &[&[u8]]) -> Result<u64> {
 /// Writes `value` to `field` (one element, created or replaced) in one batch.
 fn put_one(db: &Db<'_>, key: &[u8], mut live: Live, field: &[u8], value: &[u8], created: bool) -> Result<()> {
     let mut batch = db.storage.batch();
-    batch.put(Cf::SubKeys, &live.sub_key(field), value);
+    batch.put(Cf::SubKeys, live.sub_key(field), value);
     if created {
         live.add_size(1);
         live.write_meta(db, &mut batch, key);

@@ -109,7 +109,7 @@ impl List {
         if self.is_empty() {
             db.delete_in(batch, &self.key);
         } else {
-            batch.put(Cf::Metadata, &db.meta_key(&self.key), &self.meta.encode());
+            batch.put(Cf::Metadata, db.meta_key(&self.key), self.meta.encode());
         }
     }
 
@@ -126,7 +126,7 @@ impl List {
                 index
             }
         };
-        batch.put(Cf::SubKeys, &self.element_key(index), value);
+        batch.put(Cf::SubKeys, self.element_key(index), value);
         self.collection_mut().size += 1;
     }
 
@@ -192,7 +192,7 @@ impl List {
 
     /// Replaces the element at position `pos` (LSET).
     pub fn set(&self, batch: &mut Batch<'_>, pos: u64, value: &[u8]) {
-        batch.put(Cf::SubKeys, &self.element_key(self.index_of(pos)), value);
+        batch.put(Cf::SubKeys, self.element_key(self.index_of(pos)), value);
     }
 
     /// `count` elements from position `start` (must be in range), head to tail, or tail to
@@ -293,17 +293,17 @@ impl List {
             // Positions [0, at) move one index towards the head.
             let moved = self.range(db, 0, at, false)?;
             for (pos, element) in moved.iter().enumerate() {
-                batch.put(Cf::SubKeys, &self.element_key(c.head - 1 + pos as u64), element);
+                batch.put(Cf::SubKeys, self.element_key(c.head - 1 + pos as u64), &element[..]);
             }
-            batch.put(Cf::SubKeys, &self.element_key(c.head - 1 + at), value);
+            batch.put(Cf::SubKeys, self.element_key(c.head - 1 + at), value);
             self.collection_mut().head -= 1;
         } else {
             // Positions [at, len) move one index towards the tail.
             let moved = self.range(db, at, self.len() - at, false)?;
             for (i, element) in moved.iter().enumerate() {
-                batch.put(Cf::SubKeys, &self.element_key(c.head + at + 1 + i as u64), element);
+                batch.put(Cf::SubKeys, self.element_key(c.head + at + 1 + i as u64), &element[..]);
             }
-            batch.put(Cf::SubKeys, &self.element_key(c.head + at), value);
+            batch.put(Cf::SubKeys, self.element_key(c.head + at), value);
             self.collection_mut().tail += 1;
         }
         self.collection_mut().size += 1;
@@ -342,7 +342,7 @@ impl List {
             let mut to = c.head + lowest;
             for (i, element) in span.iter().enumerate() {
                 if !is_removed(lowest + i as u64) {
-                    batch.put(Cf::SubKeys, &self.element_key(to), element);
+                    batch.put(Cf::SubKeys, self.element_key(to), &element[..]);
                     to += 1;
                 }
             }
@@ -355,7 +355,7 @@ impl List {
             for (i, element) in span.iter().enumerate().rev() {
                 if !is_removed(i as u64) {
                     to -= 1;
-                    batch.put(Cf::SubKeys, &self.element_key(to), element);
+                    batch.put(Cf::SubKeys, self.element_key(to), &element[..]);
                 }
             }
             self.delete_indexes(batch, c.head, c.head + count);

@@ -30,7 +30,7 @@ pub fn add(db: &Db<'_>, key: &[u8], members: &[&[u8]]) -> Result<u64> {
     let mut added: super::SeenMembers = Default::default();
     for (member, old) in members.iter().zip(existing) {
         if old.is_none() && added.insert(member) {
-            batch.put(Cf::SubKeys, &live.sub_key(member), b"");
+            batch.put(Cf::SubKeys, live.sub_key(member), b"");
         }
     }
     if added.is_empty() {
@@ -115,7 +115,7 @@ pub fn move_member(db: &Db<'_>, src: &[u8], dst: &[u8], member: &[u8]) -> Result
         None => collection::new_collection(db, dst, KeyType::Set),
     };
     if dst_live.is_new || dst_live.get(db, member)?.is_none() {
-        batch.put(Cf::SubKeys, &dst_live.sub_key(member), b"");
+        batch.put(Cf::SubKeys, dst_live.sub_key(member), b"");
         dst_live.add_size(1);
         dst_live.write_meta(db, &mut batch, dst);
     }
@@ -132,7 +132,7 @@ pub fn store_in(db: &Db<'_>, batch: &mut Batch<'_>, dst: &[u8], members: &BTreeS
     }
     let mut live = collection::new_collection(db, dst, KeyType::Set);
     for member in members {
-        batch.put(Cf::SubKeys, &live.sub_key(member), b"");
+        batch.put(Cf::SubKeys, live.sub_key(member), b"");
     }
     live.add_size(members.len() as i64);
     live.write_meta(db, batch, dst);

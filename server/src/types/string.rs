@@ -56,7 +56,7 @@ pub fn get_many(db: &Db<'_>, keys: &[Bytes], now_ms: u64, stats: &Stats) -> Resu
 
 /// Writes `value` under `key` in `batch` with `expire_ms` (0 = none), replacing any type.
 pub fn put_in(db: &Db<'_>, batch: &mut Batch<'_>, key: &[u8], value: &[u8], expire_ms: u64) {
-    batch.put(Cf::Metadata, &db.meta_key(key), &encode_string(expire_ms, value));
+    batch.put(Cf::Metadata, db.meta_key(key), encode_string(expire_ms, value));
 }
 
 /// Like [`put_in`], but an expire time already past (SET ... EXAT 1) deletes the key, which is
@@ -82,7 +82,7 @@ pub fn put_encoded_in(
 ) {
     let mut record = encode_string(expire_ms, value);
     hint.set_in(&mut record);
-    batch.put(Cf::Metadata, &db.meta_key(key), &record);
+    batch.put(Cf::Metadata, db.meta_key(key), record);
 }
 
 /// Writes `value` under `key` at once.
@@ -153,7 +153,7 @@ impl Patch {
 
     pub fn write(&self, db: &Db<'_>, key: &[u8]) -> Result<()> {
         let mut batch = db.storage.batch();
-        batch.put(Cf::Metadata, &db.meta_key(key), &self.raw);
+        batch.put(Cf::Metadata, db.meta_key(key), &self.raw[..]);
         db.storage.write(batch)?;
         Ok(())
     }
@@ -162,7 +162,7 @@ impl Patch {
     /// not reported to WATCH as a modification, as Redis's in-place `raw` conversion.
     pub fn write_reencoded(&self, db: &Db<'_>, key: &[u8]) -> Result<()> {
         let mut batch = db.storage.batch();
-        batch.put_unobserved(Cf::Metadata, &db.meta_key(key), &self.raw);
+        batch.put_unobserved(Cf::Metadata, db.meta_key(key), &self.raw[..]);
         db.storage.write(batch)?;
         Ok(())
     }

@@ -391,8 +391,8 @@ impl<'a> ZSetWriter<'a> {
             None => self.size += 1,
         }
         let code = encode_score(score);
-        self.batch.put(Cf::SubKeys, &sub_key(&self.prefix, member), &code);
-        self.batch.put(Cf::ZSetScore, &self.index_key(member, score), &[]);
+        self.batch.put(Cf::SubKeys, sub_key(&self.prefix, member), &code[..]);
+        self.batch.put(Cf::ZSetScore, self.index_key(member, score), b"");
         self.known.insert(member.to_vec(), Some(score));
     }
 
@@ -427,7 +427,7 @@ impl<'a> ZSetWriter<'a> {
             if let Some(c) = self.meta.collection.as_mut() {
                 c.size = self.size;
             }
-            self.batch.put(Cf::Metadata, &meta_key, &self.meta.encode());
+            self.batch.put(Cf::Metadata, &meta_key[..], self.meta.encode());
         }
         self.db.storage.write(self.batch)?;
         Ok(())

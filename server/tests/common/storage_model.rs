@@ -154,9 +154,9 @@ pub fn put_set(db: &Db<'_>, key: &[u8], members: &[Vec<u8>]) {
     meta.collection.as_mut().unwrap().size = members.len() as u64;
     let prefix = db.sub_prefix(key, version);
     let mut batch = db.storage.batch();
-    batch.put(Cf::Metadata, &db.meta_key(key), &meta.encode());
+    batch.put(Cf::Metadata, db.meta_key(key), meta.encode());
     for m in members {
-        batch.put(Cf::SubKeys, &sub_key(&prefix, m), b"");
+        batch.put(Cf::SubKeys, sub_key(&prefix, m), b"");
     }
     db.storage.write(batch).unwrap();
 }
