@@ -11,6 +11,10 @@ use std::cell::RefCell;
 use std::hash::{BuildHasher, Hasher};
 use std::sync::{Mutex, MutexGuard};
 
+use smallvec::SmallVec;
+
+use crate::cmd::spec::INLINE_KEYS;
+
 /// Number of stripes: enough that unrelated keys rarely share one.
 pub const LOCK_STRIPES: usize = 4096;
 
@@ -28,8 +32,11 @@ pub struct KeyLocks {
 
 /// Held locks; released on drop.
 pub struct KeyGuards<'a> {
-    guards: Vec<(usize, MutexGuard<'a, ()>)>,
+    guards: SmallVec<[(usize, MutexGuard<'a, ()>); INLINE_KEYS]>,
 }
+
+/// Stripes of one request's keys, sorted, inline up to a few.
+pub type Stripes = SmallVec<[usize; INLINE_KEYS]>;
 
 impl Drop for KeyGuards<'_> {
     fn drop(&mut self) {
@@ -61,8 +68,8 @@ impl KeyLocks {
     }
 
     /// The stripes of `keys`, ascending, each once.
-    pub fn stripes<'k>(&self, ns: &[u8], db: u8, keys: impl Iterator<Item = &'k [u8]>) -> Vec<usize> {
-        let mut stripes: Vec<usize> = keys.map(|k| self.stripe(ns, db, k)).collect();
+    pub fn stripes<'k>(&self, ns: &[u8], db: u8, keys: impl Iterator<Item = &'k [u8]>) -> Stripes {
+        let mut stripes: Stripes = keys.map(|k| self.stripe(ns, db, k)).collect();
         stripes.sort_unstable();
         stripes.dedup();
         stripes
@@ -72,7 +79,7 @@ impl KeyLocks {
     /// another thread; `None`, holding nothing more, otherwise. Never waits, so a thread that
     /// already holds stripes (write_session.rs) can ask for more without a deadlock.
     pub fn try_lock_stripes(&self, sorted: &[usize]) -> Option<KeyGuards<'_>> {
-        let mut guards = KeyGuards { guards: Vec::with_capacity(sorted.len()) };
+        let mut guards = KeyGuards { guards: SmallVec::with_capacity(sorted.len()) };
         for &stripe in sorted {
             if HELD.with(|held| held.borrow()[stripe]) {
                 continue;
@@ -95,13 +102,13 @@ impl KeyLocks {
     }
 
     /// Locks the `sorted` stripes, waiting for them (see [`KeyLocks::lock`]).
-    pub fn lock_sorted(&self, sorted: Vec<usize>) -> KeyGuards<'_> {
-        let to_take: Vec<usize> = HELD.with(|held| {
+    pub fn lock_sorted(&self, sorted: Stripes) -> KeyGuards<'_> {
+        let to_take: Stripes = HELD.with(|held| {
             let held = held.borrow();
             sorted.into_iter().filter(|&s| !held[s]).collect()
         });
         // A poisoned stripe only means a handler panicked holding it; the data is in RocksDB.
-        let guards: Vec<_> =
+        let guards: SmallVec<_> =
             to_take.into_iter().map(|s| (s, self.stripes[s].lock().unwrap_or_else(|e| e.into_inner()))).collect();
         HELD.with(|held| {
             let mut held = held.borrow_mut();

@@ -68,7 +68,7 @@ impl<'s> WriteSession<'s> {
             None => {
                 // Wait for them holding nothing.
                 self.commit();
-                self.shared.locks.lock_sorted(sorted.to_vec())
+                self.shared.locks.lock_sorted(sorted.into())
             }
         };
         self.last_locked = !guards.is_empty();

@@ -4,6 +4,7 @@
 
 use bytes::Bytes;
 use redrock_protocol::Reply;
+use smallvec::SmallVec;
 
 use super::Ctx;
 use crate::error::Result;
@@ -375,16 +376,25 @@ impl CommandSpec {
         ((first, last, 1), movable)
     }
 
-    /// Positions of the keys in `args`, in the order the specs give them.
-    pub fn key_positions(&self, args: &[Bytes]) -> Vec<usize> {
-        self.keys_with_specs(args).into_iter().map(|(position, _)| position).collect()
+    /// Positions of the keys in `args`, in the order the specs give them. Every command
+    /// asks before it runs; most name a key or two, which then cost no allocation.
+    pub fn key_positions(&self, args: &[Bytes]) -> KeyPositions {
+        let mut out = KeyPositions::new();
+        self.visit_keys(args, |position, _| out.push(position));
+        out
     }
 
     /// Positions of the keys in `args`, each with the key spec that found it (whose flags
     /// `COMMAND GETKEYSANDFLAGS` prints).
     pub fn keys_with_specs(&self, args: &[Bytes]) -> Vec<(usize, &'static KeySpec)> {
-        let argc = args.len() as i64;
         let mut out = Vec::new();
+        self.visit_keys(args, |position, spec| out.push((position, spec)));
+        out
+    }
+
+    /// Calls `visit(position, spec)` for each key of `args`, in the order the specs give them.
+    fn visit_keys(&self, args: &[Bytes], mut visit: impl FnMut(usize, &'static KeySpec)) {
+        let argc = args.len() as i64;
         for spec in self.key_specs {
             let start = match spec.begin {
                 BeginSearch::Index(index) => index as i64,
@@ -414,7 +424,7 @@ impl CommandSpec {
                     };
                     let mut i = start;
                     while i <= end && i < argc && i >= 1 {
-                        out.push((i as usize, spec));
+                        visit(i as usize, spec);
                         i += step.max(1) as i64;
                     }
                 }
@@ -432,14 +442,20 @@ impl CommandSpec {
                         if i >= argc {
                             break;
                         }
-                        out.push((i as usize, spec));
+                        visit(i as usize, spec);
                     }
                 }
             }
         }
-        out
     }
 }
+
+/// Key positions of one request, inline up to a few keys.
+pub type KeyPositions = SmallVec<[usize; INLINE_KEYS]>;
+
+/// Keys a request names without a heap allocation for its positions, stripes and locks:
+/// nearly every command names one to three.
+pub const INLINE_KEYS: usize = 4;
 
 /// Key-spec flag sets used across families, spelled as Redis 7.0's COMMAND INFO prints them.
 pub mod key_flags {

@@ -166,6 +166,9 @@ pub struct Storage {
     /// Metadata records with an expiry written so far: the active expiry walk rests while
     /// no key can expire, and wakes when this moves (expire.rs).
     volatile_writes: AtomicU64,
+    /// The options of every point read, made once: RocksDB's convenience `get_cf` creates and
+    /// frees a `ReadOptions` per call (0.3 k of a GET's 7.3 k instructions, callgrind).
+    point_reads: ReadOptions,
     /// RocksDB's id of each column family, by `Cf::index`: landings encode their records
     /// themselves (batch_bytes.rs).
     cf_ids: [u32; Cf::ALL.len()],
@@ -255,6 +258,7 @@ impl Storage {
             wal_flush: Mutex::new(()),
             records: RecordCache::new(options.record_cache_bytes),
             volatile_writes: AtomicU64::new(0),
+            point_reads: ReadOptions::default(),
             cf_ids,
         })
     }
@@ -289,13 +293,13 @@ impl Storage {
             Seen::Unknown => {}
         }
         if cf != Cf::Metadata {
-            return Ok(self.db.get_cf(&self.cf(cf), key)?);
+            return Ok(self.db.get_cf_opt(self.cf(cf), key, &self.point_reads)?);
         }
         if let Some(record) = self.records.get(key) {
             return Ok(record.map(|r| r.to_vec()));
         }
         let ticket = self.records.ticket(key);
-        let record = self.db.get_cf(&self.cf(cf), key)?;
+        let record = self.db.get_cf_opt(self.cf(cf), key, &self.point_reads)?;
         if let Some(ticket) = ticket {
             self.records.fill(key, ticket, record.as_deref());
         }
@@ -330,10 +334,10 @@ impl Storage {
         let from_db: Vec<std::result::Result<Option<Vec<u8>>, rocksdb::Error>> = match unknown[..] {
             // RocksDB's MultiGet sets up per-file batches that one key does not repay (HSET and
             // ZADD of one member read through here).
-            [key] => vec![self.db.get_cf(&handle, key)],
+            [key] => vec![self.db.get_cf_opt(handle, key, &self.point_reads)],
             _ => self
                 .db
-                .batched_multi_get_cf(&handle, &unknown, false)
+                .batched_multi_get_cf_opt(handle, &unknown, false, &self.point_reads)
                 .into_iter()
                 .map(|read| read.map(|slice| slice.map(|s| s.to_vec())))
                 .collect(),
