@@ -195,6 +195,41 @@ fn client_list_matches_redis_fields_and_filters() {
     assert_eq!(info_b.lines().count(), 1);
 }
 
+/// A connection's kill and shutdown signal is one future for its whole life, shared by its
+/// waits for input, for a blocking pop and for the end of a pause: a kill ends each of them,
+/// however many requests the connection served before it waited.
+#[test]
+fn client_kill_ends_every_kind_of_wait() {
+    let dir = TempDir::new("client-kill-waits");
+    let server = Server::redrock(&dir.0, &[]);
+    let mut killer = server.connect();
+    let id = |conn: &mut Conn| String::from_utf8(call(conn, "CLIENT ID")).unwrap()[1..].trim().to_string();
+    let (mut idle, mut blocked, mut paused) = (server.connect(), server.connect(), server.connect());
+    for conn in [&mut idle, &mut blocked, &mut paused] {
+        for _ in 0..3 {
+            assert_eq!(call(conn, "PING"), b"+PONG\r\n");
+        }
+    }
+    let ids = [id(&mut idle), id(&mut blocked), id(&mut paused)];
+
+    blocked.send(&words("BLPOP never-pushed 0"));
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    while !text(&call(&mut killer, "CLIENT LIST")).contains("cmd=blpop") {
+        assert!(std::time::Instant::now() < deadline, "BLPOP never blocked");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    assert_eq!(call(&mut killer, "CLIENT PAUSE 100000 WRITE"), b"+OK\r\n");
+    paused.send(&words("SET k v"));
+    // A paused command is not listed until it runs: give it time to reach the pause.
+    std::thread::sleep(std::time::Duration::from_millis(200));
+
+    for (conn, id) in [&mut idle, &mut blocked, &mut paused].into_iter().zip(&ids) {
+        assert_eq!(call(&mut killer, &format!("CLIENT KILL ID {id}")), b":1\r\n");
+        assert!(conn.is_closed(), "client {id} still open after CLIENT KILL");
+    }
+    assert_eq!(call(&mut killer, "CLIENT UNPAUSE"), b"+OK\r\n");
+}
+
 #[test]
 fn client_kill_closes_the_right_connections() {
     let dir = TempDir::new("client-kill");
