@@ -101,6 +101,7 @@ async fn run(shared: &Arc<Shared>, client: &mut ClientState, stream: &mut TcpStr
         if n == 0 || handle.killed.load(std::sync::atomic::Ordering::SeqCst) || shutdown.has_changed().unwrap_or(true) {
             return Ok(());
         }
+        handle.touch();
         Stats::add(&shared.stats.net_input_bytes, n as u64);
         let mut postponed = None;
         loop {
@@ -432,6 +433,7 @@ async fn wait_unblocked(
                 if n == 0 || input.len() as u64 > query_buffer_limit {
                     return Ok(None);
                 }
+                handle.touch();
                 Stats::add(&shared.stats.net_input_bytes, n as u64);
             }
         }

@@ -2,7 +2,6 @@
 //! MULTI queueing, key locks. The checks run in Redis 7.0's order, so the same bad request
 //! gets the same error.
 
-use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
 use bytes::Bytes;
@@ -101,7 +100,6 @@ fn execute_checked(
     args: Vec<Bytes>,
     session: &mut WriteSession<'_>,
 ) -> Reply {
-    client.handle.last_interaction_ms.store(client.handle.created.elapsed().as_millis() as u64, Ordering::Relaxed);
     let (spec, parent) = match resolve(&args) {
         Ok(found) => found,
         Err(e) => {
@@ -109,10 +107,7 @@ fn execute_checked(
             return e.into();
         }
     };
-    if let Ok(mut last) = client.handle.last_command.lock() {
-        last.clear();
-        last.push_str(&table::full_name(spec, parent));
-    }
+    *client.handle.last_command.lock().unwrap_or_else(|e| e.into_inner()) = Some((spec, parent));
     if !client.authenticated && spec.flags & flag::NO_AUTH == 0 && shared.acl.users.auth_required() {
         client.flag_transaction();
         return Error::NoAuth.into();
