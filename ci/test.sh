@@ -5,6 +5,7 @@
 #   ci/test.sh            everything
 #   REDROCK_TARGET_DIR=…  where the build goes (default: $HOME/.cache/redrock-target, so
 #                         repeated runs and CI on the same machine reuse the RocksDB build)
+#   STALE_BUILD_DAYS=3    build outputs untouched this long are pruned from that folder
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -44,5 +45,17 @@ cargo fmt --all -- --check
 
 step "cargo clippy"
 cargo clippy --release --workspace --all-targets --locked -- -D warnings
+
+# The shared target folder keeps every build's test binaries (400 MB each) under a new name
+# whenever a dependency or the clone's path changes, and cargo never removes the old ones: in
+# two days of work they filled 50 GB and then the disk. Whatever no build touched for
+# STALE_BUILD_DAYS goes: test and binary executables (no extension: never a library or a
+# proc-macro, whose rebuild would cascade into RocksDB) and incremental state. A target still
+# in use is only rebuilt.
+step "prune stale build outputs"
+stale_days="${STALE_BUILD_DAYS:-3}"
+find "$CARGO_TARGET_DIR/release/deps" -maxdepth 1 -type f -executable ! -name "*.*" -mtime +"$stale_days" -delete 2>/dev/null || true
+find "$CARGO_TARGET_DIR/release/incremental" -mindepth 1 -maxdepth 1 -type d -mtime +"$stale_days" \
+  -exec rm -rf {} + 2>/dev/null || true
 
 echo; echo "ci/test.sh: all green"
