@@ -2,7 +2,7 @@
 
 use bytes::{Bytes, BytesMut};
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughput};
-use redrock_protocol::{encode, format_double, Limits, Reply, RequestParser, RespVersion};
+use redrock_protocol::{encode, format_double, Aggregate, BulkStrings, Limits, Reply, RequestParser, RespVersion};
 
 fn multibulk(args: &[&[u8]]) -> Vec<u8> {
     let mut out = format!("*{}\r\n", args.len()).into_bytes();
@@ -70,6 +70,28 @@ fn encode_replies(c: &mut Criterion) {
         }
     }
     group.bench_function("format_double", |b| b.iter(|| format_double(std::hint::black_box(1.1))));
+    // A reply built from storage and sent, as LRANGE does: items copied out of the storage's
+    // buffers one by one, then encoded and dropped. `Reply::Bulks` against an `Array` of `Bulk`s.
+    let items: Vec<Vec<u8>> = (0..100).map(|i| format!("element:{i:057}").into_bytes()).collect();
+    group.bench_function("lrange_100_built_as_array", |b| {
+        let mut out = BytesMut::with_capacity(8192);
+        b.iter(|| {
+            out.clear();
+            let reply = Reply::Array(items.iter().map(|i| Reply::Bulk(Bytes::copy_from_slice(i))).collect());
+            encode(&reply, RespVersion::Resp2, &mut out);
+        })
+    });
+    group.bench_function("lrange_100_built_as_bulks", |b| {
+        let mut out = BytesMut::with_capacity(8192);
+        b.iter(|| {
+            out.clear();
+            let mut bulks = BulkStrings::with_capacity(items.len(), items[0].len());
+            for item in &items {
+                bulks.push(item);
+            }
+            encode(&Reply::Bulks(Aggregate::Array, bulks), RespVersion::Resp2, &mut out);
+        })
+    });
     group.finish();
 }
 
