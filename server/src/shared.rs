@@ -164,6 +164,7 @@ impl Shared {
             .map(|i| AtomicU8::new(stored.as_ref().and_then(|m| m.get(i).copied()).unwrap_or(i as u8)))
             .collect();
         let namespaces = Namespaces::load(&storage)?;
+        let watches = Watches::new(storage.written_interest());
         let now = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
         let port = config.get_i64("port") as u16;
         let acl = Acl::new(config.get("requirepass"), config.get("acl-pubsub-default"));
@@ -186,7 +187,7 @@ impl Shared {
             shutdown: watch::channel(false).0,
             saves: crate::cmd::save::SaveState::new(now),
             pause: ClientPause::default(),
-            watches: Watches::default(),
+            watches,
             namespaces,
             disk_quota: DiskQuota::default(),
             acl,

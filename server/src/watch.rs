@@ -4,8 +4,9 @@
 //! path pays one atomic load while nobody watches.
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
+
+use crate::storage::written::Interest;
 
 /// A watched key: namespace, physical db, user key.
 pub type WatchKey = (Vec<u8>, u8, Vec<u8>);
@@ -17,10 +18,17 @@ pub const MAX_WATCHED_KEYS_PER_CLIENT: usize = 100_000;
 pub struct Watches {
     /// Key → (number of clients watching it, modification counter).
     keys: Mutex<HashMap<WatchKey, (usize, u64)>>,
-    watched: AtomicUsize,
+    /// Watched keys, counted where storage reads it: batches record written keys only while
+    /// some key is watched.
+    watched: Interest,
 }
 
 impl Watches {
+    /// Watches that count themselves in `interest` (`Storage::written_interest`).
+    pub fn new(interest: Interest) -> Watches {
+        Watches { keys: Mutex::default(), watched: interest }
+    }
+
     fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<WatchKey, (usize, u64)>> {
         self.keys.lock().unwrap_or_else(|e| e.into_inner())
     }
@@ -30,7 +38,7 @@ impl Watches {
         let mut keys = self.lock();
         let entry = keys.entry(key).or_insert((0, 0));
         entry.0 += 1;
-        self.watched.fetch_add(1, Ordering::SeqCst);
+        self.watched.add();
         entry.1
     }
 
@@ -39,7 +47,7 @@ impl Watches {
         let mut keys = self.lock();
         if let Some(entry) = keys.get_mut(key) {
             entry.0 -= 1;
-            self.watched.fetch_sub(1, Ordering::SeqCst);
+            self.watched.remove();
             if entry.0 == 0 {
                 keys.remove(key);
             }
@@ -53,7 +61,7 @@ impl Watches {
 
     /// A write command changed these keys.
     pub fn touch<'a>(&self, ns: &[u8], db: u8, keys: impl Iterator<Item = &'a [u8]>) {
-        if self.watched.load(Ordering::SeqCst) == 0 {
+        if self.watched.count() == 0 {
             return;
         }
         let mut watched = self.lock();
@@ -66,7 +74,7 @@ impl Watches {
 
     /// Every key of a database changed (FLUSHDB, FLUSHALL, SWAPDB); `None` = every database.
     pub fn touch_db(&self, ns: &[u8], db: Option<u8>) {
-        if self.watched.load(Ordering::SeqCst) == 0 {
+        if self.watched.count() == 0 {
             return;
         }
         for ((key_ns, key_db, _), entry) in self.lock().iter_mut() {
@@ -91,7 +99,7 @@ mod tests {
         watches.touch(b"", 0, std::iter::once(&b"a"[..]));
         assert!(watches.modified(&key, seen));
         watches.unwatch(&key);
-        assert_eq!(watches.watched.load(Ordering::SeqCst), 0);
+        assert_eq!(watches.watched.count(), 0);
     }
 
     #[test]

@@ -166,6 +166,8 @@ pub struct Storage {
     /// Metadata records with an expiry written so far: the active expiry walk rests while
     /// no key can expire, and wakes when this moves (expire.rs).
     volatile_writes: AtomicU64,
+    /// Whether anyone waits to hear of written keys (written.rs): batches record them only then.
+    written_interest: written::Interest,
     /// The options of every point read, made once: RocksDB's convenience `get_cf` creates and
     /// frees a `ReadOptions` per call (0.3 k of a GET's 7.3 k instructions, callgrind).
     point_reads: ReadOptions,
@@ -258,6 +260,7 @@ impl Storage {
             wal_flush: Mutex::new(()),
             records: RecordCache::new(options.record_cache_bytes),
             volatile_writes: AtomicU64::new(0),
+            written_interest: written::Interest::default(),
             point_reads: ReadOptions::default(),
             cf_ids,
         })
@@ -277,6 +280,11 @@ impl Storage {
 
     fn cf(&self, cf: Cf) -> &ColumnFamily {
         self.db.cf_handle(cf.name()).expect("column families are created at open")
+    }
+
+    /// The count of watches that batches consult before recording their written keys.
+    pub fn written_interest(&self) -> written::Interest {
+        self.written_interest.clone()
     }
 
     /// A version no collection has had.
@@ -384,6 +392,7 @@ impl Storage {
             storage: self,
             inner: None,
             written: written::Written::default(),
+            track_written: self.written_interest.count() > 0,
             ops: deferred::is_active().then(Vec::new),
             metadata: Changes::default(),
             oversized: None,
@@ -574,8 +583,10 @@ pub struct Batch<'a> {
     /// are deferred as `ops` and never do: creating and freeing an empty one was 2% of a
     /// pipelined SET).
     inner: Option<WriteBatch>,
-    /// The user keys this batch changes (see written.rs).
+    /// The user keys this batch changes (see written.rs), when `track_written`.
     written: written::Written,
+    /// Whether anyone waits to hear of them (`written::Interest`).
+    track_written: bool,
     /// Its writes while its thread defers (deferred.rs), `inner` staying empty: the overlay
     /// of deferred writes takes them, and the landing builds one RocksDB batch of them all.
     /// `None` otherwise, or once it holds a write the overlay cannot describe.
@@ -638,7 +649,7 @@ impl Batch<'_> {
 
     /// Deletes `[from, to)`; `from` is a database prefix (`[ns_len][ns][db]`) or a key.
     pub fn delete_range(&mut self, cf: Cf, from: &[u8], to: &[u8]) {
-        if cf != Cf::Internal {
+        if cf != Cf::Internal && self.track_written {
             self.written.range(from);
         }
         if cf == Cf::Metadata {
@@ -671,6 +682,9 @@ impl Batch<'_> {
     }
 
     fn note(&mut self, cf: Cf, key: &[u8]) {
+        if !self.track_written {
+            return;
+        }
         match cf {
             Cf::Metadata => self.written.meta_key(key),
             Cf::SubKeys | Cf::ZSetScore => self.written.sub_key(key),
