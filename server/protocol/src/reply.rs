@@ -65,9 +65,10 @@ pub enum Aggregate {
 /// Bulk strings appended straight into the bytes they are sent as:
 ///
 /// ```text
-/// +-----+-----+----+---------+----+-----+-----+----+---------+----+
-/// | '$' | len | \r\n | bytes 0 | \r\n | '$' | len | \r\n | bytes 1 | \r\n | ...
-/// +-----+-----+----+---------+----+-----+-----+----+---------+----+
+/// ┌─────┬─────────┬──────┬─────────┬──────┬─────┬─────────┬──────┬─────────┬──────┬─────
+/// │ '$' │ len     │ \r\n │ item 0  │ \r\n │ '$' │ len     │ \r\n │ item 1  │ \r\n │ ...
+/// │     │ decimal │      │ bytes   │      │     │ decimal │      │ bytes   │      │
+/// └─────┴─────────┴──────┴─────────┴──────┴─────┴─────────┴──────┴─────────┴──────┴─────
 /// ```
 ///
 /// A bulk string is written the same in RESP2 and RESP3, so the items can be encoded before

@@ -89,7 +89,7 @@ impl Written {
 
 /// How many watches wait to hear of written keys (WATCH's watched keys, counted by
 /// watch.rs). While there are none, batches record no keys: copying each written key into
-/// the log cost a pipelined SET 4% of its instructions for a list nobody read.
+/// the log cost a pipelined SET 2% of its instructions, for a list nobody read.
 ///
 /// Reading it once per batch is enough: a command holds its keys' locks from before it builds
 /// its batch until the batch lands, and WATCH takes the same locks to register, so a key
