@@ -4,6 +4,7 @@
 //! deletions and everything else are still served.
 
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Mutex;
 use std::time::Instant;
 
 use crate::error::Error;
@@ -23,6 +24,10 @@ pub struct DiskQuota {
     /// a map lookup and a parse (1.6% of a pipelined SET's instructions).
     limit_gb: AtomicU64,
     limit_generation: AtomicU64,
+    /// A seqlock over the pair: odd while a store writes it.
+    limit_sequence: AtomicU64,
+    /// One store of the pair at a time (only when the generation moved).
+    limit_store: Mutex<()>,
 }
 
 impl Default for DiskQuota {
@@ -33,6 +38,8 @@ impl Default for DiskQuota {
             read_at_ms: AtomicU64::new(0),
             limit_gb: AtomicU64::new(0),
             limit_generation: AtomicU64::new(u64::MAX),
+            limit_sequence: AtomicU64::new(0),
+            limit_store: Mutex::new(()),
         }
     }
 }
@@ -41,14 +48,22 @@ impl DiskQuota {
     /// `max-db-size` at config generation `generation`, read by `read` only when the
     /// generation moved since the last reading.
     pub fn limit_gb(&self, generation: u64, read: impl FnOnce() -> u64) -> u64 {
-        if self.limit_generation.load(Ordering::Acquire) == generation {
-            return self.limit_gb.load(Ordering::Acquire);
+        // A seqlock, so a value is only ever taken with the generation stored beside it:
+        // two stores racing across a change could otherwise leave the older value beside the
+        // newer generation, for good.
+        let sequence = self.limit_sequence.load(Ordering::SeqCst);
+        if sequence.is_multiple_of(2) && self.limit_generation.load(Ordering::SeqCst) == generation {
+            let limit_gb = self.limit_gb.load(Ordering::SeqCst);
+            if self.limit_sequence.load(Ordering::SeqCst) == sequence {
+                return limit_gb;
+            }
         }
-        // A change racing with this reading leaves a newer value under the older generation,
-        // which the next call reads again.
         let limit_gb = read();
-        self.limit_gb.store(limit_gb, Ordering::Release);
-        self.limit_generation.store(generation, Ordering::Release);
+        let _one_store = self.limit_store.lock().unwrap_or_else(|e| e.into_inner());
+        self.limit_sequence.fetch_add(1, Ordering::SeqCst);
+        self.limit_generation.store(generation, Ordering::SeqCst);
+        self.limit_gb.store(limit_gb, Ordering::SeqCst);
+        self.limit_sequence.fetch_add(1, Ordering::SeqCst);
         limit_gb
     }
 
