@@ -215,7 +215,7 @@ impl RecordCache {
     pub fn ticket(&self, key: &[u8]) -> Option<Ticket> {
         self.entries.as_ref()?;
         let hash = self.hasher.hash_one(key);
-        let stripe = hash as usize % STRIPES;
+        let stripe = stripe_of_hash(hash);
         let state = self.lock(stripe);
         (state.writers == 0).then_some(Ticket { stripe, epoch: state.epoch, hash })
     }
@@ -310,12 +310,17 @@ impl RecordCache {
     }
 
     fn stripe_of(&self, key: &[u8]) -> usize {
-        self.hasher.hash_one(key) as usize % STRIPES
+        stripe_of_hash(self.hasher.hash_one(key))
     }
 
     fn lock(&self, stripe: usize) -> std::sync::MutexGuard<'_, Stripe> {
         self.stripes[stripe].lock().unwrap_or_else(|e| e.into_inner())
     }
+}
+
+/// The stripe of a key hashed to `hash`: its low bits (`Admission` takes the high half).
+fn stripe_of_hash(hash: u64) -> usize {
+    hash as usize % STRIPES
 }
 
 #[cfg(test)]
