@@ -16,7 +16,7 @@ use crate::client::{ClientHandle, ClientState};
 use crate::error::Error;
 use crate::output_limit::{self, Limit, OutputLimitState};
 use crate::shared::{Shared, Stats};
-use crate::write_session::{DeferredReplies, WriteSession};
+use crate::write_session::{DeferredReplies, Parked, WriteSession};
 use crate::{dispatch, protected_mode};
 
 /// Initial read buffer; it grows with pipelines and large bulks, up to the query buffer limit.
@@ -104,7 +104,7 @@ async fn run(shared: &Arc<Shared>, client: &mut ClientState, stream: &mut TcpStr
         handle.touch();
         Stats::add(&shared.stats.net_input_bytes, n as u64);
         let mut postponed = None;
-        loop {
+        let parked = loop {
             let mut buffered = Buffered {
                 parser: &mut parser,
                 input: &mut input,
@@ -113,11 +113,12 @@ async fn run(shared: &Arc<Shared>, client: &mut ClientState, stream: &mut TcpStr
                 output_limit: &output_limit,
                 output_state: &mut output_state,
             };
-            match buffered.run(shared, client, postponed.take()) {
-                Next::Read => break,
+            let (next, parked) = buffered.run(shared, client, postponed.take());
+            match next {
+                Next::Read => break parked,
                 Next::Pause(args, writes) => {
                     // CLIENT PAUSE: answer what came before, then wait for the end.
-                    flush(shared, stream, &mut output).await?;
+                    flush(shared, stream, &mut output, Some(parked), client.resp).await?;
                     tokio::select! {
                         _ = shared.pause.wait(writes) => {}
                         _ = &mut stop => return Ok(()),
@@ -126,7 +127,7 @@ async fn run(shared: &Arc<Shared>, client: &mut ClientState, stream: &mut TcpStr
                 }
                 Next::Blocked(wait) => {
                     // Replies to the requests before it go out before the client waits.
-                    flush(shared, stream, &mut output).await?;
+                    flush(shared, stream, &mut output, Some(parked), client.resp).await?;
                     let limit = query_buffer_limit;
                     let served =
                         match wait_unblocked(shared, &handle, stream, &mut input, limit, wait, stop.as_mut()).await? {
@@ -136,13 +137,14 @@ async fn run(shared: &Arc<Shared>, client: &mut ClientState, stream: &mut TcpStr
                     match deliver(client, served, &mut output, None, &output_limit, &mut output_state) {
                         None => {}
                         Some(Next::Close) => return Ok(()),
-                        Some(_) => return flush(shared, stream, &mut output).await,
+                        Some(_) => return flush(shared, stream, &mut output, None, client.resp).await,
                     }
                 }
-                Next::FlushAndClose => return flush(shared, stream, &mut output).await,
+                Next::FlushAndClose => return flush(shared, stream, &mut output, Some(parked), client.resp).await,
+                // Dropping `parked` lands what it waited for.
                 Next::Close => return Ok(()),
             }
-        }
+        };
         if input.len() as u64 > query_buffer_limit {
             tracing::warn!(
                 client = client.id(),
@@ -151,7 +153,8 @@ async fn run(shared: &Arc<Shared>, client: &mut ClientState, stream: &mut TcpStr
             );
             return Ok(());
         }
-        if !flush_within_limit(shared, stream, &mut output, &output_limit, &mut output_state).await? {
+        let resp = client.resp;
+        if !flush_within_limit(shared, stream, &mut output, parked, resp, &output_limit, &mut output_state).await? {
             close_for_output_limit(client);
             return Ok(());
         }
@@ -217,10 +220,15 @@ struct Buffered<'a> {
 
 impl Buffered<'_> {
     /// Runs every complete request in the input (first `postponed`, which already waited for a
-    /// pause), in one write session (write_session.rs): the writes of the commands land
-    /// together, before this returns and so before any reply leaves. Never awaits: the
-    /// session's key locks and deferred writes belong to this thread.
-    fn run(&mut self, shared: &Arc<Shared>, client: &mut ClientState, mut postponed: Option<Vec<Bytes>>) -> Next {
+    /// pause), in one write session (write_session.rs): the writes of the commands join the
+    /// thread's write group, which lands before any of their replies leaves (settling the
+    /// returned `Parked`). Never awaits: the running command's key locks belong to this thread.
+    fn run<'s>(
+        &mut self,
+        shared: &'s Arc<Shared>,
+        client: &mut ClientState,
+        mut postponed: Option<Vec<Bytes>>,
+    ) -> (Next, Parked<'s>) {
         let mut session = WriteSession::begin(shared);
         let mut protocol_error = None;
         let next = loop {
@@ -265,13 +273,10 @@ impl Buffered<'_> {
                 break next;
             }
         };
-        if let Some((replies, error)) = session.finish() {
-            replace_replies(self.output, replies, error, client.resp);
-        }
         if let Some(e) = protocol_error {
             encode(&Reply::from(e), client.resp, self.output);
         }
-        next
+        (next, session.park())
     }
 }
 
@@ -311,34 +316,48 @@ fn replace_replies(output: &mut BytesMut, replies: DeferredReplies, error: Error
     }
 }
 
-/// Runs before a connection writes its replies. Every reply leaves after the WAL records of
-/// the writes it may reveal (this client's or, read by it, another's) are out of the process
-/// (see storage's `Durability`). A failure closes the connection: nothing unwritten is
-/// acknowledged.
+/// Runs before a connection writes its replies: lands the writes they acknowledge (`parked`,
+/// see write_session.rs), turning them into its error if the landing failed, and sees that
+/// every reply leaves after the WAL records of the writes it may reveal (this client's or,
+/// read by it, another's) are out of the process (see storage's `Durability`). A failure of
+/// the WAL's write closes the connection: nothing unwritten is acknowledged.
 ///
 /// The connection first yields once, so that the other connections of this worker thread
 /// that are ready run their commands too, as Redis serves every ready client in one turn of
-/// its event loop and writes afterwards. Two things come of it:
+/// its event loop and writes afterwards. Three things come of it:
 ///
-/// - Group commit: the first connection to come back writes everyone's WAL records with one
-///   `write(2)` and the others find theirs written. Measured at `-P 1` with 50 clients on
-///   one worker: one WAL `write(2)` per ~46 SETs instead of one per SET, leaving a `recv`
-///   and a `send` per request, as Redis.
+/// - One RocksDB write for the turn: the first connection to come back lands the writes of
+///   every command the thread ran (write_session.rs), the others find theirs landed.
+/// - Group commit: that connection writes everyone's WAL records with one `write(2)`.
+///   Measured at `-P 1` with 50 clients on one worker: one WAL `write(2)` per ~46 SETs
+///   instead of one per SET, leaving a `recv` and a `send` per request, as Redis.
 /// - Replies leave in a burst: the first wakes a client that sleeps in `epoll_wait`, and the
 ///   ones after find it awake. Sent one by one, each woke it again, and the wake-up (the
 ///   kernel's `sock_def_readable`) was 13% of a pipelined GET's CPU; Redis spends 4% there.
 ///   Yielding on reads too took a pipelined GET from 3.2 to 2.7 µs of server CPU, 0.36x to
 ///   0.43x of Redis in req/s, and left `-P 1` unchanged.
-async fn before_replies(shared: &Shared) -> std::io::Result<()> {
-    let unflushed = shared.storage.wal_unflushed();
+async fn before_replies(
+    shared: &Shared,
+    parked: Option<Parked<'_>>,
+    output: &mut BytesMut,
+    resp: RespVersion,
+) -> std::io::Result<()> {
     tokio::task::yield_now().await;
-    let Some(mark) = unflushed else {
+    if let Some((replies, error)) = parked.and_then(Parked::settle) {
+        replace_replies(output, replies, error, resp);
+    }
+    let Some(mark) = shared.storage.wal_unflushed() else {
         return Ok(());
     };
     shared.storage.flush_wal_through(mark).map_err(|e| {
         tracing::error!(error = %e, "writing the WAL failed");
         std::io::Error::other(e.to_string())
     })
+}
+
+/// Whether replies, or writes they wait for, must go through [`before_replies`].
+fn must_settle(output: &BytesMut, parked: &Option<Parked<'_>>) -> bool {
+    !output.is_empty() || parked.as_ref().is_some_and(Parked::must_wait)
 }
 
 /// Redis's log line for a client closed by `client-output-buffer-limit`.
@@ -356,11 +375,14 @@ async fn flush_within_limit(
     shared: &Shared,
     stream: &mut TcpStream,
     output: &mut BytesMut,
+    parked: Parked<'_>,
+    resp: RespVersion,
     limit: &Limit,
     state: &mut OutputLimitState,
 ) -> std::io::Result<bool> {
-    if !output.is_empty() {
-        before_replies(shared).await?;
+    let parked = Some(parked);
+    if must_settle(output, &parked) {
+        before_replies(shared, parked, output, resp).await?;
     }
     while !output.is_empty() {
         if state.exceeded(limit, output.len(), Instant::now) {
@@ -451,9 +473,17 @@ async fn stop_signal(handle: &ClientHandle, mut shutdown: tokio::sync::watch::Re
     }
 }
 
-async fn flush(shared: &Shared, stream: &mut TcpStream, output: &mut BytesMut) -> std::io::Result<()> {
+async fn flush(
+    shared: &Shared,
+    stream: &mut TcpStream,
+    output: &mut BytesMut,
+    parked: Option<Parked<'_>>,
+    resp: RespVersion,
+) -> std::io::Result<()> {
+    if must_settle(output, &parked) {
+        before_replies(shared, parked, output, resp).await?;
+    }
     if !output.is_empty() {
-        before_replies(shared).await?;
         Stats::add(&shared.stats.net_output_bytes, output.len() as u64);
         stream.write_all(output).await?;
         output.clear();

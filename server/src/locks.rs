@@ -6,11 +6,22 @@
 //! EXEC locks every key of the transaction up front and then runs each queued command
 //! through the normal path, whose own locking finds its stripes held; FLUSHALL inside EXEC
 //! finds every stripe held.
+//!
+//! A stripe can also stay held past its command, parked: the command's writes wait to land
+//! with the thread's write group (write_session.rs), and until they do nobody else may read
+//! or write those keys. A parked stripe belongs to the thread, not to a guard: whichever of
+//! the thread's connections lands the group releases every parked stripe
+//! ([`KeyLocks::release_parked`]). Meanwhile the thread's other commands use the stripe as
+//! their own (they see the group's writes), and a thread never waits for a stripe while it
+//! has parked ones: it lands its group first, so two threads can never wait for each other's
+//! parked stripes.
 
 use std::cell::RefCell;
 use std::hash::{BuildHasher, Hasher};
-use std::sync::{Mutex, MutexGuard};
+use std::sync::Arc;
 
+use parking_lot::lock_api::RawMutex as _;
+use parking_lot::RawMutex;
 use smallvec::SmallVec;
 
 use crate::cmd::spec::INLINE_KEYS;
@@ -19,39 +30,71 @@ use crate::cmd::spec::INLINE_KEYS;
 pub const LOCK_STRIPES: usize = 4096;
 
 thread_local! {
-    /// Stripes held by this thread (handlers are synchronous: a thread runs one at a time).
+    /// Stripes held by this thread, by a running command or parked (handlers are
+    /// synchronous: a thread runs one at a time).
     static HELD: RefCell<Vec<bool>> = RefCell::new(vec![false; LOCK_STRIPES]);
+    /// Stripes this thread keeps for writes that have not landed yet.
+    static PARKED: RefCell<Parked> = const { RefCell::new(Parked { locks: None, stripes: Vec::new() }) };
 }
 
+/// A raw mutex per stripe, not `std::sync::Mutex`: a parked stripe outlives the guard that
+/// took it, and is unlocked by whichever connection lands the thread's writes.
 pub struct KeyLocks {
-    stripes: Vec<Mutex<()>>,
+    stripes: Vec<RawMutex>,
     /// aHash, not SipHash: a stripe is hashed per key per command, and SipHash showed in
     /// pipelined profiles; aHash's keys are random per process, so stripes stay unguessable.
     hasher: ahash::RandomState,
 }
 
-/// Held locks; released on drop.
+/// Held locks; released on drop unless parked.
 pub struct KeyGuards<'a> {
-    guards: SmallVec<[(usize, MutexGuard<'a, ()>); INLINE_KEYS]>,
+    locks: &'a KeyLocks,
+    /// Stripes these guards took (and so must unlock): never one the thread held already.
+    taken: Stripes,
 }
 
 /// Stripes of one request's keys, sorted, inline up to a few.
 pub type Stripes = SmallVec<[usize; INLINE_KEYS]>;
 
+/// The stripes this thread parked, and the locks they belong to (one server's: a worker
+/// thread serves one).
+struct Parked {
+    locks: Option<Arc<KeyLocks>>,
+    stripes: Vec<usize>,
+}
+
 impl Drop for KeyGuards<'_> {
     fn drop(&mut self) {
         HELD.with(|held| {
             let mut held = held.borrow_mut();
-            for (stripe, _) in &self.guards {
-                held[*stripe] = false;
+            for &stripe in &self.taken {
+                held[stripe] = false;
             }
         });
+        for &stripe in &self.taken {
+            // SAFETY: `taken` holds only stripes this guard locked, on this thread, and each
+            // is unlocked once: here, or by `release_parked` after `park` took it out.
+            unsafe { self.locks.stripes[stripe].unlock() };
+        }
+    }
+}
+
+impl Drop for Parked {
+    fn drop(&mut self) {
+        // The thread ends holding parked stripes only if its runtime was dropped mid-group;
+        // its writes are gone with it, and other threads must not wait for them forever.
+        if let Some(locks) = self.locks.take() {
+            for stripe in self.stripes.drain(..) {
+                // SAFETY: parked stripes were locked by this thread and are unlocked once.
+                unsafe { locks.stripes[stripe].unlock() };
+            }
+        }
     }
 }
 
 impl KeyLocks {
     pub fn new() -> KeyLocks {
-        KeyLocks { stripes: (0..LOCK_STRIPES).map(|_| Mutex::new(())).collect(), hasher: Default::default() }
+        KeyLocks { stripes: (0..LOCK_STRIPES).map(|_| RawMutex::INIT).collect(), hasher: Default::default() }
     }
 
     fn stripe(&self, ns: &[u8], db: u8, key: &[u8]) -> usize {
@@ -79,19 +122,17 @@ impl KeyLocks {
     /// another thread; `None`, holding nothing more, otherwise. Never waits, so a thread that
     /// already holds stripes (write_session.rs) can ask for more without a deadlock.
     pub fn try_lock_stripes(&self, sorted: &[usize]) -> Option<KeyGuards<'_>> {
-        let mut guards = KeyGuards { guards: SmallVec::with_capacity(sorted.len()) };
+        let mut guards = KeyGuards { locks: self, taken: SmallVec::new() };
         for &stripe in sorted {
             if HELD.with(|held| held.borrow()[stripe]) {
                 continue;
             }
-            let guard = match self.stripes[stripe].try_lock() {
-                Ok(guard) => guard,
-                Err(std::sync::TryLockError::Poisoned(e)) => e.into_inner(),
+            if !self.stripes[stripe].try_lock() {
                 // Dropping `guards` releases what this call took.
-                Err(std::sync::TryLockError::WouldBlock) => return None,
-            };
+                return None;
+            }
             HELD.with(|held| held.borrow_mut()[stripe] = true);
-            guards.guards.push((stripe, guard));
+            guards.taken.push(stripe);
         }
         Some(guards)
     }
@@ -103,27 +144,71 @@ impl KeyLocks {
 
     /// Locks the `sorted` stripes, waiting for them (see [`KeyLocks::lock`]).
     pub fn lock_sorted(&self, sorted: Stripes) -> KeyGuards<'_> {
-        let to_take: Stripes = HELD.with(|held| {
+        let taken: Stripes = HELD.with(|held| {
             let held = held.borrow();
             sorted.into_iter().filter(|&s| !held[s]).collect()
         });
-        // A poisoned stripe only means a handler panicked holding it; the data is in RocksDB.
-        let guards: SmallVec<_> =
-            to_take.into_iter().map(|s| (s, self.stripes[s].lock().unwrap_or_else(|e| e.into_inner()))).collect();
+        assert!(
+            taken.is_empty() || parked_count() == 0,
+            "waiting for a stripe while parking others could wait for a thread that waits for us"
+        );
+        for &stripe in &taken {
+            self.stripes[stripe].lock();
+        }
         HELD.with(|held| {
             let mut held = held.borrow_mut();
-            for (stripe, _) in &guards {
-                held[*stripe] = true;
+            for &stripe in &taken {
+                held[stripe] = true;
             }
         });
-        KeyGuards { guards }
+        KeyGuards { locks: self, taken }
     }
+
+    /// Keeps `guards`' stripes held by this thread after they drop, until
+    /// [`KeyLocks::release_parked`]: their command's writes wait to land.
+    pub fn park(self: &Arc<Self>, mut guards: KeyGuards<'_>) {
+        assert!(std::ptr::eq(guards.locks, &**self), "guards of other locks");
+        let taken = std::mem::take(&mut guards.taken);
+        PARKED.with(|parked| {
+            let mut parked = parked.borrow_mut();
+            if parked.locks.is_none() {
+                parked.locks = Some(self.clone());
+            }
+            parked.stripes.extend(taken);
+        });
+    }
+
+    /// Releases every stripe this thread parked: the writes they kept landed.
+    pub fn release_parked(&self) {
+        PARKED.with(|parked| {
+            let mut parked = parked.borrow_mut();
+            if parked.stripes.is_empty() {
+                return;
+            }
+            HELD.with(|held| {
+                let mut held = held.borrow_mut();
+                for &stripe in &parked.stripes {
+                    held[stripe] = false;
+                }
+            });
+            for stripe in parked.stripes.drain(..) {
+                // SAFETY: each parked stripe was locked by this thread (`park` moved it out of
+                // the guard that took it) and leaves the parked list here: unlocked once.
+                unsafe { self.stripes[stripe].unlock() };
+            }
+        });
+    }
+}
+
+/// Stripes this thread has parked.
+pub fn parked_count() -> usize {
+    PARKED.with(|parked| parked.borrow().stripes.len())
 }
 
 impl KeyGuards<'_> {
     /// Whether these guards hold nothing.
     pub fn is_empty(&self) -> bool {
-        self.guards.is_empty()
+        self.taken.is_empty()
     }
 }
 
@@ -136,7 +221,23 @@ impl Default for KeyLocks {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::sync::Arc;
+
+    /// Whether another thread could take `stripe` now.
+    fn is_free(locks: &KeyLocks, stripe: usize) -> bool {
+        std::thread::scope(|scope| {
+            scope
+                .spawn(|| {
+                    let free = locks.stripes[stripe].try_lock();
+                    if free {
+                        // SAFETY: locked just above, on this thread.
+                        unsafe { locks.stripes[stripe].unlock() };
+                    }
+                    free
+                })
+                .join()
+                .unwrap()
+        })
+    }
 
     #[test]
     fn overlapping_lock_sets_in_any_order_do_not_deadlock() {
@@ -177,7 +278,7 @@ mod tests {
         assert!(locks.try_lock_stripes(&wanted).is_none(), "y is taken by another thread");
         let x = locks.stripe(b"", 0, b"x");
         assert!(!HELD.with(|h| h.borrow()[x]), "x was given back");
-        assert!(locks.stripes[x].try_lock().is_ok());
+        assert!(is_free(&locks, x));
         release.0.send(()).unwrap();
         holder.join().unwrap();
         let guards = locks.try_lock_stripes(&wanted).expect("both free now");
@@ -196,8 +297,22 @@ mod tests {
         // The inner guards released only what they took: "a" is still held by `outer`.
         let stripe = locks.stripe(b"", 0, b"a");
         assert!(HELD.with(|h| h.borrow()[stripe]));
-        assert!(locks.stripes[stripe].try_lock().is_err());
+        assert!(!is_free(&locks, stripe));
         drop(outer);
-        assert!(locks.stripes[stripe].try_lock().is_ok());
+        assert!(is_free(&locks, stripe));
+    }
+
+    #[test]
+    fn parked_stripes_stay_held_until_released_and_are_the_threads_own() {
+        let locks = Arc::new(KeyLocks::new());
+        let a = locks.stripe(b"", 0, b"a");
+        locks.park(locks.lock(b"", 0, std::iter::once(&b"a"[..])));
+        assert_eq!(parked_count(), 1);
+        assert!(!is_free(&locks, a), "the guard dropped; the stripe stays held");
+        assert!(locks.try_lock_stripes(&[a]).expect("this thread's own").is_empty());
+        locks.release_parked();
+        assert_eq!(parked_count(), 0);
+        assert!(is_free(&locks, a));
+        assert!(!HELD.with(|h| h.borrow()[a]));
     }
 }

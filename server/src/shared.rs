@@ -2,7 +2,7 @@
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::sync::atomic::{AtomicU64, AtomicU8, Ordering};
-use std::sync::{Mutex, RwLock};
+use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use tokio::sync::watch;
@@ -130,7 +130,7 @@ pub struct Shared {
     config_generation: AtomicU64,
     pub clients: ClientRegistry,
     pub stats: Stats,
-    pub locks: KeyLocks,
+    pub locks: Arc<KeyLocks>,
     pub scan_cursors: ScanCursors,
     /// Clients blocked on keys (BLPOP, BZPOPMIN, ...).
     pub blocking: Blocking,
@@ -175,7 +175,7 @@ impl Shared {
             config_generation: AtomicU64::new(0),
             clients: ClientRegistry::default(),
             stats: Stats::default(),
-            locks: KeyLocks::new(),
+            locks: Arc::new(KeyLocks::new()),
             scan_cursors: ScanCursors::default(),
             blocking: Blocking::default(),
             db_map,

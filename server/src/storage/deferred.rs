@@ -21,6 +21,7 @@
 
 use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
+use std::sync::{Arc, OnceLock};
 
 use rocksdb::WriteBatch;
 
@@ -52,7 +53,8 @@ thread_local! {
     static PENDING: RefCell<Option<Joined>> = const { RefCell::new(None) };
     /// Batches deferred by this thread, ever: tells whether a command deferred any.
     static DEFERRED_BATCHES: Cell<u64> = const { Cell::new(0) };
-    /// A joined write that failed where nobody could answer for it (under an iterator).
+    /// A joined write that failed where nobody could answer for it (under an iterator), since
+    /// this thread last began deferring afresh: EXEC's transaction answers for its own.
     static FAILURE: RefCell<Option<StorageError>> = const { RefCell::new(None) };
 }
 
@@ -113,6 +115,24 @@ struct Joined {
     tail: Vec<Writes>,
     /// Their metadata records, for the record cache.
     metadata: Changes,
+    /// What becomes of them, for the replies that wait: made when the first asks.
+    outcome: Option<Arc<Outcome>>,
+}
+
+/// What became of one joined write: the replies that acknowledged its writes wait for it, on
+/// every connection of the thread whose commands joined (write_session.rs).
+#[derive(Default, Debug)]
+pub struct Outcome(OnceLock<Result<(), StorageError>>);
+
+impl Outcome {
+    /// `None` while the write has not landed.
+    pub fn get(&self) -> Option<&Result<(), StorageError>> {
+        self.0.get()
+    }
+
+    fn set(&self, result: &Result<(), StorageError>) {
+        let _ = self.0.set(result.clone());
+    }
 }
 
 impl Joined {
@@ -154,6 +174,7 @@ impl Joined {
             tail: std::mem::take(&mut self.tail),
             metadata: std::mem::take(&mut self.metadata),
             bytes: self.bytes,
+            outcome: self.outcome.take(),
         };
         *self = Joined::default();
         Some(landing)
@@ -168,6 +189,15 @@ pub struct Landing {
     pub metadata: Changes,
     /// Bytes of their records, about: the landing batch's capacity.
     pub bytes: usize,
+    /// Told how the write went, if any reply waits for it.
+    pub(super) outcome: Option<Arc<Outcome>>,
+}
+
+/// Tells the replies waiting for a landing (`outcome`) how it went.
+pub(super) fn settle(outcome: Option<Arc<Outcome>>, result: &Result<(), StorageError>) {
+    if let Some(outcome) = outcome {
+        outcome.set(result);
+    }
 }
 
 /// The writes the overlay describes.
@@ -178,10 +208,14 @@ pub(super) enum Head {
     Latest(Overlay),
 }
 
-/// Starts deferring this thread's writes (a no-op if it already does).
+/// Starts deferring this thread's writes (joining the deferred ones if it already does).
 pub fn begin() {
     PENDING.with(|p| {
-        p.borrow_mut().get_or_insert_with(Joined::default);
+        let mut pending = p.borrow_mut();
+        if pending.is_none() {
+            *pending = Some(Joined::default());
+            FAILURE.with(|f| f.borrow_mut().take());
+        }
     });
 }
 
@@ -198,6 +232,19 @@ pub fn take() -> Option<Landing> {
 /// Bytes deferred so far (0 when not deferring).
 pub fn pending_bytes() -> usize {
     PENDING.with(|p| p.borrow().as_ref().map_or(0, |joined| joined.bytes))
+}
+
+/// Commands whose writes are deferred (0 when not deferring).
+pub fn pending_commands() -> usize {
+    PENDING.with(|p| p.borrow().as_ref().map_or(0, |joined| joined.commands))
+}
+
+/// What becomes of the writes deferred so far; `None` when none are.
+pub fn outcome() -> Option<Arc<Outcome>> {
+    PENDING.with(|p| match p.borrow_mut().as_mut() {
+        Some(joined) if joined.commands > 0 => Some(joined.outcome.get_or_insert_with(Default::default).clone()),
+        _ => None,
+    })
 }
 
 /// Whether writes are deferred and not landed yet.

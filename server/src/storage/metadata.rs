@@ -91,7 +91,7 @@ impl StringEncoding {
 }
 
 /// A metadata record could not be decoded: the data folder is corrupt or of another format.
-#[derive(Debug, Error, PartialEq, Eq)]
+#[derive(Clone, Debug, Error, PartialEq, Eq)]
 #[error("corrupt metadata record: {0}")]
 pub struct CorruptMetadata(pub &'static str);
 

@@ -104,7 +104,7 @@ impl Durability {
     }
 }
 
-#[derive(Debug, Error)]
+#[derive(Clone, Debug, Error)]
 pub enum StorageError {
     #[error("{0}")]
     Rocks(#[from] rocksdb::Error),
@@ -452,7 +452,7 @@ impl Storage {
 
     /// Writes what this thread deferred so far, as one batch; deferring goes on.
     pub fn commit_deferred(&self) -> Result<()> {
-        let Some(deferred::Landing { head, tail, metadata, bytes: capacity_bytes }) = deferred::take() else {
+        let Some(deferred::Landing { head, tail, metadata, bytes: capacity_bytes, outcome }) = deferred::take() else {
             return Ok(());
         };
         let mut bytes = BatchBytes::with_capacity(capacity_bytes);
@@ -473,7 +473,9 @@ impl Storage {
                 deferred::Writes::Batch(batch) => bytes.append(&batch),
             }
         }
-        self.write_batch(bytes.into_batch(), metadata)
+        let result = self.write_batch(bytes.into_batch(), metadata);
+        deferred::settle(outcome, &result);
+        result
     }
 
     /// Writes `batch`, whose metadata records are `metadata`, keeping the record cache true.

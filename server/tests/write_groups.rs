@@ -1,0 +1,116 @@
+//! A worker thread's connections share one RocksDB write per turn of its event loop
+//! (write_session.rs): each parks its session's writes, with their key locks, and the first
+//! to come back after the yield lands the writes of all of them. These tests play two
+//! connections of one thread by hand, and another thread's client against them.
+
+mod common;
+
+use std::sync::{mpsc, Arc};
+use std::time::Duration;
+
+use bytes::Bytes;
+use redrock::client::ClientState;
+use redrock::config::Config;
+use redrock::dispatch::{execute, execute_alone};
+use redrock::locks;
+use redrock::shared::Shared;
+use redrock::storage::{Storage, StorageOptions};
+use redrock::write_session::{Parked, WriteSession};
+use redrock_protocol::Reply;
+
+use common::TempDir;
+
+fn open(dir: &TempDir) -> Arc<Shared> {
+    let storage = Storage::open(&dir.0, &StorageOptions::default()).expect("open storage");
+    Arc::new(Shared::new(storage, Config::default()).expect("shared state"))
+}
+
+fn client(shared: &Shared) -> ClientState {
+    ClientState::new(shared.clients.register("127.0.0.1:1".into(), "127.0.0.1:2".into()), true)
+}
+
+fn args(line: &str) -> Vec<Bytes> {
+    line.split(' ').map(|word| Bytes::copy_from_slice(word.as_bytes())).collect()
+}
+
+/// One connection's turn: runs `lines` in a session and parks it, as connection.rs does
+/// before it yields.
+fn turn<'s>(shared: &'s Arc<Shared>, client: &mut ClientState, lines: &[&str]) -> (Vec<Reply>, Parked<'s>) {
+    let mut session = WriteSession::begin(shared);
+    let mut replies = Vec::new();
+    for (mark, line) in lines.iter().enumerate() {
+        replies.push(execute(shared, client, args(line), &mut session));
+        assert!(session.take_failure().is_none());
+        session.replied(mark);
+    }
+    (replies, session.park())
+}
+
+/// `line` run by a client of another thread; its reply comes on the channel.
+fn elsewhere(shared: &Arc<Shared>, line: &'static str) -> mpsc::Receiver<Reply> {
+    let (sender, replies) = mpsc::channel();
+    let shared = shared.clone();
+    std::thread::spawn(move || {
+        let mut client = client(&shared);
+        sender.send(execute_alone(&shared, &mut client, args(line))).unwrap();
+    });
+    replies
+}
+
+fn bulk(text: &str) -> Reply {
+    Reply::Bulk(Bytes::copy_from_slice(text.as_bytes()))
+}
+
+#[test]
+fn the_first_connection_back_lands_the_writes_of_every_connection_of_its_thread() {
+    let dir = TempDir::new("write-groups");
+    let shared = open(&dir);
+    let (mut a, mut b) = (client(&shared), client(&shared));
+
+    let (replies, parked_a) = turn(&shared, &mut a, &["SET x 1"]);
+    assert_eq!(replies, [Reply::ok()]);
+    assert!(parked_a.must_wait(), "the reply acknowledges a write that has not landed");
+    assert!(locks::parked_count() > 0, "x's stripe stays locked until it lands");
+
+    // Another thread's client waits for x until it lands: it can only read 1 after landing.
+    let other_get_x = elsewhere(&shared, "GET x");
+    assert!(other_get_x.recv_timeout(Duration::from_millis(100)).is_err(), "x is parked");
+
+    // The thread's next connection reads x as written and writes y into the same group.
+    let (replies, parked_b) = turn(&shared, &mut b, &["GET x", "SET y 2"]);
+    assert_eq!(replies, [bulk("1"), Reply::ok()]);
+    assert!(parked_b.must_wait());
+
+    assert!(parked_a.settle().is_none(), "landed");
+    assert_eq!(locks::parked_count(), 0, "landing releases every parked stripe");
+    assert_eq!(other_get_x.recv_timeout(Duration::from_secs(10)).unwrap(), bulk("1"));
+    // A's landing carried B's write: another thread reads it before B settles.
+    assert_eq!(elsewhere(&shared, "GET y").recv_timeout(Duration::from_secs(10)).unwrap(), bulk("2"));
+    assert!(parked_b.settle().is_none(), "found landed");
+}
+
+#[test]
+fn a_connection_that_ends_without_replying_still_lands_its_writes() {
+    let dir = TempDir::new("write-groups-drop");
+    let shared = open(&dir);
+    let mut a = client(&shared);
+    let (_, parked) = turn(&shared, &mut a, &["RPUSH l a b"]);
+    drop(parked);
+    assert_eq!(locks::parked_count(), 0);
+    assert_eq!(elsewhere(&shared, "LLEN l").recv_timeout(Duration::from_secs(10)).unwrap(), Reply::Integer(2));
+}
+
+#[test]
+fn a_session_with_nothing_pending_leaves_nothing_parked() {
+    let dir = TempDir::new("write-groups-reads");
+    let shared = open(&dir);
+    let mut a = client(&shared);
+    let (replies, parked) = turn(&shared, &mut a, &["GET nothing", "EXISTS nothing"]);
+    assert_eq!(replies, [Reply::Null, Reply::Integer(0)]);
+    assert!(!parked.must_wait());
+    assert_eq!(locks::parked_count(), 0);
+    // Writes outside a session go straight through again (deferring ended).
+    let mut b = client(&shared);
+    assert_eq!(execute_alone(&shared, &mut b, args("SET k v")), Reply::ok());
+    assert_eq!(elsewhere(&shared, "GET k").recv_timeout(Duration::from_secs(10)).unwrap(), bulk("v"));
+}
