@@ -97,24 +97,31 @@ fn a_pipelined_read_answers_as_redis_does() {
 
 #[test]
 fn concurrent_pipelines_lose_no_update() {
-    concurrent_pipelines(&[]);
+    concurrent_clients(&[], 30);
 }
 
 /// The same on four worker threads: sessions, key locks and the record cache
 /// (storage/record_cache.rs) under real parallelism, where one worker interleaves them only.
 #[test]
 fn concurrent_pipelines_on_four_workers_lose_no_update_and_read_forward() {
-    concurrent_pipelines(&["--workers", "4"]);
+    concurrent_clients(&["--workers", "4"], 30);
 }
 
-/// Clients pipelining updates of shared and own keys, and reads of a shared counter: no
-/// update is lost, and each client sees the counter only go up (a stale cached record would
-/// show it going back).
-fn concurrent_pipelines(args: &[&str]) {
+/// Clients sending one request at a time, on two workers: each worker's write group joins
+/// the requests of its connections (write_session.rs), parking their stripes, while the
+/// other worker waits for the hot keys' stripes or lands its own group to take them.
+#[test]
+fn concurrent_single_requests_on_two_workers_lose_no_update_and_read_forward() {
+    concurrent_clients(&["--workers", "2"], 1);
+}
+
+/// Clients sending `per_read` commands per read, updating shared and own keys, and reading a
+/// shared counter: no update is lost, and each client sees the counter only go up (a stale
+/// cached record would show it going back).
+fn concurrent_clients(args: &[&str], per_read: usize) {
     const CLIENTS: usize = 6;
-    const ROUNDS: usize = 40;
-    /// Commands per read: five of each of the six kinds below.
-    const PER_ROUND: usize = 30;
+    /// Commands per client: the six kinds below in turn.
+    const PER_CLIENT: usize = 1200;
     const KINDS: usize = 6;
     let dir = TempDir::new("pipe-concurrent");
     let server = Server::redrock(&dir.0, args);
@@ -124,14 +131,15 @@ fn concurrent_pipelines(args: &[&str]) {
             std::thread::spawn(move || {
                 let mut conn = Conn::new(port);
                 let mut counter_seen = 0;
-                for round in 0..ROUNDS {
+                for round in 0..PER_CLIENT / per_read {
                     // Each read mixes hot shared keys with the client's own: the session commits
                     // on overlap and waits for stripes other sessions hold.
                     let mut bytes = Vec::new();
                     let mut kinds = Vec::new();
-                    for i in 0..PER_ROUND {
-                        let own = format!("own:{c}:{}", (round * PER_ROUND + i) % 7);
-                        let line = match i % KINDS {
+                    for i in 0..per_read {
+                        let n = round * per_read + i;
+                        let own = format!("own:{c}:{}", n % 7);
+                        let line = match n % KINDS {
                             0 => "INCR shared-counter".to_string(),
                             1 => "HINCRBY shared-hash f 1".to_string(),
                             2 => format!("RPUSH shared-list {c}"),
@@ -141,7 +149,7 @@ fn concurrent_pipelines(args: &[&str]) {
                         };
                         bytes.extend_from_slice(line.as_bytes());
                         bytes.extend_from_slice(b"\r\n");
-                        kinds.push(i % KINDS);
+                        kinds.push(n % KINDS);
                     }
                     conn.send_raw(&bytes);
                     for kind in kinds {
@@ -163,7 +171,7 @@ fn concurrent_pipelines(args: &[&str]) {
     for client in clients {
         client.join().unwrap();
     }
-    let each = (CLIENTS * ROUNDS * PER_ROUND / KINDS) as i64;
+    let each = (CLIENTS * PER_CLIENT / KINDS) as i64;
     let mut check = server.connect();
     assert_eq!(number(&check.call(&[b"GET", b"shared-counter"])), each);
     assert_eq!(number(&check.call(&[b"HGET", b"shared-hash", b"f"])), each);

@@ -1,11 +1,13 @@
-//! Deferred commits: the batches of the commands of one pipelined read joined into a single
+//! Deferred commits: the batches of the commands a worker thread runs in one turn (a
+//! pipelined read, and the reads of its other ready connections) joined into a single
 //! RocksDB write, so sixteen pipelined SETs cost one WAL append instead of sixteen.
 //!
-//! Deferring is per thread and scoped by the connection (see write_session.rs): every reply
-//! of a read waits for the joined write, and the key locks of the commands that wrote stay
-//! held until it lands, so nobody reads or acknowledges anything the database does not hold.
+//! Deferring is per thread (see write_session.rs): every reply that acknowledges a deferred
+//! write waits for the joined write's `Outcome`, and the key locks of the commands that wrote
+//! stay held until it lands, so nobody reads or acknowledges anything the database does not
+//! hold.
 //!
-//! The commands of the read itself see the deferred writes: point reads (`Storage::get`,
+//! The thread's commands see the deferred writes: point reads (`Storage::get`,
 //! `multi_get`) look in an overlay of the deferred puts and deletes first, and an iterator,
 //! which the overlay cannot serve, first makes the deferred writes land (their locks stay
 //! held). After a deferred range deletion (LTRIM, LPOP with a count; whole-database commands
