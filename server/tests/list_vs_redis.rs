@@ -5,7 +5,7 @@
 
 mod common;
 
-use common::{Server, TempDir};
+use common::{Rng, Server, TempDir};
 
 /// Commands per seed.
 const STEPS: usize = 3_000;
@@ -13,28 +13,9 @@ const SEEDS: [u64; 3] = [1, 42, 20_251_125];
 /// One command in this many is a blocking one.
 const BLOCKING_ONE_IN: u64 = 150;
 
-/// xorshift64*: small, deterministic, good enough to pick commands.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
-    }
-
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n
-    }
-
-    fn pick<'a>(&mut self, items: &[&'a str]) -> &'a str {
-        items[self.below(items.len() as u64) as usize]
-    }
-
-    fn index(&mut self) -> String {
-        (self.below(15) as i64 - 7).to_string()
-    }
+/// A list index, -7..=7: past either end as often as within.
+fn index(rng: &mut Rng) -> String {
+    (rng.below(15) as i64 - 7).to_string()
 }
 
 const KEYS: &[&str] = &["a", "b", "c"];
@@ -52,11 +33,11 @@ fn random_command(rng: &mut Rng) -> Vec<String> {
         2 => vec!["LPOP".into(), key],
         3 => vec!["RPOP".into(), key, rng.below(4).to_string()],
         4 => vec!["LINSERT".into(), key, rng.pick(&["BEFORE", "AFTER"]).into(), value, rng.pick(VALUES).into()],
-        5 => vec!["LREM".into(), key, rng.index(), value],
-        6 => vec!["LTRIM".into(), key, rng.index(), rng.index()],
-        7 => vec!["LSET".into(), key, rng.index(), value],
-        8 => vec!["LINDEX".into(), key, rng.index()],
-        9 => vec!["LRANGE".into(), key, rng.index(), rng.index()],
+        5 => vec!["LREM".into(), key, index(rng), value],
+        6 => vec!["LTRIM".into(), key, index(rng), index(rng)],
+        7 => vec!["LSET".into(), key, index(rng), value],
+        8 => vec!["LINDEX".into(), key, index(rng)],
+        9 => vec!["LRANGE".into(), key, index(rng), index(rng)],
         10 => vec!["LMOVE".into(), key, rng.pick(KEYS).into(), rng.pick(ENDS).into(), rng.pick(ENDS).into()],
         11 => vec![
             "LPOS".into(),
