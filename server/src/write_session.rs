@@ -241,3 +241,62 @@ fn fail(failed: &mut Option<(DeferredReplies, Error)>, replies: DeferredReplies,
         None => *failed = Some((replies, error)),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use bytes::Bytes;
+    use redrock_protocol::Reply;
+
+    use super::*;
+    use crate::client::ClientState;
+    use crate::config::Config;
+    use crate::dispatch::{execute, execute_alone};
+    use crate::locks;
+    use crate::storage::{self, Storage, StorageOptions};
+
+    fn args(line: &str) -> Vec<Bytes> {
+        line.split(' ').map(|word| Bytes::copy_from_slice(word.as_bytes())).collect()
+    }
+
+    /// One connection's turn of one command, parked as connection.rs parks it.
+    fn turn<'s>(shared: &'s Arc<Shared>, client: &mut ClientState, line: &str) -> (Reply, Parked<'s>) {
+        let mut session = WriteSession::begin(shared);
+        let reply = execute(shared, client, args(line), &mut session);
+        assert!(session.take_failure().is_none());
+        session.replied(0);
+        (reply, session.park())
+    }
+
+    #[test]
+    fn a_failed_landing_fails_the_replies_of_every_connection_that_waited_for_it() {
+        let dir = std::env::temp_dir().join(format!("redrock-failed-landing-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let storage = Storage::open(&dir, &StorageOptions::default()).unwrap();
+        let shared = Arc::new(Shared::new(storage, Config::default()).unwrap());
+        let client = || ClientState::new(shared.clients.register("127.0.0.1:1".into(), "127.0.0.1:2".into()), true);
+        let (mut writer, mut reader, mut later) = (client(), client(), client());
+
+        let (reply, parked_writer) = turn(&shared, &mut writer, "SET x 1");
+        assert_eq!(reply, Reply::ok());
+        let (reply, parked_reader) = turn(&shared, &mut reader, "GET x");
+        assert_eq!(reply, Reply::Bulk(Bytes::from_static(b"1")), "read through the group's overlay");
+
+        storage::fail_next_write();
+        let (replies, error) = parked_writer.settle().expect("the write it acknowledged failed");
+        assert_eq!((replies.output_mark, replies.count), (0, 1));
+        assert!(error.to_string().contains("injected write failure"), "{error}");
+        let (replies, _) = parked_reader.settle().expect("it read a write that failed");
+        assert_eq!(replies.count, 1);
+        assert_eq!(locks::parked_count(), 0, "a failed landing lets its stripes go too");
+
+        // Nothing was written; the thread defers and lands as before.
+        assert_eq!(execute_alone(&shared, &mut later, args("GET x")), Reply::Null);
+        let (_, parked) = turn(&shared, &mut later, "SET x 2");
+        assert!(parked.settle().is_none());
+        assert_eq!(execute_alone(&shared, &mut later, args("GET x")), Reply::Bulk(Bytes::from_static(b"2")));
+        drop(shared);
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+}

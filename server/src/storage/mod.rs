@@ -120,6 +120,18 @@ pub enum StorageError {
 
 pub type Result<T> = std::result::Result<T, StorageError>;
 
+#[cfg(test)]
+thread_local! {
+    /// Makes this thread's next RocksDB write fail, as a full disk would (see `fail_next_write`).
+    static FAIL_NEXT_WRITE: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// Unit tests: this thread's next RocksDB write fails without writing anything.
+#[cfg(test)]
+pub fn fail_next_write() {
+    FAIL_NEXT_WRITE.with(|fail| fail.set(true));
+}
+
 /// Size of one partition of an SST file's filter and index.
 const METADATA_PARTITION_BYTES: usize = 4096;
 
@@ -480,6 +492,10 @@ impl Storage {
 
     /// Writes `batch`, whose metadata records are `metadata`, keeping the record cache true.
     fn write_batch(&self, batch: WriteBatch, metadata: Changes) -> Result<()> {
+        #[cfg(test)]
+        if FAIL_NEXT_WRITE.with(|fail| fail.replace(false)) {
+            return Err(StorageError::Io("injected write failure".into()));
+        }
         let flight = (!metadata.is_empty()).then(|| self.records.begin_write(&metadata));
         let written = self.db.write_opt(batch, &self.write_options);
         if let Some(flight) = flight {
