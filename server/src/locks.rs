@@ -172,10 +172,14 @@ impl KeyLocks {
     pub fn park(self: &Arc<Self>, mut guards: KeyGuards<'_>) {
         assert!(std::ptr::eq(guards.locks, &**self), "guards of other locks");
         let taken = std::mem::take(&mut guards.taken);
+        if taken.is_empty() {
+            return;
+        }
         PARKED.with(|parked| {
             let mut parked = parked.borrow_mut();
-            if parked.locks.is_none() {
-                parked.locks = Some(self.clone());
+            match &parked.locks {
+                Some(locks) => assert!(Arc::ptr_eq(locks, self), "a thread parks the stripes of one server"),
+                None => parked.locks = Some(self.clone()),
             }
             parked.stripes.extend(taken);
         });
@@ -188,6 +192,10 @@ impl KeyLocks {
             if parked.stripes.is_empty() {
                 return;
             }
+            assert!(
+                parked.locks.as_ref().is_some_and(|locks| std::ptr::eq(&**locks, self)),
+                "another server's stripes"
+            );
             HELD.with(|held| {
                 let mut held = held.borrow_mut();
                 for &stripe in &parked.stripes {
@@ -199,6 +207,10 @@ impl KeyLocks {
                 // the guard that took it) and leaves the parked list here: unlocked once.
                 unsafe { self.stripes[stripe].unlock() };
             }
+            // Held only while stripes are parked: a thread that served one server and then
+            // another (in-process tests) neither keeps the first alive nor unlocks its
+            // stripes in the second's name.
+            parked.locks = None;
         });
     }
 }

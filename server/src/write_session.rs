@@ -137,18 +137,7 @@ impl<'s> WriteSession<'s> {
 
     /// Takes in how the landing the counted replies wait for went, once it landed.
     fn resolve(&mut self) {
-        let Some((replies, outcome)) = &self.waiting else {
-            return;
-        };
-        match outcome.get() {
-            None => {}
-            Some(Ok(())) => self.waiting = None,
-            Some(Err(e)) => {
-                let (replies, error) = (*replies, Error::from(e.clone()));
-                self.waiting = None;
-                fail(&mut self.failed, replies, error);
-            }
-        }
+        resolve(&mut self.waiting, &mut self.failed);
     }
 
     /// Ends the session with its replies waiting for the thread's write group, which the
@@ -197,11 +186,7 @@ impl Parked<'_> {
     /// become the error of a failed landing, if one failed.
     pub fn settle(mut self) -> Option<(DeferredReplies, Error)> {
         self.land_if_pending();
-        if let Some((replies, outcome)) = self.waiting.take() {
-            if let Some(Err(e)) = outcome.get() {
-                fail(&mut self.failed, replies, Error::from(e.clone()));
-            }
-        }
+        resolve(&mut self.waiting, &mut self.failed);
         self.failed.take()
     }
 
@@ -231,6 +216,23 @@ fn land(shared: &Shared) {
         tracing::error!(error = %e, "writing a batch of joined writes failed");
     }
     shared.locks.release_parked();
+}
+
+/// Once the landing that `waiting` replies wait for landed: nothing more to wait for, and
+/// if it failed, the replies join the `failed` ones.
+fn resolve(waiting: &mut Option<(DeferredReplies, Arc<Outcome>)>, failed: &mut Option<(DeferredReplies, Error)>) {
+    let Some((replies, outcome)) = waiting else {
+        return;
+    };
+    match outcome.get() {
+        None => {}
+        Some(Ok(())) => *waiting = None,
+        Some(Err(e)) => {
+            let (replies, error) = (*replies, Error::from(e.clone()));
+            *waiting = None;
+            fail(failed, replies, error);
+        }
+    }
 }
 
 /// Counts `replies` into the failed ones.

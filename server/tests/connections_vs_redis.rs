@@ -8,7 +8,7 @@
 
 mod common;
 
-use common::{Conn, Rng, Server, TempDir};
+use common::{multibulk, Conn, Rng, Server, TempDir};
 
 const CLIENTS: u64 = 8;
 /// Reads per client; a read holds one request, or up to four.
@@ -67,10 +67,7 @@ fn run(port: u16, seed: u64) -> Vec<Vec<Vec<u8>>> {
                     let read = random_read(&mut rng, client);
                     let mut bytes = Vec::new();
                     for words in &read {
-                        bytes.extend_from_slice(format!("*{}\r\n", words.len()).as_bytes());
-                        for word in words {
-                            bytes.extend_from_slice(format!("${}\r\n{word}\r\n", word.len()).as_bytes());
-                        }
+                        multibulk(&mut bytes, &words.iter().map(|w| w.as_bytes()).collect::<Vec<_>>());
                     }
                     conn.send_raw(&bytes);
                     for words in &read {

@@ -110,12 +110,8 @@ impl Conn {
 
     /// Sends a command as a multibulk request.
     pub fn send(&mut self, args: &[&[u8]]) {
-        let mut out = format!("*{}\r\n", args.len()).into_bytes();
-        for a in args {
-            out.extend_from_slice(format!("${}\r\n", a.len()).as_bytes());
-            out.extend_from_slice(a);
-            out.extend_from_slice(b"\r\n");
-        }
+        let mut out = Vec::new();
+        multibulk(&mut out, args);
         self.send_raw(&out);
     }
 
@@ -171,6 +167,16 @@ impl Conn {
 
     pub fn buffered(&self) -> &[u8] {
         &self.buffer
+    }
+}
+
+/// Appends `args` to `out` as one multibulk request.
+pub fn multibulk(out: &mut Vec<u8>, args: &[&[u8]]) {
+    out.extend_from_slice(format!("*{}\r\n", args.len()).as_bytes());
+    for a in args {
+        out.extend_from_slice(format!("${}\r\n", a.len()).as_bytes());
+        out.extend_from_slice(a);
+        out.extend_from_slice(b"\r\n");
     }
 }
 
