@@ -287,7 +287,7 @@ impl Config {
         let mut first_error = None;
         for (name, _) in pairs {
             let Some(param) = find(name) else {
-                first_error.get_or_insert(ConfigSetError::Unknown(name.clone()));
+                first_error.get_or_insert_with(|| ConfigSetError::Unknown(name.clone()));
                 continue;
             };
             if first_error.is_some() {

@@ -54,7 +54,7 @@ fn parts(path: &Path) -> Result<Vec<PathBuf>, ImportError> {
     let Some(manifest) = manifest else {
         return Ok(vec![path.to_path_buf()]);
     };
-    let dir = manifest.parent().unwrap_or(Path::new("."));
+    let dir = manifest.parent().unwrap_or_else(|| Path::new("."));
     let text = String::from_utf8(read(&manifest)?).map_err(|_| format_err(&manifest, "manifest is not text"))?;
     let (mut base, mut incr) = (Vec::new(), Vec::new());
     for (i, line) in text.lines().enumerate() {

@@ -281,7 +281,7 @@ fn write_field(value: &mut [u8], field: &Field, write: FieldWrite) -> (Reply, bo
         let (new, wrapped, reply) = match write {
             FieldWrite::IncrBy(incr) => {
                 let wrapped = bitmap::signed_overflow(old, incr, bits, overflow);
-                let new = wrapped.unwrap_or(old.wrapping_add(incr));
+                let new = wrapped.unwrap_or_else(|| old.wrapping_add(incr));
                 (new, wrapped.is_some(), new)
             }
             FieldWrite::Set(new) => {
@@ -299,7 +299,7 @@ fn write_field(value: &mut [u8], field: &Field, write: FieldWrite) -> (Reply, bo
         let (new, wrapped, reply) = match write {
             FieldWrite::IncrBy(incr) => {
                 let wrapped = bitmap::unsigned_overflow(old, incr, bits, overflow);
-                let new = wrapped.unwrap_or(old.wrapping_add(incr as u64));
+                let new = wrapped.unwrap_or_else(|| old.wrapping_add(incr as u64));
                 (new, wrapped.is_some(), new)
             }
             FieldWrite::Set(new) => {

@@ -56,7 +56,7 @@ impl List {
         let Some(record) = db.lookup_typed(key, KeyType::List)? else {
             return Ok(None);
         };
-        let version = record.version().ok_or(StorageError::Format("list without collection header".into()))?;
+        let version = record.version().ok_or_else(|| StorageError::Format("list without collection header".into()))?;
         Ok(Some(List { key: key.to_vec(), meta: record.meta, prefix: db.sub_prefix(key, version) }))
     }
 
@@ -251,7 +251,7 @@ impl List {
                 .get(index_at..index_at + 8)
                 .and_then(|b| b.try_into().ok())
                 .map(u64::from_be_bytes)
-                .ok_or(StorageError::Format("malformed list sub-key".into()))?;
+                .ok_or_else(|| StorageError::Format("malformed list sub-key".into()))?;
             if !visit(index - head, v) {
                 return Ok(());
             }
