@@ -684,7 +684,7 @@ impl Batch<'_> {
     }
 
     fn cache_put(&mut self, key: &[u8], value: &[u8]) {
-        if self.storage.records.contains(key) {
+        if self.storage.records.caches_writes_of(key) {
             self.metadata.put(key, value);
         } else {
             self.metadata.forget(key);

@@ -3,10 +3,12 @@
 //! skiplist searches and an SST lookup deep, as half of a pipelined GET's time. A hit is
 //! one hash probe. Absent keys are cached too (a GET of a missing key is a hit).
 //!
-//! Reads bring keys in; writes only refresh keys already cached, so a stream of SETs of fresh
-//! keys costs a probe each rather than an insertion (measured: write-through insertion cost a
-//! pipelined SET 1.5 µs of server CPU, a third of its time). While the cache has room, a read
-//! brings its key in on its first miss; once the cache is full, on the key's second miss
+//! While the cache has room, every key read or written comes in: storing it evicts nothing,
+//! and a read of what was just written (redis-benchmark's GET after its SET) is then a hit.
+//! Once the cache is full, writes only refresh keys already cached, so a stream of SETs of
+//! fresh keys costs a probe each rather than an insertion and an eviction (measured:
+//! write-through insertion into a full cache cost a pipelined SET 1.5 µs of server CPU, a
+//! third of its time), and a read brings its key in on the key's second miss
 //! ([`Admission`]): a key read once (a scan of a dataset larger than the cache) then costs a
 //! bit, not an insertion and an eviction.
 //!
@@ -58,8 +60,8 @@ const ADMISSION_WINDOW_MISSES: u64 = (ADMISSION_BITS / 4) as u64;
 pub enum Change {
     Put(Bytes),
     Delete,
-    /// A put of a record not worth caching (too large, or its key was not cached when the
-    /// batch was built): the key is just dropped from the cache.
+    /// A put of a record not worth caching (too large, or of a key a full cache did not hold
+    /// when the batch was built): the key is just dropped from the cache.
     Forget,
 }
 
@@ -217,11 +219,15 @@ impl RecordCache {
         self.entries.as_ref()?.get(key)
     }
 
-    /// Whether `key` is cached now. Writes refresh only cached keys (reads bring keys in):
-    /// a stream of SETs of fresh keys then costs a probe each, not an insertion and an
-    /// eviction each, and the keys that are read stay current.
+    /// Whether `key` is cached now.
     pub fn contains(&self, key: &[u8]) -> bool {
         self.entries.as_ref().is_some_and(|entries| entries.contains_key(key))
+    }
+
+    /// Whether a write of `key` should store its record ([`Changes::put`]) rather than drop
+    /// the key ([`Changes::forget`]): while the cache has room, or when the key is cached.
+    pub fn caches_writes_of(&self, key: &[u8]) -> bool {
+        self.entries.as_ref().is_some_and(|entries| self.has_room.load(Ordering::Relaxed) || entries.contains_key(key))
     }
 
     /// Taken on a miss, before reading the database; `None` when a write is in flight.
@@ -303,9 +309,8 @@ impl RecordCache {
                     continue;
                 }
                 match change {
-                    Change::Put(record) if sole_writer => {
-                        let _absent = entries.replace(key, Some(record), false);
-                    }
+                    // Stored whether cached or not: the batch wanted it when it was built.
+                    Change::Put(record) if sole_writer => entries.insert(key, Some(record)),
                     Change::Delete if sole_writer => {
                         let _absent = entries.replace(key, None, false);
                     }
@@ -385,13 +390,29 @@ mod tests {
         assert_eq!(cache.get(b"k"), Some(None));
     }
 
+    /// Misses distinct keys until the cache counts itself full.
+    fn fill_up(cache: &RecordCache) {
+        let mut i = 0u64;
+        while cache.has_room.load(Ordering::Relaxed) {
+            let key = (i | 1 << 63).to_le_bytes();
+            let ticket = cache.ticket(&key).expect("no write in flight");
+            cache.fill(&key, ticket, Some(b"v"));
+            i += 1;
+            assert!(i < 1 << 20, "the cache never filled");
+        }
+    }
+
     #[test]
-    fn writes_refresh_cached_keys_and_never_bring_keys_in() {
+    fn writes_bring_keys_in_while_there_is_room_and_then_refresh_cached_keys_only() {
         let cache = RecordCache::admitting_every_miss(1 << 20);
-        write(&cache, &put(b"k", b"1"));
-        assert_eq!(cache.get(b"k"), None);
+        assert!(cache.caches_writes_of(b"w"), "an empty cache takes written keys");
+        write(&cache, &put(b"w", b"1"));
+        assert_eq!(cache.get(b"w"), Some(Some(Bytes::from_static(b"1"))));
+        fill_up(&cache);
+        assert!(!cache.caches_writes_of(b"fresh"), "a full cache takes no written key");
         let ticket = cache.ticket(b"k").expect("ticket");
         cache.fill(b"k", ticket, Some(b"1"));
+        assert!(cache.caches_writes_of(b"k"), "a full cache refreshes the keys it holds");
         let mut forget = Changes::default();
         forget.forget(b"k");
         write(&cache, &forget);
@@ -475,12 +496,7 @@ mod tests {
         };
         miss(b"first");
         assert!(cache.get(b"first").is_some(), "an empty cache stores every miss");
-        let mut i = 0u64;
-        while cache.has_room.load(Ordering::Relaxed) {
-            miss(&(i | 1 << 63).to_le_bytes());
-            i += 1;
-            assert!(i < 1 << 20, "the cache never filled");
-        }
+        fill_up(&cache);
         miss(b"k");
         assert_eq!(cache.get(b"k"), None, "a first miss only marks the key");
         miss(b"k");
