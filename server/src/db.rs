@@ -148,9 +148,18 @@ impl<'a> Db<'a> {
         batch.put(Cf::Metadata, dst.meta_key(dst_key), meta.encode());
         let src_prefix = self.sub_prefix(key, collection.version);
         let dst_prefix = dst.sub_prefix(dst_key, new_version);
+        // A list's elements are its `[head, tail)` only (types/list.rs); other indexes may
+        // hold what pops left for compaction.
+        let (lower, upper) = match record.meta.key_type {
+            KeyType::List => (
+                encoding::sub_key(&src_prefix, &collection.head.to_be_bytes()),
+                Some(encoding::sub_key(&src_prefix, &collection.tail.to_be_bytes())),
+            ),
+            _ => (src_prefix.clone(), encoding::prefix_successor(&src_prefix)),
+        };
         for cf in [Cf::SubKeys, Cf::ZSetScore] {
-            let mut it = self.storage.iter_prefix(cf, &src_prefix);
-            it.seek(&src_prefix);
+            let mut it = self.storage.iter(cf, &lower, upper.clone());
+            it.seek_to_first();
             while let (Some(k), Some(v)) = (it.key(), it.value()) {
                 batch.put(cf, encoding::sub_key(&dst_prefix, &k[src_prefix.len()..]), v);
                 it.next();
@@ -235,13 +244,15 @@ impl<'a> Db<'a> {
     }
 
     /// Calls `visit` with each sub-key of `record`'s incarnation of `key` (the part after the
-    /// collection's prefix) and its value, in byte order, until it returns false.
+    /// collection's prefix) and its value, in byte order, until it returns false. Not for
+    /// lists, whose elements are only the indexes in `[head, tail)` (types/list.rs).
     pub fn for_each_sub_key(
         &self,
         key: &[u8],
         record: &Record,
         mut visit: impl FnMut(&[u8], &[u8]) -> bool,
     ) -> Result<()> {
+        debug_assert_ne!(record.meta.key_type, KeyType::List, "a list's sub-keys include garbage");
         let Some(version) = record.version() else {
             return Ok(());
         };

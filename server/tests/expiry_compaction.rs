@@ -1,17 +1,23 @@
 //! What the compatibility harness cannot see from outside: expired and deleted data really
 //! leaves the database. The active expiry cycle deletes expired metadata records, and the
 //! compaction filter drops the sub-keys of collections that were deleted, overwritten or
-//! expired, while live ones stay.
+//! expired, and the list elements that pops and trims left behind, while live ones stay.
 
 mod common;
 
+use std::sync::Arc;
+
+use bytes::Bytes;
+use redrock::client::ClientState;
 use redrock::config::Config;
 use redrock::db::Db;
+use redrock::dispatch::execute_alone;
 use redrock::expire::{expire_some, Walk};
 use redrock::shared::Shared;
 use redrock::storage::encoding::sub_key;
 use redrock::storage::metadata::encode_string;
 use redrock::storage::{now_ms, Cf, KeyType, Metadata, Storage, StorageOptions};
+use redrock_protocol::Reply;
 
 use common::TempDir;
 
@@ -208,4 +214,69 @@ fn copies_are_new_incarnations_with_every_sub_key() {
     shared.storage.compact_all();
     assert_eq!(sub_keys(&src_db, Cf::SubKeys, b"src", version), 0);
     assert_eq!(sub_keys(&dst_db, Cf::SubKeys, b"dst", new_version), members.len());
+}
+
+/// The elements of a list reply (LRANGE), or of a multi-pop's.
+fn elements(reply: Reply) -> Vec<String> {
+    match reply {
+        Reply::Bulks(_, bulks) => bulks.iter().map(|b| String::from_utf8_lossy(b).into_owned()).collect(),
+        Reply::Array(items) => items
+            .into_iter()
+            .map(|item| match item {
+                Reply::Bulk(b) => String::from_utf8_lossy(&b).into_owned(),
+                other => panic!("not a bulk string: {other:?}"),
+            })
+            .collect(),
+        other => panic!("not a list reply: {other:?}"),
+    }
+}
+
+/// Pops, LREM and LTRIM leave the elements they drop to the compaction filter instead of
+/// deleting them (types/list.rs): the list never shows them, compaction removes exactly them,
+/// the indexes they held take new elements, and COPY carries only the live ones.
+#[test]
+fn list_elements_dropped_without_a_tombstone_stay_hidden_until_compaction_removes_them() {
+    let dir = TempDir::new("list-garbage");
+    let shared = Arc::new(open(&dir));
+    let handle = shared.clients.register("127.0.0.1:1".into(), "127.0.0.1:2".into());
+    let mut client = ClientState::new(handle, true);
+    let mut run =
+        |args: &[&str]| execute_alone(&shared, &mut client, args.iter().map(|a| Bytes::from(a.to_string())).collect());
+    let db = shared.db(b"", 0);
+    let on_disk = |key: &[u8]| {
+        let version = db.lookup(key).unwrap().expect("live list").version().unwrap();
+        sub_keys(&db, Cf::SubKeys, key, version)
+    };
+
+    let pushed: Vec<String> = (0..12).map(|i| format!("e{i}")).collect();
+    let mut rpush = vec!["RPUSH", "l"];
+    rpush.extend(pushed.iter().map(String::as_str));
+    assert_eq!(run(&rpush), Reply::Integer(12));
+    assert_eq!(run(&["LPOP", "l"]), Reply::Bulk(Bytes::from("e0")));
+    assert_eq!(elements(run(&["RPOP", "l", "2"])), ["e11", "e10"]);
+    assert_eq!(run(&["LREM", "l", "1", "e5"]), Reply::Integer(1));
+    assert_eq!(run(&["LTRIM", "l", "1", "-2"]), Reply::ok());
+    let live = ["e2", "e3", "e4", "e6", "e7", "e8"];
+    assert_eq!(elements(run(&["LRANGE", "l", "0", "-1"])), live);
+    assert_eq!(on_disk(b"l"), pushed.len(), "what the list dropped waits for a compaction");
+
+    shared.storage.compact_all();
+    assert_eq!(on_disk(b"l"), live.len(), "compaction removed exactly the dropped elements");
+    assert_eq!(elements(run(&["LRANGE", "l", "0", "-1"])), live);
+
+    // Both ends grow back over indexes that held dropped elements.
+    assert_eq!(run(&["LPUSH", "l", "a", "b", "c"]), Reply::Integer(9));
+    assert_eq!(run(&["RPUSH", "l", "x", "y", "z"]), Reply::Integer(12));
+    let grown = ["c", "b", "a", "e2", "e3", "e4", "e6", "e7", "e8", "x", "y", "z"];
+    assert_eq!(elements(run(&["LRANGE", "l", "0", "-1"])), grown);
+    assert_eq!(run(&["LINDEX", "l", "0"]), Reply::Bulk(Bytes::from("c")));
+    assert_eq!(run(&["LINDEX", "l", "-1"]), Reply::Bulk(Bytes::from("z")));
+
+    assert_eq!(elements(run(&["RPOP", "l", "4"])), ["z", "y", "x", "e8"]);
+    assert_eq!(run(&["COPY", "l", "copy"]), Reply::Integer(1));
+    assert_eq!(elements(run(&["LRANGE", "copy", "0", "-1"])), grown[..8]);
+    assert_eq!(on_disk(b"copy"), 8, "a copy carries the live elements only");
+    shared.storage.compact_all();
+    assert_eq!(on_disk(b"l"), 8);
+    assert_eq!(elements(run(&["LRANGE", "l", "0", "-1"])), grown[..8]);
 }

@@ -2,7 +2,12 @@
 //!
 //! Deleting or overwriting a collection only rewrites its metadata record (O(1)); its
 //! sub-keys stay until a compaction meets them. The sub-key filter drops a sub-key whose
-//! metadata is gone, expired, of a string, or of another version.
+//! metadata is gone, expired, of a string, or of another version, and a list element whose
+//! index lies outside the list's `[head, tail)` (popped or trimmed: types/list.rs).
+//!
+//! Dropping a sub-key can let an older record of the same key resurface from a lower level:
+//! it is as dead as the one dropped (of an old version, or outside the range, which nothing
+//! re-enters without writing the index anew).
 //!
 //! Metadata records get no filter: a filter's `Remove` drops a record without a tombstone,
 //! which could let an older record of the same key resurface from a lower level. Expired
@@ -13,7 +18,7 @@ use std::sync::{Arc, OnceLock, Weak};
 use rocksdb::compaction_filter::Decision;
 
 use super::encoding::{meta_key, parse_sub_key};
-use super::metadata::Metadata;
+use super::metadata::{KeyType, Metadata};
 use super::{now_ms, Cf, Rocks};
 
 /// The filter of the `default` and `zset_score` column families.
@@ -35,17 +40,26 @@ pub fn sub_key_filter(
         match record {
             Ok(None) => Decision::Remove,
             Ok(Some(raw)) => match Metadata::decode(&raw) {
-                Ok(meta) => {
-                    let live_version = meta.collection.map(|c| c.version);
-                    if live_version != Some(parts.version) || meta.is_expired(now_ms()) {
-                        Decision::Remove
-                    } else {
-                        Decision::Keep
+                Ok(meta) => match meta.collection {
+                    Some(c) if c.version == parts.version && !meta.is_expired(now_ms()) => {
+                        let outside_list = meta.key_type == KeyType::List
+                            && list_index(parts.sub).is_some_and(|i| !(c.head..c.tail).contains(&i));
+                        if outside_list {
+                            Decision::Remove
+                        } else {
+                            Decision::Keep
+                        }
                     }
-                }
+                    _ => Decision::Remove,
+                },
                 Err(_) => Decision::Keep,
             },
             Err(_) => Decision::Keep,
         }
     }
+}
+
+/// The index of a list element's sub-key (8 bytes, big-endian); `None` if malformed.
+fn list_index(sub: &[u8]) -> Option<u64> {
+    Some(u64::from_be_bytes(sub.try_into().ok()?))
 }

@@ -4,9 +4,25 @@
 //!
 //! - LPUSH/RPUSH/LPOP/RPOP, LINDEX, LSET are O(1) point reads and writes;
 //! - LRANGE, LPOS and multi-element pops are one range iteration;
-//! - LTRIM deletes whole ranges (`DeleteRange`);
+//! - LTRIM only moves `head` and `tail`;
 //! - LINSERT and LREM shift elements, O(N) as in Redis, moving whichever side of the change
 //!   is shorter.
+//!
+//! ```text
+//!            head                         tail
+//!             v                            v
+//!   ... [h-2][h-1] [h][h+1] ... [t-2][t-1] [t][t+1] ...
+//!   garbage        elements 0 .. size-1      garbage
+//! ```
+//!
+//! Indexes outside `[head, tail)` hold no element, whatever is stored there: pops, LREM and
+//! LTRIM move `head` and `tail` inwards and leave the records they pass over to the
+//! compaction filter (storage/compaction.rs) instead of deleting them. A point delete was a
+//! memtable insert as dear as the element's read: a quarter of a pipelined RPOP (callgrind
+//! 21.8 k instructions, 4.8 k of them the tombstone), and a range deletion made every later
+//! read of the batch land first. This holds because every reader stays within
+//! `[head, tail)`, and whatever moves `head` or `tail` outwards writes each index it brings
+//! into the range in the same batch.
 //!
 //! A [`List`] is one list's state during a command: operations read the database, write into
 //! the command's batch and keep `head`/`tail`/`size` in memory; [`List::finish`] writes the
@@ -131,7 +147,7 @@ impl List {
     }
 
     /// Removes and returns up to `count` elements from `end`, in pop order.
-    pub fn pop(&mut self, db: &Db<'_>, batch: &mut Batch<'_>, end: End, count: u64) -> Result<Vec<Bytes>> {
+    pub fn pop(&mut self, db: &Db<'_>, end: End, count: u64) -> Result<Vec<Bytes>> {
         let count = count.min(self.len());
         if count == 0 {
             return Ok(Vec::new());
@@ -142,12 +158,6 @@ impl List {
             (End::Left, _) => self.range(db, 0, count, false)?,
             (End::Right, _) => self.range(db, self.len() - count, count, true)?,
         };
-        let c = *self.collection();
-        let (from, to) = match end {
-            End::Left => (c.head, c.head + count),
-            End::Right => (c.tail - count, c.tail),
-        };
-        self.delete_indexes(batch, from, to);
         let c = self.collection_mut();
         match end {
             End::Left => c.head += count,
@@ -155,16 +165,6 @@ impl List {
         }
         c.size -= count;
         Ok(elements)
-    }
-
-    /// Deletes the elements at storage indexes `[from, to)`: point deletes for one, a range
-    /// deletion for more.
-    fn delete_indexes(&self, batch: &mut Batch<'_>, from: u64, to: u64) {
-        match to - from {
-            0 => {}
-            1 => batch.delete(Cf::SubKeys, &self.element_key(from)),
-            _ => batch.delete_range(Cf::SubKeys, &self.element_key(from), &self.element_key(to)),
-        }
     }
 
     /// The element at position `pos` (must be < len).
@@ -346,7 +346,6 @@ impl List {
                     to += 1;
                 }
             }
-            self.delete_indexes(batch, c.tail - count, c.tail);
             self.collection_mut().tail -= count;
         } else {
             // The tail stays: kept elements before `highest` move towards it.
@@ -358,20 +357,17 @@ impl List {
                     batch.put(Cf::SubKeys, self.element_key(to), &element[..]);
                 }
             }
-            self.delete_indexes(batch, c.head, c.head + count);
             self.collection_mut().head += count;
         }
         self.collection_mut().size -= count;
         Ok(count)
     }
 
-    /// Keeps positions `[start, start + count)` and deletes the rest (LTRIM).
-    pub fn trim(&mut self, batch: &mut Batch<'_>, start: u64, count: u64) {
+    /// Keeps positions `[start, start + count)` and drops the rest (LTRIM).
+    pub fn trim(&mut self, start: u64, count: u64) {
         let c = *self.collection();
         let new_head = c.head + start;
         let new_tail = new_head + count;
-        self.delete_indexes(batch, c.head, new_head);
-        self.delete_indexes(batch, new_tail, c.tail);
         let collection = self.collection_mut();
         collection.head = new_head;
         collection.tail = new_tail;
