@@ -42,6 +42,10 @@ pub type Overlay = HashMap<Cf, CfRecords, ahash::RandomState>;
 /// (2% of a pipelined HSET).
 const OVERLAY_INITIAL_RECORDS: usize = 32;
 
+/// Records a column family's emptied overlay may keep room for, to serve the next group
+/// (about 200 KiB): a group of `MAX_DEFERRED_COMMANDS` commands writing ten records each fits.
+const OVERLAY_KEPT_RECORDS: usize = 4096;
+
 /// Bytes of a record beyond its key and value, at most: tag, column family and two length
 /// varints (for keys and values under 2 MB, which are nearly all).
 const RECORD_OVERHEAD_BYTES: usize = 10;
@@ -58,6 +62,10 @@ thread_local! {
     /// A joined write that failed where nobody could answer for it (under an iterator), since
     /// this thread last began deferring afresh: EXEC's transaction answers for its own.
     static FAILURE: RefCell<Option<StorageError>> = const { RefCell::new(None) };
+    /// The overlay of the thread's last landing, emptied, for its next group: a turn's
+    /// records go into tables already grown to the size of the last turn's instead of
+    /// allocating them and rehashing them up from `OVERLAY_INITIAL_RECORDS` every turn.
+    static SPARE_OVERLAY: RefCell<Overlay> = RefCell::new(Overlay::default());
 }
 
 /// One write of a deferred batch, kept for the overlay.
@@ -149,6 +157,9 @@ impl Joined {
     }
 
     fn index(&mut self) {
+        if self.overlay.is_empty() && !self.unindexed.is_empty() {
+            self.overlay = SPARE_OVERLAY.with(|spare| std::mem::take(&mut *spare.borrow_mut()));
+        }
         let capacity = self.unindexed.len().max(OVERLAY_INITIAL_RECORDS);
         for op in self.unindexed.drain(..) {
             self.overlay
@@ -193,6 +204,16 @@ pub struct Landing {
     pub bytes: usize,
     /// Told how the write went, if any reply waits for it.
     pub(super) outcome: Option<Arc<Outcome>>,
+}
+
+/// Takes back a landed overlay, which its landing drained, for the thread's next group;
+/// tables grown past `OVERLAY_KEPT_RECORDS` (a pipeline of large MSETs) are freed instead.
+pub(super) fn recycle(mut overlay: Overlay) {
+    overlay.retain(|_, records| records.capacity() <= OVERLAY_KEPT_RECORDS);
+    for records in overlay.values_mut() {
+        records.clear();
+    }
+    SPARE_OVERLAY.with(|spare| *spare.borrow_mut() = overlay);
 }
 
 /// Tells the replies waiting for a landing (`outcome`) how it went.
@@ -370,6 +391,30 @@ mod tests {
             matches!(&tail[..], [Writes::Batch(_), Writes::Ops(after)] if after[0].value.as_deref() == Some(&b"3"[..])),
             "what follows a batch the overlay cannot describe keeps its order"
         );
+    }
+
+    #[test]
+    fn a_landed_overlay_serves_the_next_group_unless_it_grew_too_large() {
+        let group = |records: usize| {
+            let mut joined = Joined::default();
+            for i in 0..records {
+                let key = i.to_be_bytes();
+                joined.push(ops(&[(&key, Some(b"v"))]), Changes::default());
+            }
+            let Some(Landing { head: Head::Latest(mut overlay), .. }) = joined.take() else {
+                panic!("several commands land by last value")
+            };
+            let capacity = overlay[&Cf::Metadata].capacity();
+            overlay.values_mut().for_each(|records| records.clear());
+            recycle(overlay);
+            capacity
+        };
+        let grown = group(500);
+        let spare = SPARE_OVERLAY.with(|spare| spare.borrow().get(&Cf::Metadata).map(|r| (r.len(), r.capacity())));
+        assert_eq!(spare, Some((0, grown)), "kept, emptied, with its room");
+        assert_eq!(group(2), grown, "the next group indexed into it");
+        group(OVERLAY_KEPT_RECORDS + 1);
+        assert!(SPARE_OVERLAY.with(|spare| spare.borrow().is_empty()), "a table past the bound is freed");
     }
 
     #[test]

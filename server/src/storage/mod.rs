@@ -470,13 +470,14 @@ impl Storage {
         let mut bytes = BatchBytes::with_capacity(capacity_bytes);
         match head {
             deferred::Head::InOrder(ops) => self.add_ops(&mut bytes, ops),
-            deferred::Head::Latest(records) => {
-                for (cf, records) in records {
+            deferred::Head::Latest(mut overlay) => {
+                for (cf, records) in overlay.iter_mut() {
                     let cf_id = self.cf_ids[cf.index()];
-                    for (key, value) in records {
+                    for (key, value) in records.drain() {
                         bytes.record(cf_id, &key, value.as_deref());
                     }
                 }
+                deferred::recycle(overlay);
             }
         }
         for writes in tail {
