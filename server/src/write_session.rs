@@ -301,4 +301,32 @@ mod tests {
         drop(shared);
         let _ = std::fs::remove_dir_all(&dir);
     }
+
+    #[test]
+    fn a_transaction_whose_writes_fail_to_land_under_an_iterator_answers_with_the_error() {
+        let dir = std::env::temp_dir().join(format!("redrock-failed-exec-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let storage = Storage::open(&dir, &StorageOptions::default()).unwrap();
+        let shared = Arc::new(Shared::new(storage, Config::default()).unwrap());
+        let mut client = ClientState::new(shared.clients.register("127.0.0.1:1".into(), "127.0.0.1:2".into()), true);
+        let mut run = |line: &str| execute_alone(&shared, &mut client, args(line));
+
+        for line in ["MULTI", "SET t 1", "KEYS *", "SET u 2"] {
+            assert_ne!(run(line), Reply::Error(Bytes::new()), "{line}");
+        }
+        // KEYS makes the transaction's SET land before it walks; that landing fails.
+        storage::fail_next_write();
+        match run("EXEC") {
+            Reply::Error(text) => assert!(String::from_utf8_lossy(&text).contains("injected write failure")),
+            other => panic!("EXEC answered {other:?}"),
+        }
+        assert_eq!(run("GET t"), Reply::Null, "the failed landing wrote nothing");
+        assert_eq!(run("MULTI"), Reply::ok());
+        assert_eq!(run("SET t 3"), Reply::Simple(Bytes::from_static(b"QUEUED")));
+        assert_eq!(run("KEYS *"), Reply::Simple(Bytes::from_static(b"QUEUED")));
+        assert!(matches!(run("EXEC"), Reply::Array(_)), "the next transaction starts afresh");
+        assert_eq!(run("GET t"), Reply::Bulk(Bytes::from_static(b"3")));
+        drop(shared);
+        let _ = std::fs::remove_dir_all(&dir);
+    }
 }

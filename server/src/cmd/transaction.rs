@@ -132,9 +132,9 @@ fn exec(ctx: &mut Ctx<'_>, _args: &[Bytes]) -> Result<Reply> {
     let replies =
         queued.iter().zip(specs).map(|(args, spec)| dispatch::run_queued(ctx.shared, ctx.client, spec, args)).collect();
     let landed = ctx.shared.storage.commit_deferred();
-    let _ = deferred::end();
+    let failed_under_an_iterator = deferred::end();
     ctx.client.deny_blocking = deny_blocking;
-    if let Some(failure) = deferred::take_failure() {
+    if let Some(failure) = failed_under_an_iterator {
         return Err(failure.into());
     }
     landed?;

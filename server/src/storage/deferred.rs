@@ -59,9 +59,6 @@ thread_local! {
     static PENDING: RefCell<Option<Joined>> = const { RefCell::new(None) };
     /// Batches deferred by this thread, ever: tells whether a command deferred any.
     static DEFERRED_BATCHES: Cell<u64> = const { Cell::new(0) };
-    /// A joined write that failed where nobody could answer for it (under an iterator), since
-    /// this thread last began deferring afresh: EXEC's transaction answers for its own.
-    static FAILURE: RefCell<Option<StorageError>> = const { RefCell::new(None) };
     /// The overlay of the thread's last landing, emptied, for its next group: a turn's
     /// records go into tables already grown to the size of the last turn's instead of
     /// allocating them and rehashing them up from `OVERLAY_INITIAL_RECORDS` every turn.
@@ -127,6 +124,10 @@ struct Joined {
     metadata: Changes,
     /// What becomes of them, for the replies that wait: made when the first asks.
     outcome: Option<Arc<Outcome>>,
+    /// The first landing since `begin` that failed under an iterator (`land_deferred`), kept
+    /// across landings: the replies that waited for it learn it from its `outcome`, and EXEC,
+    /// which answers for its transaction as a whole, from [`end`].
+    failed: Option<StorageError>,
 }
 
 /// What became of one joined write: the replies that acknowledged its writes wait for it, on
@@ -189,7 +190,7 @@ impl Joined {
             bytes: self.bytes,
             outcome: self.outcome.take(),
         };
-        *self = Joined::default();
+        *self = Joined { failed: self.failed.take(), ..Joined::default() };
         Some(landing)
     }
 }
@@ -237,14 +238,17 @@ pub fn begin() {
         let mut pending = p.borrow_mut();
         if pending.is_none() {
             *pending = Some(Joined::default());
-            FAILURE.with(|f| f.borrow_mut().take());
         }
     });
 }
 
-/// Stops deferring; returns what was deferred, for the caller to write.
-pub fn end() -> Option<Landing> {
-    PENDING.with(|p| p.borrow_mut().take().and_then(|mut joined| joined.take()))
+/// Stops deferring, once what was deferred has landed (`take`); the failure of a landing
+/// under an iterator since [`begin`], if one failed.
+pub fn end() -> Option<StorageError> {
+    let joined = PENDING.with(|p| p.borrow_mut().take())?;
+    // Dropping unlanded writes would lose writes whose replies may be on their way.
+    assert_eq!(joined.commands, 0, "deferring ended before its writes landed");
+    joined.failed
 }
 
 /// What was deferred so far, taken out; deferring goes on.
@@ -316,16 +320,13 @@ pub(super) fn lookup(cf: Cf, key: &[u8]) -> Seen {
     })
 }
 
-/// Keeps the failure of a joined write that landed under an iterator, for the session.
+/// Keeps the failure of a joined write that landed under an iterator, for [`end`].
 pub(super) fn record_failure(error: StorageError) {
-    FAILURE.with(|f| {
-        f.borrow_mut().get_or_insert(error);
+    PENDING.with(|p| {
+        if let Some(joined) = p.borrow_mut().as_mut() {
+            joined.failed.get_or_insert(error);
+        }
     });
-}
-
-/// The failure of a joined write landed outside the session's own commits, if one failed.
-pub fn take_failure() -> Option<StorageError> {
-    FAILURE.with(|f| f.borrow_mut().take())
 }
 
 /// Writes go straight through until the guard drops (commands that must see their own writes
@@ -446,8 +447,9 @@ mod tests {
         assert!(defer(Writes::Batch(batch(&[(b"k", Some(b"v"))])), Changes::default()).is_none());
         assert!(matches!(lookup(Cf::Metadata, b"other"), Seen::MustLand), "a batch the overlay cannot describe");
         assert!(
-            matches!(end(), Some(Landing { head: Head::InOrder(head), tail, .. }) if head.is_empty() && tail.len() == 1)
+            matches!(take(), Some(Landing { head: Head::InOrder(head), tail, .. }) if head.is_empty() && tail.len() == 1)
         );
+        assert!(end().is_none(), "no landing failed");
         assert!(defer(put(), Changes::default()).is_some(), "ended");
     }
 }

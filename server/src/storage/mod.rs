@@ -383,8 +383,9 @@ impl Storage {
     }
 
     /// An iterator over `[lower, upper)` of one column family (`upper` None = to the end).
-    /// The overlay of deferred writes cannot serve an iterator: they land first (a failure is
-    /// kept for the write session, which turns the replies that acknowledged them into it).
+    /// The overlay of deferred writes cannot serve an iterator: they land first (a failure
+    /// reaches the replies that waited for them through the landing's `Outcome`, and EXEC
+    /// through `deferred::end`).
     pub fn iter(&self, cf: Cf, lower: &[u8], upper: Option<Vec<u8>>) -> RawIter<'_> {
         self.land_deferred();
         let mut read_options = ReadOptions::default();
@@ -450,9 +451,10 @@ impl Storage {
         }
     }
 
-    /// Lands this thread's deferred writes for a read the overlay cannot serve. A failure is
-    /// kept for the write session (which turns the replies that acknowledged those writes into
-    /// it); the read then sees the database without them, as every later command will.
+    /// Lands this thread's deferred writes for a read the overlay cannot serve. The replies
+    /// that acknowledged those writes learn a failure from the landing's `Outcome`, and EXEC
+    /// from `deferred::end`; the read then sees the database without them, as every later
+    /// command will.
     fn land_deferred(&self) {
         if deferred::has_pending() {
             if let Err(e) = self.commit_deferred() {
