@@ -186,8 +186,8 @@ pub struct RecordCache {
     hasher: ahash::RandomState,
     /// `None`: every miss stores its record (tests of the write protocol).
     admission: Option<Admission>,
-    /// Whether the cache weighed under its capacity when last read: then every miss stores
-    /// its record, since storing it evicts nothing.
+    /// Whether the cache weighed under `1 - 1/FULL_DIVISOR` of its capacity when last read:
+    /// then every miss and every write stores its record, since storing it evicts nothing.
     has_room: AtomicBool,
     /// Stores offered ever: `has_room` is read again every `ROOM_CHECK_STORES` of them. Writes
     /// count too: a run of SETs that filled the cache must not go on storing into it, each
