@@ -233,7 +233,7 @@ impl Buffered<'_> {
         let mut protocol_error = None;
         let next = loop {
             if session.is_full() {
-                session.commit();
+                session.hand_off();
             }
             let args = match postponed.take() {
                 Some(args) => args,
@@ -327,7 +327,8 @@ fn replace_replies(output: &mut BytesMut, replies: DeferredReplies, error: Error
 /// its event loop and writes afterwards. Three things come of it:
 ///
 /// - One RocksDB write for the turn: the first connection to come back lands the writes of
-///   every command the thread ran (write_session.rs), the others find theirs landed.
+///   every command the thread ran, or hands them to the thread's lander when they are many
+///   (write_session.rs); the others find theirs landed or await the same landing.
 /// - Group commit: that connection writes everyone's WAL records with one `write(2)`.
 ///   Measured at `-P 1` with 50 clients on one worker: one WAL `write(2)` per ~46 SETs
 ///   instead of one per SET, leaving a `recv` and a `send` per request, as Redis.
@@ -343,8 +344,10 @@ async fn before_replies(
     resp: RespVersion,
 ) -> std::io::Result<()> {
     tokio::task::yield_now().await;
-    if let Some((replies, error)) = parked.and_then(Parked::settle) {
-        replace_replies(output, replies, error, resp);
+    if let Some(parked) = parked {
+        if let Some((replies, error)) = parked.settle().await {
+            replace_replies(output, replies, error, resp);
+        }
     }
     let Some(mark) = shared.storage.wal_unflushed() else {
         return Ok(());

@@ -9,9 +9,11 @@
 //!
 //! A stripe can also stay held past its command, parked: the command's writes wait to land
 //! with the thread's write group (write_session.rs), and until they do nobody else may read
-//! or write those keys. A parked stripe belongs to the thread, not to a guard: whichever of
-//! the thread's connections lands the group releases every parked stripe
-//! ([`KeyLocks::release_parked`]). Meanwhile the thread's other commands use the stripe as
+//! or write those keys. A parked stripe belongs to the thread, not to a guard, and is tagged
+//! with the newest group that wrote under it: once the thread sees every group up to that
+//! one landed, whichever of its connections sees it releases the stripe
+//! ([`KeyLocks::release_parked_through`]); groups land on another thread (storage's
+//! lander.rs), so while one lands the next may already park stripes. Meanwhile the thread's other commands use the stripe as
 //! their own (they see the group's writes), and a thread never waits for a stripe while it
 //! has parked ones: it lands its group first, so two threads can never wait for each other's
 //! parked stripes.
@@ -37,7 +39,8 @@ thread_local! {
     /// synchronous: a thread runs one at a time).
     static HELD: RefCell<Vec<bool>> = RefCell::new(vec![false; LOCK_STRIPES]);
     /// Stripes this thread keeps for writes that have not landed yet.
-    static PARKED: RefCell<Parked> = const { RefCell::new(Parked { locks: None, stripes: Vec::new() }) };
+    static PARKED: RefCell<Parked> =
+        const { RefCell::new(Parked { locks: None, stripes: Vec::new(), group_of: Vec::new() }) };
 }
 
 /// A raw mutex per stripe, not `std::sync::Mutex`: a parked stripe outlives the guard that
@@ -64,6 +67,9 @@ pub type Stripes = SmallVec<[usize; INLINE_KEYS]>;
 struct Parked {
     locks: Option<Arc<KeyLocks>>,
     stripes: Vec<usize>,
+    /// By stripe: the newest write group a parked stripe waits for; 0 when not parked.
+    /// Sized `LOCK_STRIPES` on the thread's first park.
+    group_of: Vec<u64>,
 }
 
 impl Drop for KeyGuards<'_> {
@@ -167,19 +173,34 @@ impl KeyLocks {
         KeyGuards { locks: self, taken }
     }
 
-    /// Keeps `guards`' stripes held by this thread after they drop, until
-    /// [`KeyLocks::release_parked`]: their command's writes wait to land.
-    pub fn park(self: &Arc<Self>, mut guards: KeyGuards<'_>) {
-        assert!(std::ptr::eq(guards.locks, &**self), "guards of other locks");
-        let taken = std::mem::take(&mut guards.taken);
-        if taken.is_empty() {
-            return;
-        }
+    /// Keeps the stripes of a command that wrote into write group `group` held by this
+    /// thread, until [`KeyLocks::release_parked_through`] that group: `guards`' (the ones it
+    /// took), and those of its `used` stripes already parked for an earlier group, which now
+    /// wait for this one too.
+    pub fn park(self: &Arc<Self>, guards: Option<KeyGuards<'_>>, used: &[usize], group: u64) {
+        let taken = guards.map_or_else(Stripes::new, |mut guards| {
+            assert!(std::ptr::eq(guards.locks, &**self), "guards of other locks");
+            std::mem::take(&mut guards.taken)
+        });
         PARKED.with(|parked| {
             let mut parked = parked.borrow_mut();
+            if parked.group_of.is_empty() {
+                parked.group_of = vec![0; LOCK_STRIPES];
+            }
+            for &stripe in used {
+                if parked.group_of[stripe] != 0 {
+                    parked.group_of[stripe] = group;
+                }
+            }
+            if taken.is_empty() {
+                return;
+            }
             match &parked.locks {
                 Some(locks) => assert!(Arc::ptr_eq(locks, self), "a thread parks the stripes of one server"),
                 None => parked.locks = Some(self.clone()),
+            }
+            for &stripe in &taken {
+                parked.group_of[stripe] = group;
             }
             parked.stripes.extend(taken);
         });
@@ -187,8 +208,13 @@ impl KeyLocks {
 
     /// Releases every stripe this thread parked: the writes they kept landed.
     pub fn release_parked(&self) {
+        self.release_parked_through(u64::MAX);
+    }
+
+    /// Releases the stripes this thread parked for write groups up to `group`, which landed.
+    pub fn release_parked_through(&self, group: u64) {
         PARKED.with(|parked| {
-            let mut parked = parked.borrow_mut();
+            let parked = &mut *parked.borrow_mut();
             if parked.stripes.is_empty() {
                 return;
             }
@@ -198,19 +224,25 @@ impl KeyLocks {
             );
             HELD.with(|held| {
                 let mut held = held.borrow_mut();
-                for &stripe in &parked.stripes {
+                let group_of = &mut parked.group_of;
+                parked.stripes.retain(|&stripe| {
+                    if group_of[stripe] > group {
+                        return true;
+                    }
+                    group_of[stripe] = 0;
                     held[stripe] = false;
-                }
+                    // SAFETY: each parked stripe was locked by this thread (`park` moved it out
+                    // of the guard that took it) and leaves the parked list here: unlocked once.
+                    unsafe { self.stripes[stripe].unlock() };
+                    false
+                });
             });
-            for stripe in parked.stripes.drain(..) {
-                // SAFETY: each parked stripe was locked by this thread (`park` moved it out of
-                // the guard that took it) and leaves the parked list here: unlocked once.
-                unsafe { self.stripes[stripe].unlock() };
+            if parked.stripes.is_empty() {
+                // Held only while stripes are parked: a thread that served one server and then
+                // another (in-process tests) neither keeps the first alive nor unlocks its
+                // stripes in the second's name.
+                parked.locks = None;
             }
-            // Held only while stripes are parked: a thread that served one server and then
-            // another (in-process tests) neither keeps the first alive nor unlocks its
-            // stripes in the second's name.
-            parked.locks = None;
         });
     }
 }
@@ -318,10 +350,31 @@ mod tests {
     }
 
     #[test]
+    fn a_stripe_parked_again_by_a_later_group_stays_until_that_group_landed() {
+        let locks = Arc::new(KeyLocks::new());
+        let stripes = |key: &[u8]| locks.stripes(b"", 0, std::iter::once(key));
+        let a = stripes(b"a");
+        let b = (0..).map(|i| stripes(format!("b{i}").as_bytes())).find(|b| *b != a).expect("another stripe");
+        locks.park(Some(locks.lock_sorted(a.clone())), &a, 1);
+        locks.park(locks.try_lock_stripes(&b), &b, 1);
+        // Group 2 writes a again: a's stripe is the thread's already, and now waits for group 2.
+        let reused = locks.try_lock_stripes(&a).expect("the thread's own");
+        assert!(reused.is_empty());
+        locks.park(Some(reused), &a, 2);
+        locks.release_parked_through(1);
+        assert!(is_free(&locks, b[0]), "group 1 landed");
+        assert!(!is_free(&locks, a[0]), "group 2 has not");
+        assert_eq!(parked_count(), 1);
+        locks.release_parked_through(2);
+        assert!(is_free(&locks, a[0]));
+        assert_eq!(parked_count(), 0);
+    }
+
+    #[test]
     fn parked_stripes_stay_held_until_released_and_are_the_threads_own() {
         let locks = Arc::new(KeyLocks::new());
         let a = locks.stripe(b"", 0, b"a");
-        locks.park(locks.lock(b"", 0, std::iter::once(&b"a"[..])));
+        locks.park(Some(locks.lock(b"", 0, std::iter::once(&b"a"[..]))), &[a], 1);
         assert_eq!(parked_count(), 1);
         assert!(!is_free(&locks, a), "the guard dropped; the stripe stays held");
         assert!(locks.try_lock_stripes(&[a]).expect("this thread's own").is_empty());

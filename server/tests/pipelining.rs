@@ -100,6 +100,19 @@ fn concurrent_pipelines_lose_no_update() {
     concurrent_clients(&[], 30);
 }
 
+/// Pipelines longer than a write group (write_session.rs's `MAX_DEFERRED_COMMANDS`): the
+/// thread hands groups to its lander mid-pipeline and reads them in flight.
+#[test]
+fn concurrent_long_pipelines_lose_no_update() {
+    concurrent_clients(&[], 600);
+}
+
+/// The same on two worker threads, each with its lander.
+#[test]
+fn concurrent_long_pipelines_on_two_workers_lose_no_update_and_read_forward() {
+    concurrent_clients(&["--workers", "2"], 600);
+}
+
 /// The same on four worker threads: sessions, key locks and the record cache
 /// (storage/record_cache.rs) under real parallelism, where one worker interleaves them only.
 #[test]

@@ -1,7 +1,8 @@
 //! A worker thread's connections share one RocksDB write per turn of its event loop
 //! (write_session.rs): each parks its session's writes, with their key locks, and the first
-//! to come back after the yield lands the writes of all of them. These tests play two
-//! connections of one thread by hand, and another thread's client against them.
+//! to come back after the yield lands the writes of all of them, or hands a large group to
+//! the thread's lander. These tests play connections of one thread by hand, and another
+//! thread's client against them.
 
 mod common;
 
@@ -12,10 +13,12 @@ use bytes::Bytes;
 use redrock::client::ClientState;
 use redrock::config::Config;
 use redrock::dispatch::{execute, execute_alone};
+use redrock::error::Error;
 use redrock::locks;
 use redrock::shared::Shared;
+use redrock::storage::deferred;
 use redrock::storage::{Storage, StorageOptions};
-use redrock::write_session::{Parked, WriteSession};
+use redrock::write_session::{DeferredReplies, Parked, WriteSession, MIN_HANDED_OFF_COMMANDS};
 use redrock_protocol::Reply;
 
 use common::TempDir;
@@ -57,6 +60,11 @@ fn elsewhere(shared: &Arc<Shared>, line: &'static str) -> mpsc::Receiver<Reply> 
     replies
 }
 
+/// Settles `parked` as the connection's task does once its yield returns.
+fn settle(parked: Parked<'_>) -> Option<(DeferredReplies, Error)> {
+    tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(parked.settle())
+}
+
 fn bulk(text: &str) -> Reply {
     Reply::Bulk(Bytes::copy_from_slice(text.as_bytes()))
 }
@@ -81,12 +89,12 @@ fn the_first_connection_back_lands_the_writes_of_every_connection_of_its_thread(
     assert_eq!(replies, [bulk("1"), Reply::ok()]);
     assert!(parked_b.must_wait());
 
-    assert!(parked_a.settle().is_none(), "landed");
+    assert!(settle(parked_a).is_none(), "landed");
     assert_eq!(locks::parked_count(), 0, "landing releases every parked stripe");
     assert_eq!(other_get_x.recv_timeout(Duration::from_secs(10)).unwrap(), bulk("1"));
     // A's landing carried B's write: another thread reads it before B settles.
     assert_eq!(elsewhere(&shared, "GET y").recv_timeout(Duration::from_secs(10)).unwrap(), bulk("2"));
-    assert!(parked_b.settle().is_none(), "found landed");
+    assert!(settle(parked_b).is_none(), "found landed");
 }
 
 #[test]
@@ -113,4 +121,33 @@ fn a_session_with_nothing_pending_leaves_nothing_parked() {
     let mut b = client(&shared);
     assert_eq!(execute_alone(&shared, &mut b, args("SET k v")), Reply::ok());
     assert_eq!(elsewhere(&shared, "GET k").recv_timeout(Duration::from_secs(10)).unwrap(), bulk("v"));
+}
+
+#[test]
+fn the_next_group_reads_a_group_in_flight_and_keeps_the_stripes_it_wrote_under() {
+    let dir = TempDir::new("write-groups-flight");
+    let shared = open(&dir);
+    let (mut a, mut b) = (client(&shared), client(&shared));
+    let lines: Vec<String> = (0..MIN_HANDED_OFF_COMMANDS).map(|i| format!("SET k{i} {i}")).collect();
+    let lines: Vec<&str> = lines.iter().map(String::as_str).collect();
+
+    let (replies, parked_a) = turn(&shared, &mut a, &lines);
+    assert!(replies.iter().all(|reply| *reply == Reply::ok()));
+    // What the first connection back does with a group this large.
+    shared.storage.hand_off_deferred();
+    assert_eq!(deferred::in_flight(), 1);
+    let (replies, parked_b) = turn(&shared, &mut b, &["GET k1", "INCR k1"]);
+    assert_eq!(replies, [bulk("1"), Reply::Integer(2)], "the thread reads the group in flight");
+
+    assert!(settle(parked_a).is_none(), "landed");
+    assert_eq!(deferred::in_flight(), 0);
+    assert!(locks::parked_count() > 0, "k1's stripe waits for b's group too");
+    let other_get_k1 = elsewhere(&shared, "GET k1");
+    assert!(other_get_k1.recv_timeout(Duration::from_millis(100)).is_err(), "k1 is parked");
+    assert!(settle(parked_b).is_none());
+    assert_eq!(locks::parked_count(), 0);
+    assert_eq!(other_get_k1.recv_timeout(Duration::from_secs(10)).unwrap(), bulk("2"));
+    let last = format!("k{}", MIN_HANDED_OFF_COMMANDS - 1);
+    let expected = bulk(&(MIN_HANDED_OFF_COMMANDS - 1).to_string());
+    assert_eq!(execute_alone(&shared, &mut a, vec![Bytes::from_static(b"GET"), Bytes::from(last)]), expected);
 }

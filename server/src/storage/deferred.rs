@@ -8,9 +8,10 @@
 //! hold.
 //!
 //! The thread's commands see the deferred writes: point reads (`Storage::get`,
-//! `multi_get`) look in an overlay of the deferred puts and deletes first, and an iterator,
-//! which the overlay cannot serve, first makes the deferred writes land (their locks stay
-//! held). After a deferred range deletion (LTRIM, LPOP with a count; whole-database commands
+//! `multi_get`) look in an overlay of the deferred puts and deletes first, then in the
+//! overlays of the groups the thread handed to its lander (lander.rs) and has not seen land
+//! (`FLIGHTS`), and an iterator, which no overlay can serve, first makes the deferred writes
+//! and the groups in flight land (their locks stay held). After a deferred range deletion (LTRIM, LPOP with a count; whole-database commands
 //! never defer), which the overlay cannot describe, every read lands them first.
 //!
 //! A command's writes reach here as their records (`Op`s), not as a RocksDB `WriteBatch`:
@@ -22,8 +23,8 @@
 //! batch's bytes after them (batch_bytes.rs), crossing into RocksDB once.
 
 use std::cell::{Cell, RefCell};
-use std::collections::HashMap;
-use std::sync::{Arc, OnceLock};
+use std::collections::{HashMap, VecDeque};
+use std::sync::{Arc, Condvar, Mutex, OnceLock};
 
 use rocksdb::WriteBatch;
 
@@ -54,6 +55,11 @@ const RECORD_OVERHEAD_BYTES: usize = 10;
 /// long pipeline of large values never holds an unbounded batch (or its key locks) in memory.
 pub const MAX_DEFERRED_BYTES: usize = 4 << 20;
 
+/// Write groups a thread may have handed to its lander (lander.rs) and not seen land: the
+/// next hand-off waits for the oldest, so a worker that outruns RocksDB keeps at most this
+/// many groups' overlays (each under `MAX_DEFERRED_BYTES`) and parked stripes.
+pub const MAX_GROUPS_IN_FLIGHT: usize = 4;
+
 thread_local! {
     /// The joined batch while this thread defers; `None` when its writes go straight through.
     static PENDING: RefCell<Option<Joined>> = const { RefCell::new(None) };
@@ -63,6 +69,45 @@ thread_local! {
     /// records go into tables already grown to the size of the last turn's instead of
     /// allocating them and rehashing them up from `OVERLAY_INITIAL_RECORDS` every turn.
     static SPARE_OVERLAY: RefCell<Overlay> = RefCell::new(Overlay::default());
+    /// The groups this thread handed to its lander, oldest first, until it sees them land:
+    /// its reads look in their overlays after the current group's.
+    static FLIGHTS: RefCell<VecDeque<Flight>> = const { RefCell::new(VecDeque::new()) };
+    /// The number of this thread's next write group: groups are numbered in the order they
+    /// land, so "every group up to n landed" tells which parked stripes may go (locks.rs).
+    static NEXT_GROUP: Cell<u64> = const { Cell::new(1) };
+}
+
+fn next_group() -> u64 {
+    NEXT_GROUP.with(|next| next.replace(next.get() + 1))
+}
+
+/// A group handed to the lander and not yet seen landed.
+struct Flight {
+    group: u64,
+    records: FlightRecords,
+    outcome: Arc<Outcome>,
+}
+
+/// A flight's records, for reads: one command's in order until the first read indexes them.
+enum FlightRecords {
+    InOrder(Vec<Op>),
+    Latest(Overlay),
+}
+
+impl Flight {
+    fn lookup(&mut self, cf: Cf, key: &[u8]) -> Option<&Option<Vec<u8>>> {
+        if let FlightRecords::InOrder(ops) = &mut self.records {
+            let mut overlay = Overlay::default();
+            for op in ops.drain(..) {
+                overlay.entry(op.cf).or_default().insert(op.key, op.value);
+            }
+            self.records = FlightRecords::Latest(overlay);
+        }
+        match &self.records {
+            FlightRecords::Latest(overlay) => overlay.get(&cf).and_then(|records| records.get(key)),
+            FlightRecords::InOrder(_) => unreachable!("indexed above"),
+        }
+    }
 }
 
 /// One write of a deferred batch, kept for the overlay.
@@ -110,6 +155,8 @@ pub(super) enum Seen {
 /// Writes deferred so far.
 #[derive(Default)]
 struct Joined {
+    /// Its number (see `NEXT_GROUP`).
+    group: u64,
     /// Commands whose writes were deferred.
     commands: usize,
     bytes: usize,
@@ -128,21 +175,58 @@ struct Joined {
     /// across landings: the replies that waited for it learn it from its `outcome`, and EXEC,
     /// which answers for its transaction as a whole, from [`end`].
     failed: Option<StorageError>,
+    /// A group this thread handed off before failed to land while these commands ran: they
+    /// may have read its writes, so theirs must not land either.
+    poisoned: Option<StorageError>,
 }
 
 /// What became of one joined write: the replies that acknowledged its writes wait for it, on
 /// every connection of the thread whose commands joined (write_session.rs).
 #[derive(Default, Debug)]
-pub struct Outcome(OnceLock<Result<(), StorageError>>);
+pub struct Outcome {
+    result: OnceLock<Result<(), StorageError>>,
+    /// Wakes the connections awaiting it (`landed`).
+    awaited: tokio::sync::Notify,
+    /// Wakes a thread blocked on it (`wait`): one that must read what no overlay can show.
+    set: Mutex<bool>,
+    set_signal: Condvar,
+}
 
 impl Outcome {
     /// `None` while the write has not landed.
     pub fn get(&self) -> Option<&Result<(), StorageError>> {
-        self.0.get()
+        self.result.get()
     }
 
-    fn set(&self, result: &Result<(), StorageError>) {
-        let _ = self.0.set(result.clone());
+    /// Records how the write went, once, and wakes whoever waits for it.
+    pub(super) fn set(&self, result: &Result<(), StorageError>) {
+        let _ = self.result.set(result.clone());
+        self.awaited.notify_waiters();
+        *self.set.lock().unwrap_or_else(|e| e.into_inner()) = true;
+        self.set_signal.notify_all();
+    }
+
+    /// How the write went, once it landed.
+    pub async fn landed(&self) -> &Result<(), StorageError> {
+        loop {
+            let notified = self.awaited.notified();
+            tokio::pin!(notified);
+            // Registered before the check: a `set` between the two still wakes it.
+            notified.as_mut().enable();
+            if let Some(result) = self.result.get() {
+                return result;
+            }
+            notified.await;
+        }
+    }
+
+    /// [`Outcome::landed`], blocking the thread.
+    fn wait(&self) -> &Result<(), StorageError> {
+        let mut set = self.set.lock().unwrap_or_else(|e| e.into_inner());
+        while !*set {
+            set = self.set_signal.wait(set).unwrap_or_else(|e| e.into_inner());
+        }
+        self.result.get().expect("set before it is signalled")
     }
 }
 
@@ -184,19 +268,22 @@ impl Joined {
             Head::Latest(std::mem::take(&mut self.overlay))
         };
         let landing = Landing {
+            group: self.group,
             head,
             tail: std::mem::take(&mut self.tail),
             metadata: std::mem::take(&mut self.metadata),
             bytes: self.bytes,
             outcome: self.outcome.take(),
+            poisoned: self.poisoned.take(),
         };
-        *self = Joined { failed: self.failed.take(), ..Joined::default() };
+        *self = Joined { group: next_group(), failed: self.failed.take(), ..Joined::default() };
         Some(landing)
     }
 }
 
 /// The deferred writes, ready to land as one batch: `head`, then `tail`.
 pub struct Landing {
+    pub(super) group: u64,
     pub(super) head: Head,
     pub(super) tail: Vec<Writes>,
     /// The metadata records among them, for the record cache.
@@ -205,6 +292,8 @@ pub struct Landing {
     pub bytes: usize,
     /// Told how the write went, if any reply waits for it.
     pub(super) outcome: Option<Arc<Outcome>>,
+    /// It must not land: an earlier group it may have read failed (`Joined::poisoned`).
+    pub(super) poisoned: Option<StorageError>,
 }
 
 /// Takes back a landed overlay, which its landing drained, for the thread's next group;
@@ -237,7 +326,7 @@ pub fn begin() {
     PENDING.with(|p| {
         let mut pending = p.borrow_mut();
         if pending.is_none() {
-            *pending = Some(Joined::default());
+            *pending = Some(Joined { group: next_group(), ..Joined::default() });
         }
     });
 }
@@ -266,17 +355,118 @@ pub fn pending_commands() -> usize {
     PENDING.with(|p| p.borrow().as_ref().map_or(0, |joined| joined.commands))
 }
 
-/// What becomes of the writes deferred so far; `None` when none are.
+/// What becomes of the writes deferred so far, or else of the last group in flight: a reply
+/// that may reveal them waits for it. `None` when nothing is unlanded.
 pub fn outcome() -> Option<Arc<Outcome>> {
-    PENDING.with(|p| match p.borrow_mut().as_mut() {
-        Some(joined) if joined.commands > 0 => Some(joined.outcome.get_or_insert_with(Default::default).clone()),
-        _ => None,
+    PENDING
+        .with(|p| match p.borrow_mut().as_mut() {
+            Some(joined) if joined.commands > 0 => Some(joined.outcome.get_or_insert_with(Default::default).clone()),
+            _ => None,
+        })
+        .or_else(|| FLIGHTS.with(|f| f.borrow().back().map(|flight| flight.outcome.clone())))
+}
+
+/// Whether `outcome` is that of the writes deferred now, not yet handed off.
+pub fn is_current(outcome: &Arc<Outcome>) -> bool {
+    PENDING.with(|p| {
+        p.borrow().as_ref().and_then(|joined| joined.outcome.as_ref()).is_some_and(|o| Arc::ptr_eq(o, outcome))
     })
+}
+
+/// The number of the group the next deferred write joins.
+pub fn current_group() -> u64 {
+    PENDING.with(|p| p.borrow().as_ref().map_or(0, |joined| joined.group))
+}
+
+/// Every group numbered up to the returned one has landed (or failed): their parked stripes
+/// may go.
+pub fn landed_through() -> u64 {
+    retire();
+    let in_flight = FLIGHTS.with(|f| f.borrow().front().map(|flight| flight.group));
+    let unlanded = in_flight.or_else(|| {
+        PENDING.with(|p| p.borrow().as_ref().filter(|joined| joined.commands > 0).map(|joined| joined.group))
+    });
+    unlanded.map_or(u64::MAX, |group| group - 1)
+}
+
+/// The outcome of the newest group this thread handed off and has not seen land.
+pub fn newest_in_flight() -> Option<Arc<Outcome>> {
+    FLIGHTS.with(|f| f.borrow().back().map(|flight| flight.outcome.clone()))
+}
+
+/// Groups this thread handed off and has not seen land.
+pub fn in_flight() -> usize {
+    FLIGHTS.with(|f| f.borrow().len())
+}
+
+/// Keeps a handed-off group readable until it lands; the outcome of the group before it, if
+/// that one is still in flight (the new one may have read its writes).
+pub(super) fn push_flight(group: u64, head: Head, outcome: Arc<Outcome>) -> Option<Arc<Outcome>> {
+    let records = match head {
+        Head::InOrder(ops) => FlightRecords::InOrder(ops),
+        Head::Latest(overlay) => FlightRecords::Latest(overlay),
+    };
+    FLIGHTS.with(|f| {
+        let mut flights = f.borrow_mut();
+        let after = flights.back().map(|flight| flight.outcome.clone());
+        flights.push_back(Flight { group, records, outcome });
+        after
+    })
+}
+
+/// Forgets the groups in flight that landed, oldest first. One that failed poisons the
+/// writes deferred now (their commands may have read its writes); the groups handed off
+/// after it fail with it on their own (lander.rs).
+pub fn retire() {
+    loop {
+        let landed = FLIGHTS.with(|f| {
+            let mut flights = f.borrow_mut();
+            match flights.front().map(|flight| flight.outcome.get().is_some()) {
+                Some(true) => flights.pop_front(),
+                _ => None,
+            }
+        });
+        let Some(flight) = landed else {
+            return;
+        };
+        if let Some(Err(e)) = flight.outcome.get() {
+            PENDING.with(|p| {
+                if let Some(joined) = p.borrow_mut().as_mut() {
+                    joined.poisoned.get_or_insert_with(|| e.clone());
+                }
+            });
+        }
+        if let FlightRecords::Latest(overlay) = flight.records {
+            recycle(overlay);
+        }
+    }
+}
+
+/// Blocks until the oldest group in flight landed, and retires it.
+pub fn wait_oldest() {
+    let oldest = FLIGHTS.with(|f| f.borrow().front().map(|flight| flight.outcome.clone()));
+    if let Some(outcome) = oldest {
+        outcome.wait();
+    }
+    retire();
+}
+
+/// Blocks until every group in flight landed: before this thread reads what no overlay can
+/// show (an iterator) or writes past its groups.
+pub fn wait_all() {
+    while in_flight() > 0 {
+        wait_oldest();
+    }
 }
 
 /// Whether writes are deferred and not landed yet.
 pub fn has_pending() -> bool {
     PENDING.with(|p| p.borrow().as_ref().is_some_and(|joined| joined.commands > 0))
+}
+
+/// Whether writes no overlay describes (a range deletion) are deferred.
+pub fn has_tail() -> bool {
+    PENDING.with(|p| p.borrow().as_ref().is_some_and(|joined| !joined.tail.is_empty()))
 }
 
 /// Whether this thread defers its writes now.
@@ -303,9 +493,9 @@ pub(super) fn defer(writes: Writes, metadata: Changes) -> Option<(Writes, Change
     })
 }
 
-/// What the deferred writes say of `key`.
+/// What the deferred writes, then the groups in flight, say of `key`.
 pub(super) fn lookup(cf: Cf, key: &[u8]) -> Seen {
-    PENDING.with(|p| match p.borrow_mut().as_mut() {
+    let seen = PENDING.with(|p| match p.borrow_mut().as_mut() {
         Some(joined) if joined.commands > 0 => {
             if !joined.tail.is_empty() {
                 return Seen::MustLand;
@@ -317,6 +507,13 @@ pub(super) fn lookup(cf: Cf, key: &[u8]) -> Seen {
             }
         }
         _ => Seen::Unknown,
+    });
+    if !matches!(seen, Seen::Unknown) {
+        return seen;
+    }
+    FLIGHTS.with(|f| {
+        let mut flights = f.borrow_mut();
+        flights.iter_mut().rev().find_map(|flight| flight.lookup(cf, key).cloned()).map_or(Seen::Unknown, Seen::Value)
     })
 }
 
@@ -416,6 +613,53 @@ mod tests {
         assert_eq!(group(2), grown, "the next group indexed into it");
         group(OVERLAY_KEPT_RECORDS + 1);
         assert!(SPARE_OVERLAY.with(|spare| spare.borrow().is_empty()), "a table past the bound is freed");
+    }
+
+    #[test]
+    fn a_group_in_flight_is_read_until_it_lands_and_its_failure_poisons_the_next() {
+        begin();
+        assert!(defer(ops(&[(b"k", Some(b"1"))]), Changes::default()).is_none());
+        let first = take().expect("one command");
+        let first_outcome = Arc::new(Outcome::default());
+        assert!(push_flight(first.group, first.head, first_outcome.clone()).is_none(), "nothing before it in flight");
+        assert!(matches!(lookup(Cf::Metadata, b"k"), Seen::Value(Some(v)) if v == b"1"), "read in flight");
+
+        assert!(defer(ops(&[(b"j", Some(b"2"))]), Changes::default()).is_none());
+        assert_eq!(landed_through(), first.group - 1, "its stripes wait");
+        assert_eq!(current_group(), first.group + 1);
+        let next_outcome = outcome();
+        assert!(next_outcome.is_some_and(|o| !Arc::ptr_eq(&o, &first_outcome)), "the replies of the next wait for it");
+
+        first_outcome.set(&Err(StorageError::Io("disk full".into())));
+        assert_eq!(in_flight(), 1, "seen landed only when retired");
+        retire();
+        assert_eq!(in_flight(), 0);
+        assert!(matches!(lookup(Cf::Metadata, b"k"), Seen::Unknown), "a failed group's writes are gone");
+        let second = take().expect("the next group");
+        assert!(second.poisoned.is_some(), "it may have read the failed one: it must not land");
+        assert!(end().is_none());
+    }
+
+    #[test]
+    fn a_group_handed_off_behind_another_lands_after_it() {
+        begin();
+        let mut outcomes = Vec::new();
+        for value in [b"1", b"2"] {
+            assert!(defer(ops(&[(b"k", Some(value))]), Changes::default()).is_none());
+            let landing = take().expect("one command");
+            let outcome = Arc::new(Outcome::default());
+            let after = push_flight(landing.group, landing.head, outcome.clone());
+            assert_eq!(after.is_some(), !outcomes.is_empty(), "the second waits for the first");
+            outcomes.push(outcome);
+        }
+        assert!(matches!(lookup(Cf::Metadata, b"k"), Seen::Value(Some(v)) if v == b"2"), "the newest answers");
+        outcomes[1].set(&Ok(()));
+        retire();
+        assert_eq!(in_flight(), 2, "retired in order: the first has not landed");
+        outcomes[0].set(&Ok(()));
+        wait_all();
+        assert_eq!((in_flight(), landed_through()), (0, u64::MAX));
+        assert!(end().is_none());
     }
 
     #[test]

@@ -7,6 +7,7 @@ pub mod compaction;
 pub mod deferred;
 pub mod encoding;
 pub mod format;
+mod lander;
 pub mod metadata;
 pub mod record_cache;
 pub mod version;
@@ -25,6 +26,7 @@ use thiserror::Error;
 
 use batch_bytes::{BatchBytes, MAX_RECORD_PART_BYTES};
 use deferred::Seen;
+use lander::Writer;
 pub use metadata::{Collection, KeyType, Metadata};
 use record_cache::{Changes, RecordCache};
 use version::VersionGenerator;
@@ -132,6 +134,14 @@ pub fn fail_next_write() {
     FAIL_NEXT_WRITE.with(|fail| fail.set(true));
 }
 
+/// Whether the write this thread makes or hands off now must fail (`fail_next_write`).
+fn injected_failure() -> bool {
+    #[cfg(test)]
+    return FAIL_NEXT_WRITE.with(|fail| fail.replace(false));
+    #[cfg(not(test))]
+    false
+}
+
 /// Size of one partition of an SST file's filter and index.
 const METADATA_PARTITION_BYTES: usize = 4096;
 
@@ -163,18 +173,15 @@ impl Default for StorageOptions {
 pub struct Storage {
     db: Arc<Rocks>,
     dir: PathBuf,
-    write_options: WriteOptions,
     durability: Durability,
     versions: VersionGenerator,
-    manual_wal_flush: bool,
-    /// Writes made so far (manual WAL flush: their records may sit in RocksDB's buffer).
-    wal_written: AtomicU64,
+    /// Where batches go in, here and on the worker threads' landers (lander.rs); it holds the
+    /// record cache of metadata records, in front of the database.
+    writer: Arc<Writer>,
     /// How many of those writes are known to be in the WAL file.
     wal_flushed: AtomicU64,
     /// One WAL flush at a time, so a flush that returns covers every write counted before it.
     wal_flush: Mutex<()>,
-    /// Metadata records, in front of the database.
-    records: RecordCache,
     /// Metadata records with an expiry written so far: the active expiry walk rests while
     /// no key can expire, and wakes when this moves (expire.rs).
     volatile_writes: AtomicU64,
@@ -262,17 +269,21 @@ impl Storage {
             let handle = db.cf_handle(cf.name()).expect("column families are created at open");
             cf_ids[cf.index()] = batch_bytes::column_family_id(handle);
         }
+        let writer = Arc::new(Writer {
+            db: db.clone(),
+            write_options,
+            records: RecordCache::new(options.record_cache_bytes),
+            manual_wal_flush,
+            wal_written: AtomicU64::new(0),
+        });
         Ok(Storage {
             db,
             dir: dir.to_path_buf(),
-            write_options,
             durability: options.durability,
             versions: VersionGenerator::new(),
-            manual_wal_flush,
-            wal_written: AtomicU64::new(0),
+            writer,
             wal_flushed: AtomicU64::new(0),
             wal_flush: Mutex::new(()),
-            records: RecordCache::new(options.record_cache_bytes),
             volatile_writes: AtomicU64::new(0),
             written_interest: written::Interest::default(),
             point_reads: ReadOptions::default(),
@@ -317,13 +328,13 @@ impl Storage {
         if cf != Cf::Metadata {
             return Ok(self.db.get_cf_opt(self.cf(cf), key, &self.point_reads)?);
         }
-        if let Some(record) = self.records.get(key) {
+        if let Some(record) = self.writer.records.get(key) {
             return Ok(record.map(|r| r.to_vec()));
         }
-        let ticket = self.records.ticket(key);
+        let ticket = self.writer.records.ticket(key);
         let record = self.db.get_cf_opt(self.cf(cf), key, &self.point_reads)?;
         if let Some(ticket) = ticket {
-            self.records.fill(key, ticket, record.as_deref());
+            self.writer.records.fill(key, ticket, record.as_deref());
         }
         Ok(record)
     }
@@ -346,12 +357,12 @@ impl Storage {
         let cached = cf == Cf::Metadata;
         if cached {
             for (key, f) in keys.iter().zip(&mut found).filter(|(_, f)| f.is_none()) {
-                *f = self.records.get(key).map(|record| record.map(|r| r.to_vec()));
+                *f = self.writer.records.get(key).map(|record| record.map(|r| r.to_vec()));
             }
         }
         let unknown: Vec<&Vec<u8>> = keys.iter().zip(&found).filter(|(_, f)| f.is_none()).map(|(k, _)| k).collect();
         let tickets: Vec<_> =
-            if cached { unknown.iter().map(|key| self.records.ticket(key)).collect() } else { Vec::new() };
+            if cached { unknown.iter().map(|key| self.writer.records.ticket(key)).collect() } else { Vec::new() };
         let handle = self.cf(cf);
         let from_db: Vec<std::result::Result<Option<Vec<u8>>, rocksdb::Error>> = match unknown[..] {
             // RocksDB's MultiGet sets up per-file batches that one key does not repay (HSET and
@@ -374,7 +385,7 @@ impl Storage {
                     let (read, key) = from_db.next().expect("one answer per key");
                     let record = read?;
                     if let Some(ticket) = tickets.next().flatten() {
-                        self.records.fill(key, ticket, record.as_deref());
+                        self.writer.records.fill(key, ticket, record.as_deref());
                     }
                     Ok(record)
                 }
@@ -428,6 +439,8 @@ impl Storage {
             None => deferred::Writes::Batch(batch.inner.unwrap_or_default()),
         };
         if let Some((writes, metadata)) = deferred::defer(writes, batch.metadata) {
+            // After this thread's groups in flight, which may write the same keys.
+            deferred::wait_all();
             let batch = match writes {
                 deferred::Writes::Ops(ops) => self.batch_of(ops, 0),
                 deferred::Writes::Batch(batch) => batch,
@@ -441,11 +454,11 @@ impl Storage {
     /// The RocksDB batch of `ops`, in order, with room for `capacity_bytes` of records.
     fn batch_of(&self, ops: Vec<deferred::Op>, capacity_bytes: usize) -> WriteBatch {
         let mut bytes = BatchBytes::with_capacity(capacity_bytes);
-        self.add_ops(&mut bytes, ops);
+        self.add_ops(&mut bytes, &ops);
         bytes.into_batch()
     }
 
-    fn add_ops(&self, bytes: &mut BatchBytes, ops: Vec<deferred::Op>) {
+    fn add_ops(&self, bytes: &mut BatchBytes, ops: &[deferred::Op]) {
         for op in ops {
             bytes.record(self.cf_ids[op.cf.index()], &op.key, op.value.as_deref());
         }
@@ -456,7 +469,7 @@ impl Storage {
     /// from `deferred::end`; the read then sees the database without them, as every later
     /// command will.
     fn land_deferred(&self) {
-        if deferred::has_pending() {
+        if deferred::has_pending() || deferred::in_flight() > 0 {
             if let Err(e) = self.commit_deferred() {
                 tracing::error!(error = %e, "writing a pipeline's batch failed");
                 deferred::record_failure(e);
@@ -464,57 +477,92 @@ impl Storage {
         }
     }
 
-    /// Writes what this thread deferred so far, as one batch; deferring goes on.
+    /// Writes what this thread deferred so far, as one batch, on this thread, once its groups
+    /// in flight landed; deferring goes on.
     pub fn commit_deferred(&self) -> Result<()> {
-        let Some(deferred::Landing { head, tail, metadata, bytes: capacity_bytes, outcome }) = deferred::take() else {
+        deferred::wait_all();
+        let Some(landing) = deferred::take() else {
             return Ok(());
         };
-        let mut bytes = BatchBytes::with_capacity(capacity_bytes);
-        match head {
-            deferred::Head::InOrder(ops) => self.add_ops(&mut bytes, ops),
-            deferred::Head::Latest(mut overlay) => {
-                for (cf, records) in overlay.iter_mut() {
-                    let cf_id = self.cf_ids[cf.index()];
-                    for (key, value) in records.drain() {
-                        bytes.record(cf_id, &key, value.as_deref());
-                    }
-                }
-                deferred::recycle(overlay);
+        let outcome = landing.outcome.clone();
+        let result = match landing.poisoned {
+            Some(e) => Err(e),
+            None => {
+                let batch = self.landing_batch(&landing.head, landing.tail, landing.bytes);
+                self.write_batch(batch, landing.metadata)
             }
+        };
+        if let deferred::Head::Latest(overlay) = landing.head {
+            deferred::recycle(overlay);
         }
-        for writes in tail {
-            match writes {
-                deferred::Writes::Ops(ops) => self.add_ops(&mut bytes, ops),
-                deferred::Writes::Batch(batch) => bytes.append(&batch),
-            }
-        }
-        let result = self.write_batch(bytes.into_batch(), metadata);
         deferred::settle(outcome, &result);
         result
     }
 
-    /// Writes `batch`, whose metadata records are `metadata`, keeping the record cache true.
+    /// Hands what this thread deferred so far to its lander (lander.rs), which writes it while
+    /// the thread goes on; deferring goes on, and the thread reads the group through its
+    /// overlay until it sees it land. A group with writes no overlay describes (a range
+    /// deletion) lands here instead, at once.
+    pub fn hand_off_deferred(&self) {
+        if deferred::has_tail() {
+            if let Err(e) = self.commit_deferred() {
+                tracing::error!(error = %e, "writing a batch of joined writes failed");
+            }
+            return;
+        }
+        deferred::retire();
+        while deferred::in_flight() >= deferred::MAX_GROUPS_IN_FLIGHT {
+            deferred::wait_oldest();
+        }
+        let Some(landing) = deferred::take() else {
+            return;
+        };
+        let outcome = landing.outcome.unwrap_or_default();
+        if let Some(e) = landing.poisoned {
+            deferred::settle(Some(outcome), &Err(e));
+            return;
+        }
+        let batch = self.landing_batch(&landing.head, Vec::new(), landing.bytes);
+        let after = deferred::push_flight(landing.group, landing.head, outcome.clone());
+        let job = lander::Job { batch, metadata: landing.metadata, outcome, after, fail: injected_failure() };
+        lander::hand_off(&self.writer, job);
+    }
+
+    /// The RocksDB batch of a landing: `head`, then `tail`, in `capacity_bytes` about.
+    fn landing_batch(&self, head: &deferred::Head, tail: Vec<deferred::Writes>, capacity_bytes: usize) -> WriteBatch {
+        let mut bytes = BatchBytes::with_capacity(capacity_bytes);
+        match head {
+            deferred::Head::InOrder(ops) => self.add_ops(&mut bytes, ops),
+            deferred::Head::Latest(overlay) => {
+                for (cf, records) in overlay {
+                    let cf_id = self.cf_ids[cf.index()];
+                    for (key, value) in records {
+                        bytes.record(cf_id, key, value.as_deref());
+                    }
+                }
+            }
+        }
+        for writes in tail {
+            match writes {
+                deferred::Writes::Ops(ops) => self.add_ops(&mut bytes, &ops),
+                deferred::Writes::Batch(batch) => bytes.append(&batch),
+            }
+        }
+        bytes.into_batch()
+    }
+
+    /// Writes `batch`, whose metadata records are `metadata`, on this thread.
     fn write_batch(&self, batch: WriteBatch, metadata: Changes) -> Result<()> {
-        #[cfg(test)]
-        if FAIL_NEXT_WRITE.with(|fail| fail.replace(false)) {
+        if injected_failure() {
             return Err(StorageError::Io("injected write failure".into()));
         }
-        let flight = (!metadata.is_empty()).then(|| self.records.begin_write(&metadata));
-        let written = self.db.write_opt(batch, &self.write_options);
-        if let Some(flight) = flight {
-            self.records.end_write(flight, metadata, written.is_ok());
-        }
-        written?;
-        if self.manual_wal_flush {
-            self.wal_written.fetch_add(1, Ordering::SeqCst);
-        }
-        Ok(())
+        self.writer.write_batch(batch, metadata)
     }
 
     /// How far the WAL file must reach for everything written so far to survive a process
     /// crash; `None` when it already does (nothing buffered, or manual flush off).
     pub fn wal_unflushed(&self) -> Option<WalMark> {
-        let written = self.wal_written.load(Ordering::SeqCst);
+        let written = self.writer.wal_written.load(Ordering::SeqCst);
         (self.wal_flushed.load(Ordering::SeqCst) < written).then_some(WalMark(written))
     }
 
@@ -530,7 +578,7 @@ impl Storage {
             return Ok(());
         }
         // Everything counted now is in RocksDB's buffer, which this flush writes out.
-        let covered = self.wal_written.load(Ordering::SeqCst);
+        let covered = self.writer.wal_written.load(Ordering::SeqCst);
         self.db.flush_wal(false)?;
         self.wal_flushed.fetch_max(covered, Ordering::SeqCst);
         Ok(())
@@ -541,7 +589,7 @@ impl Storage {
         // Not under `wal_flush`: connections flushing before their replies must not wait for
         // the fsync. RocksDB orders concurrent flushes itself; what was counted before this
         // call is in its buffer, which this flush writes.
-        let covered = self.wal_written.load(Ordering::SeqCst);
+        let covered = self.writer.wal_written.load(Ordering::SeqCst);
         self.db.flush_wal(true)?;
         self.wal_flushed.fetch_max(covered, Ordering::SeqCst);
         Ok(())
@@ -570,7 +618,7 @@ impl Storage {
 
     /// Keys in the record cache, and the bytes they count against `record-cache-size`.
     pub fn record_cache_usage(&self) -> (u64, u64) {
-        self.records.usage()
+        self.writer.records.usage()
     }
 
     /// Bytes on disk of the live SST files and memtables, for INFO.
@@ -687,7 +735,7 @@ impl Batch<'_> {
     }
 
     fn cache_put(&mut self, key: &[u8], value: &[u8]) {
-        if self.storage.records.caches_writes_of(key) {
+        if self.storage.writer.records.caches_writes_of(key) {
             self.metadata.put(key, value);
         } else {
             self.metadata.forget(key);
