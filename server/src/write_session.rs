@@ -77,6 +77,11 @@ pub struct Parked<'s> {
     shared: &'s Shared,
     waiting: Option<(DeferredReplies, Arc<Outcome>)>,
     failed: Option<(DeferredReplies, Error)>,
+    /// The landing of writes no counted reply acknowledges (`CLIENT REPLY OFF`, or a read
+    /// that ended after a write and before its reply), newer than `waiting`'s: they must
+    /// land all the same, and not wait for another connection to come by while other
+    /// threads wait for their stripes.
+    unacknowledged: Option<Arc<Outcome>>,
 }
 
 impl<'s> WriteSession<'s> {
@@ -188,7 +193,12 @@ impl<'s> WriteSession<'s> {
             self.shared.locks.release_parked_through(deferred::landed_through());
             let _ = deferred::end();
         }
-        Parked { shared: self.shared, waiting: self.waiting.take(), failed: self.failed.take() }
+        Parked {
+            shared: self.shared,
+            waiting: self.waiting.take(),
+            failed: self.failed.take(),
+            unacknowledged: self.joined.take().filter(|outcome| outcome.get().is_none()),
+        }
     }
 
     /// Lands what the thread deferred and stops deferring.
@@ -216,16 +226,22 @@ impl Drop for WriteSession<'_> {
 impl Parked<'_> {
     /// Whether the replies must wait for the thread's write group.
     pub fn must_wait(&self) -> bool {
-        self.waiting.is_some() || self.failed.is_some()
+        self.waiting.is_some() || self.failed.is_some() || self.unacknowledged.is_some()
+    }
+
+    /// The newest landing this connection's commands wrote into or read from.
+    fn newest(&self) -> Option<Arc<Outcome>> {
+        self.unacknowledged.clone().or_else(|| self.waiting.as_ref().map(|(_, outcome)| outcome.clone()))
     }
 
     /// Hands the thread's write group to its lander unless another connection did, and
     /// waits for the group the replies wait for to land; the replies that must become the
     /// error of a failed landing, if one failed.
     pub async fn settle(mut self) -> Option<(DeferredReplies, Error)> {
-        if let Some((_, outcome)) = &self.waiting {
+        // Landings end in the order they began: once the newest has, every earlier one has.
+        if let Some(outcome) = self.newest() {
             while outcome.get().is_none() {
-                if !deferred::is_current(outcome) {
+                if !deferred::is_current(&outcome) {
                     outcome.landed().await;
                     continue;
                 }
@@ -247,7 +263,7 @@ impl Parked<'_> {
     }
 
     fn land_if_pending(&mut self) {
-        if let Some((_, outcome)) = &self.waiting {
+        if let Some(outcome) = self.newest() {
             if outcome.get().is_none() {
                 land(self.shared);
                 if !deferred::has_pending() {
@@ -412,6 +428,25 @@ mod tests {
 
         assert_eq!(execute_alone(&shared, &mut later, args("GET k1")), Reply::Null, "neither group landed");
         assert_eq!(execute_alone(&shared, &mut later, args("INCR k1")), Reply::Integer(1), "the thread goes on");
+        close(dir, shared);
+    }
+
+    #[test]
+    fn writes_whose_replies_are_off_land_without_another_connection_coming_by() {
+        let (dir, shared) = open("replies-off");
+        let (mut writer, mut reader) = (client(&shared), client(&shared));
+        let mut session = WriteSession::begin(&shared);
+        // CLIENT REPLY OFF: the connection encodes no reply, so counts none.
+        assert_eq!(execute(&shared, &mut writer, args("SET x 1"), &mut session), Reply::ok());
+        let parked = session.park();
+        assert!(parked.must_wait(), "its write must land before the connection reads again");
+        assert!(settle(parked).is_none());
+        assert_eq!(locks::parked_count(), 0, "x's stripe is free for other threads");
+        assert!(!deferred::has_pending());
+        let other_thread = std::thread::scope(|scope| {
+            scope.spawn(|| execute_alone(&shared, &mut reader, args("GET x"))).join().unwrap()
+        });
+        assert_eq!(other_thread, Reply::Bulk(Bytes::from_static(b"1")));
         close(dir, shared);
     }
 

@@ -225,3 +225,28 @@ fn a_pipeline_acknowledged_before_a_kill_9_is_all_there() {
     assert_eq!(conn.call(&[b"DBSIZE"]), b":2001\r\n");
     assert_eq!(conn.call(&[b"GET", b"key:1999"]), b"$10\r\nvalue:1999\r\n");
 }
+
+/// A write whose reply is off still lands at once: its key's stripe stays locked until it
+/// does, and a client of the other worker waits on it (it waited until the writer's worker
+/// next ran a command).
+#[test]
+fn a_write_with_replies_off_lands_for_a_client_of_another_worker() {
+    let dir = TempDir::new("pipe-reply-off");
+    let server = Server::redrock(&dir.0, &["--workers", "2"]);
+    // Connections go to the workers in turn: these two are on different ones.
+    let mut writer = server.connect();
+    let mut reader = server.connect();
+    writer.send_raw(b"CLIENT REPLY OFF\r\nSET x 1\r\n");
+    reader.stream.set_read_timeout(Some(Duration::from_secs(2))).unwrap();
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        reader.send_raw(b"GET x\r\n");
+        let reply = reader.read_reply_or_none().expect("the reader was answered");
+        if reply == b"$1\r\n1\r\n" {
+            break;
+        }
+        assert_eq!(reply, b"$-1\r\n", "before the SET ran");
+        assert!(Instant::now() < deadline, "the write never landed");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
