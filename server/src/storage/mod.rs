@@ -689,7 +689,7 @@ impl Batch<'_> {
         let (key_bytes, value_bytes) = (key.as_ref(), value.as_ref());
         self.check_size(key_bytes.len().max(value_bytes.len()));
         if cf == Cf::Metadata {
-            self.cache_put(key_bytes, value_bytes);
+            self.metadata.put(key_bytes, value_bytes);
             if metadata::has_expiry(value_bytes) {
                 self.storage.volatile_writes.fetch_add(1, Ordering::SeqCst);
             }
@@ -732,14 +732,6 @@ impl Batch<'_> {
         }
         let storage = self.storage;
         self.rocks().delete_range_cf(storage.cf(cf), from, to);
-    }
-
-    fn cache_put(&mut self, key: &[u8], value: &[u8]) {
-        if self.storage.writer.records.caches_writes_of(key) {
-            self.metadata.put(key, value);
-        } else {
-            self.metadata.forget(key);
-        }
     }
 
     fn rocks(&mut self) -> &mut WriteBatch {
