@@ -99,7 +99,8 @@ impl Lander {
     fn start(writer: &Arc<Writer>) -> Lander {
         let (jobs, inbox) = mpsc::channel::<Job>();
         let weak = Arc::downgrade(writer);
-        let name = format!("{}-lander", std::thread::current().name().unwrap_or("redrock"));
+        // "redrock-lander-0" beside "redrock-worker-0", where `top -H` tells them apart.
+        let name = std::thread::current().name().unwrap_or("redrock-worker").replace("worker", "lander");
         let thread = std::thread::Builder::new()
             .name(name)
             .spawn(move || {
