@@ -133,6 +133,14 @@ pub const PARAMS: &[Param] = &[
         kind: Kind::Memory { min: 0, max: 1024 * GB },
         mutable: false,
     },
+    // Collection members (hash fields, set and sorted-set members, list elements) cached in
+    // front of RocksDB, as metadata records are; 0 turns the cache off.
+    Param {
+        name: "sub-key-cache-size",
+        default: "67108864",
+        kind: Kind::Memory { min: 0, max: 1024 * GB },
+        mutable: false,
+    },
 ];
 
 /// A rejected value or name; `Display` is the text a command-line user sees.

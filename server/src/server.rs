@@ -21,6 +21,7 @@ pub fn open(config: Config) -> Result<Arc<Shared>, String> {
         block_cache_bytes: config.get_u64("rocksdb-block-cache-size") as usize,
         write_buffer_bytes: config.get_u64("rocksdb-write-buffer-size") as usize,
         record_cache_bytes: config.get_u64("record-cache-size"),
+        sub_key_cache_bytes: config.get_u64("sub-key-cache-size"),
     };
     let storage =
         Storage::open(&dir, &options).map_err(|e| format!("cannot open data folder {}: {e}", dir.display()))?;

@@ -265,6 +265,11 @@ fn memory_fields(shared: &Shared, field: &mut impl FnMut(&'static str, String)) 
     field("record_cache_keys", cached_keys.to_string());
     field("record_cache_bytes", cached_bytes.to_string());
     field("record_cache_bytes_human", human(cached_bytes));
+    // Redrock's own: the cache of collection members (`sub-key-cache-size`).
+    let (cached_members, cached_member_bytes) = shared.storage.sub_key_cache_usage();
+    field("sub_key_cache_keys", cached_members.to_string());
+    field("sub_key_cache_bytes", cached_member_bytes.to_string());
+    field("sub_key_cache_bytes_human", human(cached_member_bytes));
 }
 
 fn persistence_fields(shared: &Shared, field: &mut impl FnMut(&'static str, String)) {

@@ -28,7 +28,7 @@ use std::sync::{Arc, Condvar, Mutex, OnceLock};
 
 use rocksdb::WriteBatch;
 
-use super::record_cache::Changes;
+use super::record_cache::CachedChanges;
 use super::{Cf, StorageError};
 
 /// The records of one column family in the overlay. aHash, not SipHash: every deferred write
@@ -167,8 +167,8 @@ struct Joined {
     /// In order, the writes from the first one the overlay cannot describe on; while any is
     /// here, reads land everything first.
     tail: Vec<Writes>,
-    /// Their metadata records, for the record cache.
-    metadata: Changes,
+    /// Their cached records, for the record caches.
+    metadata: CachedChanges,
     /// What becomes of them, for the replies that wait: made when the first asks.
     outcome: Option<Arc<Outcome>>,
     /// The first landing since `begin` that failed under an iterator (`land_deferred`), kept
@@ -231,7 +231,7 @@ impl Outcome {
 }
 
 impl Joined {
-    fn push(&mut self, writes: Writes, metadata: Changes) {
+    fn push(&mut self, writes: Writes, metadata: CachedChanges) {
         self.commands += 1;
         self.bytes += writes.bytes();
         self.metadata.extend(metadata);
@@ -287,7 +287,7 @@ pub struct Landing {
     pub(super) head: Head,
     pub(super) tail: Vec<Writes>,
     /// The metadata records among them, for the record cache.
-    pub metadata: Changes,
+    pub metadata: CachedChanges,
     /// Bytes of their records, about: the landing batch's capacity.
     pub bytes: usize,
     /// Told how the write went, if any reply waits for it.
@@ -482,7 +482,7 @@ pub fn deferred_batches() -> u64 {
 
 /// Joins one command's `writes` to the deferred ones; gives them and their `metadata` back
 /// when this thread does not defer.
-pub(super) fn defer(writes: Writes, metadata: Changes) -> Option<(Writes, Changes)> {
+pub(super) fn defer(writes: Writes, metadata: CachedChanges) -> Option<(Writes, CachedChanges)> {
     PENDING.with(|p| match p.borrow_mut().as_mut() {
         Some(joined) => {
             joined.push(writes, metadata);
@@ -570,7 +570,7 @@ mod tests {
     #[test]
     fn one_command_lands_in_order_several_by_last_value_and_a_batch_after_them() {
         let mut joined = Joined::default();
-        joined.push(ops(&[(b"a", Some(b"1")), (b"a", Some(b"2"))]), Changes::default());
+        joined.push(ops(&[(b"a", Some(b"1")), (b"a", Some(b"2"))]), CachedChanges::default());
         let Some(Landing { head: Head::InOrder(landed), tail, .. }) = joined.take() else {
             panic!("one command lands as it is")
         };
@@ -578,9 +578,9 @@ mod tests {
         assert!(tail.is_empty());
         assert!(joined.take().is_none(), "taking empties it");
 
-        joined.push(ops(&[(b"a", Some(b"1"))]), Changes::default());
-        joined.push(Writes::Batch(batch(&[(b"b", None)])), Changes::default());
-        joined.push(ops(&[(b"a", Some(b"3"))]), Changes::default());
+        joined.push(ops(&[(b"a", Some(b"1"))]), CachedChanges::default());
+        joined.push(Writes::Batch(batch(&[(b"b", None)])), CachedChanges::default());
+        joined.push(ops(&[(b"a", Some(b"3"))]), CachedChanges::default());
         let Some(Landing { head: Head::InOrder(head), tail, .. }) = joined.take() else {
             panic!("one command before the batch")
         };
@@ -597,7 +597,7 @@ mod tests {
             let mut joined = Joined::default();
             for i in 0..records {
                 let key = i.to_be_bytes();
-                joined.push(ops(&[(&key, Some(b"v"))]), Changes::default());
+                joined.push(ops(&[(&key, Some(b"v"))]), CachedChanges::default());
             }
             let Some(Landing { head: Head::Latest(mut overlay), .. }) = joined.take() else {
                 panic!("several commands land by last value")
@@ -618,13 +618,13 @@ mod tests {
     #[test]
     fn a_group_in_flight_is_read_until_it_lands_and_its_failure_poisons_the_next() {
         begin();
-        assert!(defer(ops(&[(b"k", Some(b"1"))]), Changes::default()).is_none());
+        assert!(defer(ops(&[(b"k", Some(b"1"))]), CachedChanges::default()).is_none());
         let first = take().expect("one command");
         let first_outcome = Arc::new(Outcome::default());
         assert!(push_flight(first.group, first.head, first_outcome.clone()).is_none(), "nothing before it in flight");
         assert!(matches!(lookup(Cf::Metadata, b"k"), Seen::Value(Some(v)) if v == b"1"), "read in flight");
 
-        assert!(defer(ops(&[(b"j", Some(b"2"))]), Changes::default()).is_none());
+        assert!(defer(ops(&[(b"j", Some(b"2"))]), CachedChanges::default()).is_none());
         assert_eq!(landed_through(), first.group - 1, "its stripes wait");
         assert_eq!(current_group(), first.group + 1);
         let next_outcome = outcome();
@@ -645,7 +645,7 @@ mod tests {
         begin();
         let mut outcomes = Vec::new();
         for value in [b"1", b"2"] {
-            assert!(defer(ops(&[(b"k", Some(value))]), Changes::default()).is_none());
+            assert!(defer(ops(&[(b"k", Some(value))]), CachedChanges::default()).is_none());
             let landing = take().expect("one command");
             let outcome = Arc::new(Outcome::default());
             let after = push_flight(landing.group, landing.head, outcome.clone());
@@ -665,22 +665,22 @@ mod tests {
     #[test]
     fn deferring_is_scoped_and_suspendable() {
         let put = || ops(&[(b"k", Some(b"v"))]);
-        assert!(defer(put(), Changes::default()).is_some(), "not deferring yet");
+        assert!(defer(put(), CachedChanges::default()).is_some(), "not deferring yet");
         begin();
-        assert!(defer(put(), Changes::default()).is_none());
+        assert!(defer(put(), CachedChanges::default()).is_none());
         assert!(matches!(lookup(Cf::Metadata, b"k"), Seen::Value(Some(v)) if v == b"v"));
         assert!(matches!(lookup(Cf::SubKeys, b"k"), Seen::Unknown), "another column family");
         {
             let _straight = suspend();
-            assert!(defer(put(), Changes::default()).is_some(), "suspended");
+            assert!(defer(put(), CachedChanges::default()).is_some(), "suspended");
             assert_eq!(pending_bytes(), 0);
             assert!(!has_pending());
             assert!(matches!(lookup(Cf::Metadata, b"k"), Seen::Unknown));
         }
         assert!(has_pending(), "restored");
         assert_eq!(pending_bytes(), 2 + RECORD_OVERHEAD_BYTES);
-        let mut delete_k = Changes::default();
-        delete_k.delete(b"k");
+        let mut delete_k = CachedChanges::default();
+        delete_k.metadata.delete(b"k");
         assert!(defer(ops(&[(b"k", None)]), delete_k).is_none());
         let Some(Landing { head: Head::Latest(latest), metadata, .. }) = take() else {
             panic!("two commands described by the overlay")
@@ -688,12 +688,12 @@ mod tests {
         assert!(!metadata.is_empty(), "the metadata changes travel with the records");
         assert_eq!(latest[&Cf::Metadata].get(&b"k"[..]), Some(&None), "the last write of k wins");
         assert!(matches!(lookup(Cf::Metadata, b"k"), Seen::Unknown), "landed: the database answers");
-        assert!(defer(Writes::Batch(batch(&[(b"k", Some(b"v"))])), Changes::default()).is_none());
+        assert!(defer(Writes::Batch(batch(&[(b"k", Some(b"v"))])), CachedChanges::default()).is_none());
         assert!(matches!(lookup(Cf::Metadata, b"other"), Seen::MustLand), "a batch the overlay cannot describe");
         assert!(
             matches!(take(), Some(Landing { head: Head::InOrder(head), tail, .. }) if head.is_empty() && tail.len() == 1)
         );
         assert!(end().is_none(), "no landing failed");
-        assert!(defer(put(), Changes::default()).is_some(), "ended");
+        assert!(defer(put(), CachedChanges::default()).is_some(), "ended");
     }
 }

@@ -24,7 +24,7 @@ use std::thread::JoinHandle;
 use rocksdb::{WriteBatch, WriteOptions};
 
 use super::deferred::Outcome;
-use super::record_cache::{Changes, RecordCache};
+use super::record_cache::{CachedChanges, RecordCache};
 use super::{Result, Rocks, StorageError};
 
 /// Where batches go into RocksDB, keeping the record cache true: shared by the storage and
@@ -34,18 +34,25 @@ pub(super) struct Writer {
     pub write_options: WriteOptions,
     /// Metadata records, in front of the database.
     pub records: RecordCache,
+    /// Collection members (the `SubKeys` column family), in front of the database.
+    pub sub_records: RecordCache,
     pub manual_wal_flush: bool,
     /// Writes made so far (manual WAL flush: their records may sit in RocksDB's buffer).
     pub wal_written: AtomicU64,
 }
 
 impl Writer {
-    /// Writes `batch`, whose metadata records are `metadata`.
-    pub fn write_batch(&self, batch: WriteBatch, metadata: Changes) -> Result<()> {
+    /// Writes `batch`, whose cached records are `changes`.
+    pub fn write_batch(&self, batch: WriteBatch, changes: CachedChanges) -> Result<()> {
+        let CachedChanges { metadata, sub_keys } = changes;
         let flight = (!metadata.is_empty()).then(|| self.records.begin_write(&metadata));
+        let sub_flight = (!sub_keys.is_empty()).then(|| self.sub_records.begin_write(&sub_keys));
         let written = self.db.write_opt(batch, &self.write_options);
         if let Some(flight) = flight {
             self.records.end_write(flight, metadata, written.is_ok());
+        }
+        if let Some(flight) = sub_flight {
+            self.sub_records.end_write(flight, sub_keys, written.is_ok());
         }
         written?;
         if self.manual_wal_flush {
@@ -58,7 +65,7 @@ impl Writer {
 /// One write group for the lander.
 pub(super) struct Job {
     pub batch: WriteBatch,
-    pub metadata: Changes,
+    pub changes: CachedChanges,
     pub outcome: Arc<Outcome>,
     /// The outcome of the group handed off before it while that one was in flight: this one
     /// lands only if that one did.
@@ -105,7 +112,7 @@ impl Lander {
             .name(name)
             .spawn(move || {
                 for job in inbox {
-                    let result = land(&weak, job.batch, job.metadata, job.after.as_deref(), job.fail);
+                    let result = land(&weak, job.batch, job.changes, job.after.as_deref(), job.fail);
                     if let Err(e) = &result {
                         tracing::error!(error = %e, "writing a batch of joined writes failed");
                     }
@@ -120,7 +127,7 @@ impl Lander {
 fn land(
     writer: &Weak<Writer>,
     batch: WriteBatch,
-    metadata: Changes,
+    changes: CachedChanges,
     after: Option<&Outcome>,
     fail: bool,
 ) -> Result<()> {
@@ -136,7 +143,7 @@ fn land(
     // The storage outlives every group its workers handed off: they wait for them to land
     // before they let it go.
     let writer = writer.upgrade().ok_or_else(|| StorageError::Io("the database is closed".into()))?;
-    writer.write_batch(batch, metadata)
+    writer.write_batch(batch, changes)
 }
 
 impl Drop for Lander {
@@ -159,13 +166,13 @@ mod tests {
         failed.set(&Err(StorageError::Io("disk full".into())));
         // A writer that is gone: writing would fail with another error.
         let gone = Weak::new();
-        match land(&gone, WriteBatch::default(), Changes::default(), Some(&failed), false) {
+        match land(&gone, WriteBatch::default(), CachedChanges::default(), Some(&failed), false) {
             Err(StorageError::Io(text)) => assert_eq!(text, "disk full"),
             other => panic!("{other:?}"),
         }
         let landed = Outcome::default();
         landed.set(&Ok(()));
-        match land(&gone, WriteBatch::default(), Changes::default(), Some(&landed), false) {
+        match land(&gone, WriteBatch::default(), CachedChanges::default(), Some(&landed), false) {
             Err(StorageError::Io(text)) => assert_eq!(text, "the database is closed", "it went on to write"),
             other => panic!("{other:?}"),
         }

@@ -28,7 +28,7 @@ use batch_bytes::{BatchBytes, MAX_RECORD_PART_BYTES};
 use deferred::Seen;
 use lander::Writer;
 pub use metadata::{Collection, KeyType, Metadata};
-use record_cache::{Changes, RecordCache};
+use record_cache::{CachedChanges, RecordCache};
 use version::VersionGenerator;
 
 /// `SingleThreaded` only means column families are created and dropped through `&mut`
@@ -156,6 +156,8 @@ pub struct StorageOptions {
     pub write_buffer_bytes: usize,
     /// Capacity of the cache of metadata records (record_cache.rs); 0 turns it off.
     pub record_cache_bytes: u64,
+    /// Capacity of the cache of collection members (record_cache.rs); 0 turns it off.
+    pub sub_key_cache_bytes: u64,
 }
 
 impl Default for StorageOptions {
@@ -165,6 +167,7 @@ impl Default for StorageOptions {
             block_cache_bytes: 256 << 20,
             write_buffer_bytes: 64 << 20,
             record_cache_bytes: 64 << 20,
+            sub_key_cache_bytes: 64 << 20,
         }
     }
 }
@@ -273,6 +276,7 @@ impl Storage {
             db: db.clone(),
             write_options,
             records: RecordCache::new(options.record_cache_bytes),
+            sub_records: RecordCache::new(options.sub_key_cache_bytes),
             manual_wal_flush,
             wal_written: AtomicU64::new(0),
         });
@@ -325,18 +329,28 @@ impl Storage {
             Seen::MustLand => self.land_deferred(),
             Seen::Unknown => {}
         }
-        if cf != Cf::Metadata {
+        let Some(cache) = self.cache(cf) else {
             return Ok(self.db.get_cf_opt(self.cf(cf), key, &self.point_reads)?);
-        }
-        if let Some(record) = self.writer.records.get(key) {
+        };
+        if let Some(record) = cache.get(key) {
             return Ok(record.map(|r| r.to_vec()));
         }
-        let ticket = self.writer.records.ticket(key);
+        let ticket = cache.ticket(key);
         let record = self.db.get_cf_opt(self.cf(cf), key, &self.point_reads)?;
         if let Some(ticket) = ticket {
-            self.writer.records.fill(key, ticket, record.as_deref());
+            cache.fill(key, ticket, record.as_deref());
         }
         Ok(record)
+    }
+
+    /// The record cache in front of `cf`, if it has one: metadata records, and collection
+    /// members, which HSET, SADD, ZADD and pops read one by one.
+    fn cache(&self, cf: Cf) -> Option<&RecordCache> {
+        match cf {
+            Cf::Metadata => Some(&self.writer.records),
+            Cf::SubKeys => Some(&self.writer.sub_records),
+            Cf::ZSetScore | Cf::Internal => None,
+        }
     }
 
     /// Reads several keys of one column family in one call (deferred writes first, as `get`).
@@ -354,15 +368,15 @@ impl Storage {
                 }
             }
         }
-        let cached = cf == Cf::Metadata;
-        if cached {
+        let cache = self.cache(cf);
+        if let Some(cache) = cache {
             for (key, f) in keys.iter().zip(&mut found).filter(|(_, f)| f.is_none()) {
-                *f = self.writer.records.get(key).map(|record| record.map(|r| r.to_vec()));
+                *f = cache.get(key).map(|record| record.map(|r| r.to_vec()));
             }
         }
         let unknown: Vec<&Vec<u8>> = keys.iter().zip(&found).filter(|(_, f)| f.is_none()).map(|(k, _)| k).collect();
         let tickets: Vec<_> =
-            if cached { unknown.iter().map(|key| self.writer.records.ticket(key)).collect() } else { Vec::new() };
+            cache.map_or_else(Vec::new, |cache| unknown.iter().map(|key| cache.ticket(key)).collect());
         let handle = self.cf(cf);
         let from_db: Vec<std::result::Result<Option<Vec<u8>>, rocksdb::Error>> = match unknown[..] {
             // RocksDB's MultiGet sets up per-file batches that one key does not repay (HSET and
@@ -384,8 +398,8 @@ impl Storage {
                 None => {
                     let (read, key) = from_db.next().expect("one answer per key");
                     let record = read?;
-                    if let Some(ticket) = tickets.next().flatten() {
-                        self.writer.records.fill(key, ticket, record.as_deref());
+                    if let (Some(cache), Some(ticket)) = (cache, tickets.next().flatten()) {
+                        cache.fill(key, ticket, record.as_deref());
                     }
                     Ok(record)
                 }
@@ -420,7 +434,7 @@ impl Storage {
             written: written::Written::default(),
             track_written: self.written_interest.count() > 0,
             ops: deferred::is_active().then(Vec::new),
-            metadata: Changes::default(),
+            cached: CachedChanges::default(),
             oversized: None,
         }
     }
@@ -438,7 +452,7 @@ impl Storage {
             Some(ops) => deferred::Writes::Ops(ops),
             None => deferred::Writes::Batch(batch.inner.unwrap_or_default()),
         };
-        if let Some((writes, metadata)) = deferred::defer(writes, batch.metadata) {
+        if let Some((writes, metadata)) = deferred::defer(writes, batch.cached) {
             // After this thread's groups in flight, which may write the same keys.
             deferred::wait_all();
             let batch = match writes {
@@ -524,7 +538,7 @@ impl Storage {
         }
         let batch = self.landing_batch(&landing.head, Vec::new(), landing.bytes);
         let after = deferred::push_flight(landing.group, landing.head, outcome.clone());
-        let job = lander::Job { batch, metadata: landing.metadata, outcome, after, fail: injected_failure() };
+        let job = lander::Job { batch, changes: landing.metadata, outcome, after, fail: injected_failure() };
         lander::hand_off(&self.writer, job);
     }
 
@@ -552,7 +566,7 @@ impl Storage {
     }
 
     /// Writes `batch`, whose metadata records are `metadata`, on this thread.
-    fn write_batch(&self, batch: WriteBatch, metadata: Changes) -> Result<()> {
+    fn write_batch(&self, batch: WriteBatch, metadata: CachedChanges) -> Result<()> {
         if injected_failure() {
             return Err(StorageError::Io("injected write failure".into()));
         }
@@ -621,6 +635,12 @@ impl Storage {
         self.writer.records.usage()
     }
 
+    /// Members in the cache of collection members, and the bytes they count against
+    /// `sub-key-cache-size`.
+    pub fn sub_key_cache_usage(&self) -> (u64, u64) {
+        self.writer.sub_records.usage()
+    }
+
     /// Bytes on disk of the live SST files and memtables, for INFO.
     pub fn approximate_size_bytes(&self) -> u64 {
         Cf::ALL
@@ -662,8 +682,8 @@ pub struct Batch<'a> {
     /// of deferred writes takes them, and the landing builds one RocksDB batch of them all.
     /// `None` otherwise, or once it holds a write the overlay cannot describe.
     ops: Option<Vec<deferred::Op>>,
-    /// Its writes of metadata records, for the record cache.
-    metadata: Changes,
+    /// Its writes of cached records, for the record caches.
+    cached: CachedChanges,
     /// The length of a key or value it holds past `MAX_RECORD_PART_BYTES`: then
     /// `Storage::write` refuses it whole.
     oversized: Option<usize>,
@@ -688,11 +708,15 @@ impl Batch<'_> {
     ) {
         let (key_bytes, value_bytes) = (key.as_ref(), value.as_ref());
         self.check_size(key_bytes.len().max(value_bytes.len()));
-        if cf == Cf::Metadata {
-            self.metadata.put(key_bytes, value_bytes);
-            if metadata::has_expiry(value_bytes) {
-                self.storage.volatile_writes.fetch_add(1, Ordering::SeqCst);
+        match cf {
+            Cf::Metadata => {
+                self.cached.metadata.put(key_bytes, value_bytes);
+                if metadata::has_expiry(value_bytes) {
+                    self.storage.volatile_writes.fetch_add(1, Ordering::SeqCst);
+                }
             }
+            Cf::SubKeys => self.cached.sub_keys.put(key_bytes, value_bytes),
+            Cf::ZSetScore | Cf::Internal => {}
         }
         match &mut self.ops {
             Some(ops) => ops.push(deferred::Op { cf, key: key.into(), value: Some(value.into()) }),
@@ -706,8 +730,10 @@ impl Batch<'_> {
     pub fn delete(&mut self, cf: Cf, key: &[u8]) {
         self.check_size(key.len());
         self.note(cf, key);
-        if cf == Cf::Metadata {
-            self.metadata.delete(key);
+        match cf {
+            Cf::Metadata => self.cached.metadata.delete(key),
+            Cf::SubKeys => self.cached.sub_keys.delete(key),
+            Cf::ZSetScore | Cf::Internal => {}
         }
         match &mut self.ops {
             Some(ops) => ops.push(deferred::Op { cf, key: key.to_vec(), value: None }),
@@ -723,8 +749,10 @@ impl Batch<'_> {
         if cf != Cf::Internal && self.track_written {
             self.written.range(from);
         }
-        if cf == Cf::Metadata {
-            self.metadata.delete_range();
+        match cf {
+            Cf::Metadata => self.cached.metadata.delete_range(),
+            Cf::SubKeys => self.cached.sub_keys.delete_range(),
+            Cf::ZSetScore | Cf::Internal => {}
         }
         // From here the batch is RocksDB's: what the overlay would have described goes first.
         if let Some(ops) = self.ops.take() {

@@ -74,6 +74,26 @@ pub struct Changes {
     everything: bool,
 }
 
+/// A batch's writes of cached records, by cache: metadata records, and collection members
+/// (`sub_keys`: fields, set and sorted-set members, list elements).
+#[derive(Clone, Debug, Default)]
+pub struct CachedChanges {
+    pub metadata: Changes,
+    pub sub_keys: Changes,
+}
+
+impl CachedChanges {
+    /// Appends `other`'s changes, which land after these.
+    pub fn extend(&mut self, other: CachedChanges) {
+        self.metadata.extend(other.metadata);
+        self.sub_keys.extend(other.sub_keys);
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.metadata.is_empty() && self.sub_keys.is_empty()
+    }
+}
+
 impl Changes {
     pub fn put(&mut self, key: &[u8], record: &[u8]) {
         let change = if record.len() <= MAX_CACHED_RECORD_BYTES {
