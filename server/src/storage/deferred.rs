@@ -168,7 +168,7 @@ struct Joined {
     /// here, reads land everything first.
     tail: Vec<Writes>,
     /// Their cached records, for the record caches.
-    metadata: CachedChanges,
+    cached: CachedChanges,
     /// What becomes of them, for the replies that wait: made when the first asks.
     outcome: Option<Arc<Outcome>>,
     /// The first landing since `begin` that failed under an iterator (`land_deferred`), kept
@@ -231,10 +231,10 @@ impl Outcome {
 }
 
 impl Joined {
-    fn push(&mut self, writes: Writes, metadata: CachedChanges) {
+    fn push(&mut self, writes: Writes, cached: CachedChanges) {
         self.commands += 1;
         self.bytes += writes.bytes();
-        self.metadata.extend(metadata);
+        self.cached.extend(cached);
         match writes {
             Writes::Ops(ops) if self.tail.is_empty() => self.unindexed.extend(ops),
             writes => self.tail.push(writes),
@@ -271,7 +271,7 @@ impl Joined {
             group: self.group,
             head,
             tail: std::mem::take(&mut self.tail),
-            metadata: std::mem::take(&mut self.metadata),
+            cached: std::mem::take(&mut self.cached),
             bytes: self.bytes,
             outcome: self.outcome.take(),
             poisoned: self.poisoned.take(),
@@ -286,8 +286,8 @@ pub struct Landing {
     pub(super) group: u64,
     pub(super) head: Head,
     pub(super) tail: Vec<Writes>,
-    /// The metadata records among them, for the record cache.
-    pub metadata: CachedChanges,
+    /// The cached records among them (metadata, collection members), for the record caches.
+    pub cached: CachedChanges,
     /// Bytes of their records, about: the landing batch's capacity.
     pub bytes: usize,
     /// Told how the write went, if any reply waits for it.
@@ -480,16 +480,16 @@ pub fn deferred_batches() -> u64 {
     DEFERRED_BATCHES.with(Cell::get)
 }
 
-/// Joins one command's `writes` to the deferred ones; gives them and their `metadata` back
+/// Joins one command's `writes` to the deferred ones; gives them and their `cached` changes back
 /// when this thread does not defer.
-pub(super) fn defer(writes: Writes, metadata: CachedChanges) -> Option<(Writes, CachedChanges)> {
+pub(super) fn defer(writes: Writes, cached: CachedChanges) -> Option<(Writes, CachedChanges)> {
     PENDING.with(|p| match p.borrow_mut().as_mut() {
         Some(joined) => {
-            joined.push(writes, metadata);
+            joined.push(writes, cached);
             DEFERRED_BATCHES.with(|n| n.set(n.get() + 1));
             None
         }
-        None => Some((writes, metadata)),
+        None => Some((writes, cached)),
     })
 }
 
@@ -682,10 +682,10 @@ mod tests {
         let mut delete_k = CachedChanges::default();
         delete_k.metadata.delete(b"k");
         assert!(defer(ops(&[(b"k", None)]), delete_k).is_none());
-        let Some(Landing { head: Head::Latest(latest), metadata, .. }) = take() else {
+        let Some(Landing { head: Head::Latest(latest), cached, .. }) = take() else {
             panic!("two commands described by the overlay")
         };
-        assert!(!metadata.is_empty(), "the metadata changes travel with the records");
+        assert!(!cached.is_empty(), "the metadata changes travel with the records");
         assert_eq!(latest[&Cf::Metadata].get(&b"k"[..]), Some(&None), "the last write of k wins");
         assert!(matches!(lookup(Cf::Metadata, b"k"), Seen::Unknown), "landed: the database answers");
         assert!(defer(Writes::Batch(batch(&[(b"k", Some(b"v"))])), CachedChanges::default()).is_none());

@@ -276,7 +276,7 @@ impl Storage {
             db: db.clone(),
             write_options,
             records: RecordCache::new(options.record_cache_bytes),
-            sub_records: RecordCache::new(options.sub_key_cache_bytes),
+            sub_records: RecordCache::of_present_records(options.sub_key_cache_bytes),
             manual_wal_flush,
             wal_written: AtomicU64::new(0),
         });
@@ -452,14 +452,14 @@ impl Storage {
             Some(ops) => deferred::Writes::Ops(ops),
             None => deferred::Writes::Batch(batch.inner.unwrap_or_default()),
         };
-        if let Some((writes, metadata)) = deferred::defer(writes, batch.cached) {
+        if let Some((writes, cached)) = deferred::defer(writes, batch.cached) {
             // After this thread's groups in flight, which may write the same keys.
             deferred::wait_all();
             let batch = match writes {
                 deferred::Writes::Ops(ops) => self.batch_of(ops, 0),
                 deferred::Writes::Batch(batch) => batch,
             };
-            self.write_batch(batch, metadata)?;
+            self.write_batch(batch, cached)?;
         }
         written::record(batch.written);
         Ok(())
@@ -503,7 +503,7 @@ impl Storage {
             Some(e) => Err(e),
             None => {
                 let batch = self.landing_batch(&landing.head, landing.tail, landing.bytes);
-                self.write_batch(batch, landing.metadata)
+                self.write_batch(batch, landing.cached)
             }
         };
         if let deferred::Head::Latest(overlay) = landing.head {
@@ -538,7 +538,7 @@ impl Storage {
         }
         let batch = self.landing_batch(&landing.head, Vec::new(), landing.bytes);
         let after = deferred::push_flight(landing.group, landing.head, outcome.clone());
-        let job = lander::Job { batch, changes: landing.metadata, outcome, after, fail: injected_failure() };
+        let job = lander::Job { batch, changes: landing.cached, outcome, after, fail: injected_failure() };
         lander::hand_off(&self.writer, job);
     }
 
@@ -565,12 +565,12 @@ impl Storage {
         bytes.into_batch()
     }
 
-    /// Writes `batch`, whose metadata records are `metadata`, on this thread.
-    fn write_batch(&self, batch: WriteBatch, metadata: CachedChanges) -> Result<()> {
+    /// Writes `batch`, whose cached records are `cached`, on this thread.
+    fn write_batch(&self, batch: WriteBatch, cached: CachedChanges) -> Result<()> {
         if injected_failure() {
             return Err(StorageError::Io("injected write failure".into()));
         }
-        self.writer.write_batch(batch, metadata)
+        self.writer.write_batch(batch, cached)
     }
 
     /// How far the WAL file must reach for everything written so far to survive a process
