@@ -52,8 +52,10 @@ impl Workers {
                     }
                 });
                 // Dropping the runtime drops its connections, and with them their hold on
-                // `shared` (the last holder closes RocksDB cleanly).
+                // `shared` (the last holder closes RocksDB cleanly); what they handed off
+                // lands before the thread ends.
                 drop(runtime);
+                crate::storage::stop_landing();
             })?;
             inboxes.push(sender);
             running.push(thread);

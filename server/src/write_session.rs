@@ -442,6 +442,7 @@ mod tests {
 
         assert_eq!(execute_alone(&shared, &mut later, args("GET k1")), Reply::Null, "neither group landed");
         assert_eq!(execute_alone(&shared, &mut later, args("INCR k1")), Reply::Integer(1), "the thread goes on");
+        storage::stop_landing();
         close(dir, shared);
     }
 

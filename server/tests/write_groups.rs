@@ -17,7 +17,7 @@ use redrock::error::Error;
 use redrock::locks;
 use redrock::shared::Shared;
 use redrock::storage::deferred;
-use redrock::storage::{Storage, StorageOptions};
+use redrock::storage::{self, Storage, StorageOptions};
 use redrock::write_session::{DeferredReplies, Parked, WriteSession, MIN_HANDED_OFF_COMMANDS};
 use redrock_protocol::Reply;
 
@@ -49,15 +49,36 @@ fn turn<'s>(shared: &'s Arc<Shared>, client: &mut ClientState, lines: &[&str]) -
     (replies, session.park())
 }
 
-/// `line` run by a client of another thread; its reply comes on the channel.
-fn elsewhere(shared: &Arc<Shared>, line: &'static str) -> mpsc::Receiver<Reply> {
+/// A client of another thread, running one command.
+struct Elsewhere {
+    replies: mpsc::Receiver<Reply>,
+    thread: std::thread::JoinHandle<()>,
+}
+
+/// `line` run by a client of another thread.
+fn elsewhere(shared: &Arc<Shared>, line: &'static str) -> Elsewhere {
     let (sender, replies) = mpsc::channel();
     let shared = shared.clone();
-    std::thread::spawn(move || {
+    let thread = std::thread::spawn(move || {
         let mut client = client(&shared);
         sender.send(execute_alone(&shared, &mut client, args(line))).unwrap();
     });
-    replies
+    Elsewhere { replies, thread }
+}
+
+impl Elsewhere {
+    /// Whether it is still waiting after `ms` milliseconds.
+    fn waits(&self, ms: u64) -> bool {
+        self.replies.recv_timeout(Duration::from_millis(ms)).is_err()
+    }
+
+    /// Its reply, once its thread ended: a thread that used RocksDB must not outlive the test
+    /// (see `storage::stop_landing`).
+    fn reply(self) -> Reply {
+        let reply = self.replies.recv_timeout(Duration::from_secs(10)).expect("a reply");
+        self.thread.join().unwrap();
+        reply
+    }
 }
 
 /// Settles `parked` as the connection's task does once its yield returns.
@@ -82,7 +103,7 @@ fn the_first_connection_back_lands_the_writes_of_every_connection_of_its_thread(
 
     // Another thread's client waits for x until it lands: it can only read 1 after landing.
     let other_get_x = elsewhere(&shared, "GET x");
-    assert!(other_get_x.recv_timeout(Duration::from_millis(100)).is_err(), "x is parked");
+    assert!(other_get_x.waits(100), "x is parked");
 
     // The thread's next connection reads x as written and writes y into the same group.
     let (replies, parked_b) = turn(&shared, &mut b, &["GET x", "SET y 2"]);
@@ -91,9 +112,9 @@ fn the_first_connection_back_lands_the_writes_of_every_connection_of_its_thread(
 
     assert!(settle(parked_a).is_none(), "landed");
     assert_eq!(locks::parked_count(), 0, "landing releases every parked stripe");
-    assert_eq!(other_get_x.recv_timeout(Duration::from_secs(10)).unwrap(), bulk("1"));
+    assert_eq!(other_get_x.reply(), bulk("1"));
     // A's landing carried B's write: another thread reads it before B settles.
-    assert_eq!(elsewhere(&shared, "GET y").recv_timeout(Duration::from_secs(10)).unwrap(), bulk("2"));
+    assert_eq!(elsewhere(&shared, "GET y").reply(), bulk("2"));
     assert!(settle(parked_b).is_none(), "found landed");
 }
 
@@ -105,7 +126,7 @@ fn a_connection_that_ends_without_replying_still_lands_its_writes() {
     let (_, parked) = turn(&shared, &mut a, &["RPUSH l a b"]);
     drop(parked);
     assert_eq!(locks::parked_count(), 0);
-    assert_eq!(elsewhere(&shared, "LLEN l").recv_timeout(Duration::from_secs(10)).unwrap(), Reply::Integer(2));
+    assert_eq!(elsewhere(&shared, "LLEN l").reply(), Reply::Integer(2));
 }
 
 #[test]
@@ -120,7 +141,7 @@ fn a_session_with_nothing_pending_leaves_nothing_parked() {
     // Writes outside a session go straight through again (deferring ended).
     let mut b = client(&shared);
     assert_eq!(execute_alone(&shared, &mut b, args("SET k v")), Reply::ok());
-    assert_eq!(elsewhere(&shared, "GET k").recv_timeout(Duration::from_secs(10)).unwrap(), bulk("v"));
+    assert_eq!(elsewhere(&shared, "GET k").reply(), bulk("v"));
 }
 
 #[test]
@@ -143,11 +164,12 @@ fn the_next_group_reads_a_group_in_flight_and_keeps_the_stripes_it_wrote_under()
     assert_eq!(deferred::in_flight(), 0);
     assert!(locks::parked_count() > 0, "k1's stripe waits for b's group too");
     let other_get_k1 = elsewhere(&shared, "GET k1");
-    assert!(other_get_k1.recv_timeout(Duration::from_millis(100)).is_err(), "k1 is parked");
+    assert!(other_get_k1.waits(100), "k1 is parked");
     assert!(settle(parked_b).is_none());
     assert_eq!(locks::parked_count(), 0);
-    assert_eq!(other_get_k1.recv_timeout(Duration::from_secs(10)).unwrap(), bulk("2"));
+    assert_eq!(other_get_k1.reply(), bulk("2"));
     let last = format!("k{}", MIN_HANDED_OFF_COMMANDS - 1);
     let expected = bulk(&(MIN_HANDED_OFF_COMMANDS - 1).to_string());
     assert_eq!(execute_alone(&shared, &mut a, vec![Bytes::from_static(b"GET"), Bytes::from(last)]), expected);
+    storage::stop_landing();
 }

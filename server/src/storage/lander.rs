@@ -102,6 +102,12 @@ pub(super) fn hand_off(writer: &Arc<Writer>, job: Job) {
     });
 }
 
+/// Stops this thread's lander, if it has one, once it has landed what it was handed.
+pub(super) fn stop() {
+    let lander = LANDER.with(|lander| lander.borrow_mut().take());
+    drop(lander);
+}
+
 impl Lander {
     fn start(writer: &Arc<Writer>) -> Lander {
         let (jobs, inbox) = mpsc::channel::<Job>();

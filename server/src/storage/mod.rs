@@ -134,6 +134,15 @@ pub fn fail_next_write() {
     FAIL_NEXT_WRITE.with(|fail| fail.set(true));
 }
 
+/// Stops this thread's lander (lander.rs) once it has landed what it was handed, and waits
+/// for its thread to end. A worker thread calls it as it stops; so does a test that handed
+/// groups off, before it returns: a thread that used RocksDB and is still ending when the
+/// process exits meets RocksDB's statics destroyed (an abort, "pthread lock: Invalid
+/// argument").
+pub fn stop_landing() {
+    lander::stop();
+}
+
 /// Whether the write this thread makes or hands off now must fail (`fail_next_write`).
 fn injected_failure() -> bool {
     #[cfg(test)]
