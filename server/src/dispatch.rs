@@ -227,7 +227,7 @@ fn run_in(
     let mut _guards = None;
     match writes {
         Writes::Session(session) if !positions.is_empty() && spec.flags & flag::LOCKS_ALL_KEYS == 0 => {
-            session.lock(&shared.locks.stripes(&namespace, physical_db, keys()));
+            session.lock(shared.locks.stripes(&namespace, physical_db, keys()));
             deferring = Some((session, deferred::deferred_batches()));
         }
         writes => {

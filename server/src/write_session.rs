@@ -104,18 +104,17 @@ impl<'s> WriteSession<'s> {
     }
 
     /// Takes the locks of a command that may write through the session: the `sorted` stripes.
-    pub fn lock(&mut self, sorted: &[usize]) {
-        let guards = match self.shared.locks.try_lock_stripes(sorted) {
+    pub fn lock(&mut self, sorted: Stripes) {
+        let guards = match self.shared.locks.try_lock_stripes(&sorted) {
             Some(guards) => guards,
             None => {
                 // Wait for them holding nothing.
                 self.commit();
-                self.shared.locks.lock_sorted(sorted.into())
+                self.shared.locks.lock_sorted(sorted.clone())
             }
         };
         self.running = (!guards.is_empty()).then_some(guards);
-        self.running_stripes.clear();
-        self.running_stripes.extend_from_slice(sorted);
+        self.running_stripes = sorted;
     }
 
     /// After a command that took its locks with [`WriteSession::lock`]: if it deferred writes
