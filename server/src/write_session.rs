@@ -267,9 +267,7 @@ impl Parked<'_> {
         if let Some(outcome) = self.newest() {
             if outcome.get().is_none() {
                 land(self.shared);
-                if !deferred::has_pending() {
-                    let _ = deferred::end();
-                }
+                let _ = deferred::end();
             }
         }
     }

@@ -88,29 +88,33 @@ fn next_group() -> u64 {
 /// A group handed to the lander and not yet seen landed.
 struct Flight {
     group: u64,
-    records: FlightRecords,
+    /// Its records, for reads: one command's stay in order until the first read indexes them.
+    head: Head,
     outcome: Arc<Outcome>,
-}
-
-/// A flight's records, for reads: one command's in order until the first read indexes them.
-enum FlightRecords {
-    InOrder(Vec<Op>),
-    Latest(Overlay),
 }
 
 impl Flight {
     fn lookup(&mut self, cf: Cf, key: &[u8]) -> Option<&Option<Vec<u8>>> {
-        if let FlightRecords::InOrder(ops) = &mut self.records {
+        if let Head::InOrder(ops) = &mut self.head {
             let mut overlay = Overlay::default();
-            for op in ops.drain(..) {
-                overlay.entry(op.cf).or_default().insert(op.key, op.value);
-            }
-            self.records = FlightRecords::Latest(overlay);
+            index_into(&mut overlay, ops);
+            self.head = Head::Latest(overlay);
         }
-        match &self.records {
-            FlightRecords::Latest(overlay) => overlay.get(&cf).and_then(|records| records.get(key)),
-            FlightRecords::InOrder(_) => unreachable!("indexed above"),
+        match &self.head {
+            Head::Latest(overlay) => overlay.get(&cf).and_then(|records| records.get(key)),
+            Head::InOrder(_) => unreachable!("indexed above"),
         }
+    }
+}
+
+/// Moves `ops` into `overlay`, the later write of a record over the earlier.
+fn index_into(overlay: &mut Overlay, ops: &mut Vec<Op>) {
+    let capacity = ops.len().max(OVERLAY_INITIAL_RECORDS);
+    for op in ops.drain(..) {
+        overlay
+            .entry(op.cf)
+            .or_insert_with(|| CfRecords::with_capacity_and_hasher(capacity, Default::default()))
+            .insert(op.key, op.value);
     }
 }
 
@@ -192,7 +196,9 @@ pub struct Outcome {
     /// Wakes the connections awaiting it (`landed`).
     awaited: tokio::sync::Notify,
     /// Wakes a thread blocked on it (`wait`): one that must read what no overlay can show.
-    set: Mutex<bool>,
+    /// `set` takes the lock between setting `result` and signalling, so a waiter that saw
+    /// no result under the lock is waiting by the time it is signalled.
+    set: Mutex<()>,
     set_signal: Condvar,
 }
 
@@ -206,7 +212,7 @@ impl Outcome {
     pub(super) fn set(&self, result: &Result<(), StorageError>) {
         let _ = self.result.set(result.clone());
         self.awaited.notify_waiters();
-        *self.set.lock().unwrap_or_else(|e| e.into_inner()) = true;
+        drop(self.set.lock().unwrap_or_else(|e| e.into_inner()));
         self.set_signal.notify_all();
     }
 
@@ -227,10 +233,12 @@ impl Outcome {
     /// [`Outcome::landed`], blocking the thread.
     fn wait(&self) -> &Result<(), StorageError> {
         let mut set = self.set.lock().unwrap_or_else(|e| e.into_inner());
-        while !*set {
+        loop {
+            if let Some(result) = self.result.get() {
+                return result;
+            }
             set = self.set_signal.wait(set).unwrap_or_else(|e| e.into_inner());
         }
-        self.result.get().expect("set before it is signalled")
     }
 }
 
@@ -249,13 +257,7 @@ impl Joined {
         if self.overlay.is_empty() && !self.unindexed.is_empty() {
             self.overlay = SPARE_OVERLAY.with(|spare| std::mem::take(&mut *spare.borrow_mut()));
         }
-        let capacity = self.unindexed.len().max(OVERLAY_INITIAL_RECORDS);
-        for op in self.unindexed.drain(..) {
-            self.overlay
-                .entry(op.cf)
-                .or_insert_with(|| CfRecords::with_capacity_and_hasher(capacity, Default::default()))
-                .insert(op.key, op.value);
-        }
+        index_into(&mut self.overlay, &mut self.unindexed);
     }
 
     fn take(&mut self) -> Option<Landing> {
@@ -410,14 +412,10 @@ pub fn in_flight() -> usize {
 /// Keeps a handed-off group readable until it lands; the outcome of the group before it, if
 /// that one is still in flight (the new one may have read its writes).
 pub(super) fn push_flight(group: u64, head: Head, outcome: Arc<Outcome>) -> Option<Arc<Outcome>> {
-    let records = match head {
-        Head::InOrder(ops) => FlightRecords::InOrder(ops),
-        Head::Latest(overlay) => FlightRecords::Latest(overlay),
-    };
     FLIGHTS.with(|f| {
         let mut flights = f.borrow_mut();
         let after = flights.back().map(|flight| flight.outcome.clone());
-        flights.push_back(Flight { group, records, outcome });
+        flights.push_back(Flight { group, head, outcome });
         FLIGHT_COUNT.with(|count| count.set(flights.len()));
         after
     })
@@ -447,7 +445,7 @@ pub fn retire() {
                 }
             });
         }
-        if let FlightRecords::Latest(overlay) = flight.records {
+        if let Head::Latest(overlay) = flight.head {
             recycle(overlay);
         }
     }

@@ -188,7 +188,7 @@ pub struct Storage {
     durability: Durability,
     versions: VersionGenerator,
     /// Where batches go in, here and on the worker threads' landers (lander.rs); it holds the
-    /// record cache of metadata records, in front of the database.
+    /// record caches (metadata records, collection members) in front of the database.
     writer: Arc<Writer>,
     /// How many of those writes are known to be in the WAL file.
     wal_flushed: AtomicU64,
