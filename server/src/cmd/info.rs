@@ -261,15 +261,19 @@ fn memory_fields(shared: &Shared, field: &mut impl FnMut(&'static str, String)) 
     field("rocksdb_size", disk.to_string());
     field("rocksdb_size_human", human(disk));
     // Redrock's own: the cache of metadata records (`record-cache-size`).
-    let (cached_keys, cached_bytes) = shared.storage.record_cache_usage();
-    field("record_cache_keys", cached_keys.to_string());
-    field("record_cache_bytes", cached_bytes.to_string());
-    field("record_cache_bytes_human", human(cached_bytes));
-    // Redrock's own: the cache of collection members (`sub-key-cache-size`).
-    let (cached_members, cached_member_bytes) = shared.storage.sub_key_cache_usage();
-    field("sub_key_cache_keys", cached_members.to_string());
-    field("sub_key_cache_bytes", cached_member_bytes.to_string());
-    field("sub_key_cache_bytes_human", human(cached_member_bytes));
+    // Redrock's own: the cache of metadata records (`record-cache-size`) and the cache of
+    // collection members (`sub-key-cache-size`); `_complete:1` while a cache holds every
+    // record of its column family, so that its misses read nothing.
+    let records = shared.storage.record_cache_usage();
+    field("record_cache_keys", records.entries.to_string());
+    field("record_cache_bytes", records.bytes.to_string());
+    field("record_cache_bytes_human", human(records.bytes));
+    field("record_cache_complete", u8::from(records.complete).to_string());
+    let members = shared.storage.sub_key_cache_usage();
+    field("sub_key_cache_keys", members.entries.to_string());
+    field("sub_key_cache_bytes", members.bytes.to_string());
+    field("sub_key_cache_bytes_human", human(members.bytes));
+    field("sub_key_cache_complete", u8::from(members.complete).to_string());
 }
 
 fn persistence_fields(shared: &Shared, field: &mut impl FnMut(&'static str, String)) {

@@ -25,7 +25,7 @@ use rocksdb::{WriteBatch, WriteOptions};
 
 use super::deferred::Outcome;
 use super::record_cache::{CachedChanges, RecordCache};
-use super::{Result, Rocks, StorageError};
+use super::{holds_nothing, Cf, Result, Rocks, StorageError};
 
 /// Where batches go into RocksDB, keeping the record cache true: shared by the storage and
 /// its landers.
@@ -49,10 +49,10 @@ impl Writer {
         let sub_flight = (!sub_keys.is_empty()).then(|| self.sub_records.begin_write(&sub_keys));
         let written = self.db.write_opt(batch, &self.write_options);
         if let Some(flight) = flight {
-            self.records.end_write(flight, metadata, written.is_ok());
+            self.records.end_write(flight, metadata, written.is_ok(), || holds_nothing(&self.db, Cf::Metadata));
         }
         if let Some(flight) = sub_flight {
-            self.sub_records.end_write(flight, sub_keys, written.is_ok());
+            self.sub_records.end_write(flight, sub_keys, written.is_ok(), || holds_nothing(&self.db, Cf::SubKeys));
         }
         written?;
         if self.manual_wal_flush {

@@ -28,6 +28,7 @@ use batch_bytes::{BatchBytes, MAX_RECORD_PART_BYTES};
 use deferred::Seen;
 use lander::Writer;
 pub use metadata::{Collection, KeyType, Metadata};
+pub use record_cache::CacheUsage;
 use record_cache::{CachedChanges, RecordCache};
 use version::VersionGenerator;
 
@@ -157,6 +158,15 @@ const METADATA_PARTITION_BYTES: usize = 4096;
 /// Share of a memtable's memory given to its bloom filter.
 const MEMTABLE_BLOOM_RATIO: f64 = 0.02;
 
+/// Whether `cf` holds no record (a failed read counts as holding some): the record caches
+/// start complete in front of an empty column family (record_cache.rs).
+fn holds_nothing(db: &Rocks, cf: Cf) -> bool {
+    let Some(handle) = db.cf_handle(cf.name()) else { return false };
+    let mut it = db.raw_iterator_cf(&handle);
+    it.seek_to_first();
+    !it.valid() && it.status().is_ok()
+}
+
 /// Tuning that has a config parameter.
 #[derive(Clone, Debug)]
 pub struct StorageOptions {
@@ -282,10 +292,10 @@ impl Storage {
             cf_ids[cf.index()] = batch_bytes::column_family_id(handle);
         }
         let writer = Arc::new(Writer {
+            records: RecordCache::new(options.record_cache_bytes, holds_nothing(&db, Cf::Metadata)),
+            sub_records: RecordCache::of_present_records(options.sub_key_cache_bytes, holds_nothing(&db, Cf::SubKeys)),
             db: db.clone(),
             write_options,
-            records: RecordCache::new(options.record_cache_bytes),
-            sub_records: RecordCache::of_present_records(options.sub_key_cache_bytes),
             manual_wal_flush,
             wal_written: AtomicU64::new(0),
         });
@@ -344,6 +354,9 @@ impl Storage {
         if let Some(record) = cache.get(key) {
             return Ok(record.map(|r| r.to_vec()));
         }
+        if cache.is_complete() {
+            return Ok(None);
+        }
         let ticket = cache.ticket(key);
         let record = self.db.get_cf_opt(self.cf(cf), key, &self.point_reads)?;
         if let Some(ticket) = ticket {
@@ -380,7 +393,11 @@ impl Storage {
         let cache = self.cache(cf);
         if let Some(cache) = cache {
             for (key, f) in keys.iter().zip(&mut found).filter(|(_, f)| f.is_none()) {
-                *f = cache.get(key).map(|record| record.map(|r| r.to_vec()));
+                *f = match cache.get(key) {
+                    Some(record) => Some(record.map(|r| r.to_vec())),
+                    None if cache.is_complete() => Some(None),
+                    None => None,
+                };
             }
         }
         let unknown: Vec<&Vec<u8>> = keys.iter().zip(&found).filter(|(_, f)| f.is_none()).map(|(k, _)| k).collect();
@@ -639,14 +656,14 @@ impl Storage {
         self.volatile_writes.load(Ordering::SeqCst)
     }
 
-    /// Keys in the record cache, and the bytes they count against `record-cache-size`.
-    pub fn record_cache_usage(&self) -> (u64, u64) {
+    /// What the record cache holds; its bytes count against `record-cache-size`.
+    pub fn record_cache_usage(&self) -> CacheUsage {
         self.writer.records.usage()
     }
 
-    /// Members in the cache of collection members, and the bytes they count against
+    /// What the cache of collection members holds; its bytes count against
     /// `sub-key-cache-size`.
-    pub fn sub_key_cache_usage(&self) -> (u64, u64) {
+    pub fn sub_key_cache_usage(&self) -> CacheUsage {
         self.writer.sub_records.usage()
     }
 

@@ -28,18 +28,22 @@
 //! their keys' locks (locks.rs), so only lock-free readers can see that, as if they had read
 //! just before the write. The model test below steps readers and writers in every order.
 
+use std::cell::RefCell;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Mutex;
 
 use bytes::Bytes;
+use std::sync::Arc;
+
 use quick_cache::sync::Cache;
-use quick_cache::Weighter;
+use quick_cache::{DefaultHashBuilder, Lifecycle, Weighter};
+use smallvec::SmallVec;
 
 /// Stripes of write tracking: enough that unrelated writes rarely share one.
 const STRIPES: usize = 1024;
 /// Bytes counted per entry beyond its key and record: the entry's slot and allocations.
 const ENTRY_OVERHEAD_BYTES: u64 = 64;
-/// Records longer than this are not cached: a few large strings must not push out
+/// Records longer than this (with their key) are not cached: a few large strings must not push out
 /// thousands of small records, and copying them on every write would cost more than it saves.
 pub const MAX_CACHED_RECORD_BYTES: usize = 16 << 10;
 /// Stores offered (fills, and writes of keys not cached) between two readings of the cache's
@@ -56,6 +60,15 @@ const ADMISSION_BITS: usize = 1 << 20;
 /// only cached early.
 const ADMISSION_WINDOW_MISSES: u64 = (ADMISSION_BITS / 4) as u64;
 
+/// Keys this long or shorter sit inside the cache's entry. A hit then compares the key
+/// without a fourth dependent cache miss: perf put the key's `memcmp` at 10% of a pipelined
+/// GET's worker time when keys were boxed. Metadata keys of redis-benchmark are 18 bytes,
+/// its hash fields' sub-keys 37.
+const INLINE_KEY_BYTES: usize = 40;
+/// A cached record's key, inline up to `INLINE_KEY_BYTES`.
+type CachedKey = SmallVec<[u8; INLINE_KEY_BYTES]>;
+type Entries = Cache<CachedKey, Option<Bytes>, RecordWeight, DefaultHashBuilder, Evictions>;
+
 /// What a write does to one metadata record, as the cache needs to know it.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Change {
@@ -69,9 +82,19 @@ pub enum Change {
 /// The metadata records a batch writes.
 #[derive(Clone, Debug, Default)]
 pub struct Changes {
-    records: Vec<(Box<[u8]>, Change)>,
+    records: Vec<(CachedKey, Change)>,
     /// A range deletion touched the metadata: any cached record may be gone.
     everything: bool,
+}
+
+/// What a record cache holds (INFO).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct CacheUsage {
+    pub entries: u64,
+    /// What the entries count against the cache's capacity.
+    pub bytes: u64,
+    /// Whether it holds every record of its column family (`RecordCache::complete`).
+    pub complete: bool,
 }
 
 /// A batch's writes of cached records, by cache: metadata records, and collection members
@@ -96,7 +119,7 @@ impl CachedChanges {
 
 impl Changes {
     pub fn put(&mut self, key: &[u8], record: &[u8]) {
-        let change = if record.len() <= MAX_CACHED_RECORD_BYTES {
+        let change = if key.len() + record.len() <= MAX_CACHED_RECORD_BYTES {
             Change::Put(Bytes::copy_from_slice(record))
         } else {
             Change::Forget
@@ -132,9 +155,35 @@ impl Changes {
 #[derive(Clone)]
 struct RecordWeight;
 
-impl Weighter<Box<[u8]>, Option<Bytes>> for RecordWeight {
-    fn weight(&self, key: &Box<[u8]>, record: &Option<Bytes>) -> u64 {
+impl Weighter<CachedKey, Option<Bytes>> for RecordWeight {
+    fn weight(&self, key: &CachedKey, record: &Option<Bytes>) -> u64 {
         key.len() as u64 + record.as_ref().map_or(0, |r| r.len() as u64) + ENTRY_OVERHEAD_BYTES
+    }
+}
+
+/// Tells the cache that it lost a record the database may still hold: an eviction ends
+/// its completeness. quick_cache calls it under the evicting shard's lock, so a reader that
+/// misses the evicted key (under the same lock, later) sees the flag already down.
+#[derive(Clone)]
+struct Evictions {
+    complete: Arc<AtomicBool>,
+}
+
+thread_local! {
+    /// The key this thread is storing into a complete cache: quick_cache reports the record
+    /// a store replaces as evicted too, and only other keys' evictions lose a record.
+    static STORING: RefCell<Option<CachedKey>> = const { RefCell::new(None) };
+}
+
+impl Lifecycle<CachedKey, Option<Bytes>> for Evictions {
+    type RequestState = ();
+
+    fn begin_request(&self) {}
+
+    fn on_evict(&self, _: &mut (), key: CachedKey, _: Option<Bytes>) {
+        if !STORING.with_borrow(|storing| storing.as_ref() == Some(&key)) {
+            self.complete.store(false, Ordering::SeqCst);
+        }
     }
 }
 
@@ -202,7 +251,17 @@ pub struct Flight {
 
 pub struct RecordCache {
     /// `None` when the cache is off (size 0).
-    entries: Option<Cache<Box<[u8]>, Option<Bytes>, RecordWeight>>,
+    entries: Option<Entries>,
+    /// Whether every record of the column family is cached, so that a miss means the key is
+    /// absent and reads nothing. True from the opening of a column family that held no
+    /// record, for as long as every write stores its records here; down for good (until a
+    /// restart) once the cache lets go of a record the database may hold: an eviction, a
+    /// record too large to cache, a write that failed or overlapped another of its stripe, a
+    /// range deletion that left records behind. A dataset that fits the cache is then
+    /// served from memory alone, misses included: redis-benchmark's GET read RocksDB for
+    /// 23% of its keys (those never set, each read once), 1.4 k instructions and a dozen
+    /// cache misses each; HSET, SADD and ZADD read it for every new member.
+    complete: Arc<AtomicBool>,
     stripes: Box<[Mutex<Stripe>]>,
     /// aHash, as the key locks (locks.rs): hashed per key per read and write.
     hasher: ahash::RandomState,
@@ -224,13 +283,25 @@ pub struct RecordCache {
 }
 
 impl RecordCache {
-    pub fn new(capacity_bytes: u64) -> RecordCache {
+    /// A cache of `capacity_bytes`, in front of a column family that holds no record when
+    /// `empty`.
+    pub fn new(capacity_bytes: u64, empty: bool) -> RecordCache {
+        let complete = Arc::new(AtomicBool::new(false));
         let entries = (capacity_bytes > 0).then(|| {
             let estimated_items = (capacity_bytes / TYPICAL_ENTRY_BYTES).max(1) as usize;
-            Cache::with_weighter(estimated_items, capacity_bytes, RecordWeight)
+            let evictions = Evictions { complete: complete.clone() };
+            Cache::with(estimated_items, capacity_bytes, RecordWeight, DefaultHashBuilder::default(), evictions)
         });
+        // A shard turns away an entry past most of its capacity, reporting it as evicted
+        // under its own key, which `Evictions` cannot tell from a replacement: a cache too
+        // small to take the largest entry is never complete.
+        let takes_every_entry = entries.as_ref().is_some_and(|entries| {
+            entries.shard_capacity() / 2 > MAX_CACHED_RECORD_BYTES as u64 + ENTRY_OVERHEAD_BYTES
+        });
+        complete.store(empty && takes_every_entry, Ordering::SeqCst);
         RecordCache {
             entries,
+            complete,
             stripes: (0..STRIPES).map(|_| Mutex::new(Stripe::default())).collect(),
             hasher: Default::default(),
             admission: Some(Admission::new()),
@@ -241,14 +312,26 @@ impl RecordCache {
     }
 
     /// A cache of present records only (see `knows_absence`).
-    pub fn of_present_records(capacity_bytes: u64) -> RecordCache {
-        RecordCache { knows_absence: false, ..RecordCache::new(capacity_bytes) }
+    pub fn of_present_records(capacity_bytes: u64, empty: bool) -> RecordCache {
+        RecordCache { knows_absence: false, ..RecordCache::new(capacity_bytes, empty) }
     }
 
-    /// A cache that stores the record of every miss (see [`Admission`]).
+    /// A cache that stores the record of every miss (see [`Admission`]), in front of a
+    /// column family that held records before it: never complete.
     #[cfg(test)]
     fn admitting_every_miss(capacity_bytes: u64) -> RecordCache {
-        RecordCache { admission: None, ..RecordCache::new(capacity_bytes) }
+        RecordCache { admission: None, ..RecordCache::new(capacity_bytes, false) }
+    }
+
+    /// Whether a miss means the key is absent (see `complete`). Asked after the miss: a
+    /// record is let go only once the flag is down.
+    pub fn is_complete(&self) -> bool {
+        self.complete.load(Ordering::SeqCst)
+    }
+
+    /// Called before the cache lets go of a record the database may still hold.
+    fn give_up_completeness(&self) {
+        self.complete.store(false, Ordering::SeqCst);
     }
 
     /// `Some(record)` on a hit (`Some(None)`: the key is known absent).
@@ -265,7 +348,7 @@ impl RecordCache {
     /// the key is cached. Decided as the write ends, by whoever lands it (a worker's lander,
     /// storage/lander.rs), not as the batch is built: the probe on the worker, racing the
     /// lander's insertions for the same shards, was 12% of a pipelined SET's worker time.
-    fn caches_writes_of(&self, entries: &Cache<Box<[u8]>, Option<Bytes>, RecordWeight>, key: &[u8]) -> bool {
+    fn caches_writes_of(&self, entries: &Entries, key: &[u8]) -> bool {
         self.has_room(entries) || entries.contains_key(key)
     }
 
@@ -283,7 +366,7 @@ impl RecordCache {
     pub fn fill(&self, key: &[u8], ticket: Ticket, record: Option<&[u8]>) {
         let Some(entries) = &self.entries else { return };
         match record {
-            Some(record) if record.len() > MAX_CACHED_RECORD_BYTES => return,
+            Some(record) if key.len() + record.len() > MAX_CACHED_RECORD_BYTES => return,
             None if !self.knows_absence => return,
             _ => {}
         }
@@ -331,13 +414,16 @@ impl RecordCache {
         Flight { stripes, records }
     }
 
-    /// Called once `changes` (as given to `begin_write`) landed, or failed to.
-    pub fn end_write(&self, flight: Flight, changes: Changes, landed: bool) {
+    /// Called once `changes` (as given to `begin_write`) landed, or failed to. `is_empty`
+    /// tells whether the column family holds no record now; it is asked after a range
+    /// deletion, whether a complete cache stays complete.
+    pub fn end_write(&self, flight: Flight, changes: Changes, landed: bool, is_empty: impl FnOnce() -> bool) {
         let Some(entries) = &self.entries else { return };
         if changes.everything {
-            entries.clear();
+            self.end_range_deletion(entries, flight, landed, is_empty);
+            return;
         }
-        let mut changes: Vec<Option<(Box<[u8]>, Change)>> = changes.records.into_iter().map(Some).collect();
+        let mut changes: Vec<Option<(CachedKey, Change)>> = changes.records.into_iter().map(Some).collect();
         let mut records = flight.records.iter().peekable();
         for (stripe, epoch_set) in flight.stripes {
             let mut state = self.lock(stripe);
@@ -350,15 +436,27 @@ impl RecordCache {
                     continue;
                 }
                 match change {
+                    Change::Put(record) if sole_writer && self.is_complete() => {
+                        STORING.with_borrow_mut(|storing| *storing = Some(key.clone()));
+                        entries.insert(key, Some(record));
+                        STORING.with_borrow_mut(|storing| *storing = None);
+                    }
                     Change::Put(record) if sole_writer => {
                         if self.caches_writes_of(entries, &key) {
                             entries.insert(key, Some(record));
                         }
                     }
-                    Change::Delete if sole_writer && self.knows_absence => {
+                    // A complete cache knows absence without storing it.
+                    Change::Delete if sole_writer && self.knows_absence && !self.is_complete() => {
                         let _absent = entries.replace(key, None, false);
                     }
+                    Change::Delete if sole_writer => {
+                        entries.remove(&key[..]);
+                    }
+                    // A failed write, another writer whose order against this one is unknown,
+                    // a record too large: the database may hold a record the cache lets go.
                     _ => {
+                        self.give_up_completeness();
                         entries.remove(&key[..]);
                     }
                 }
@@ -368,16 +466,41 @@ impl RecordCache {
         }
     }
 
-    /// Entries, and the bytes they count.
-    pub fn usage(&self) -> (u64, u64) {
-        self.entries.as_ref().map_or((0, 0), |entries| (entries.len() as u64, entries.weight()))
+    /// The end of a write with a range deletion (FLUSHDB of a large database): the cache is
+    /// emptied. It stays complete only if the column family is now empty too, as after the
+    /// FLUSHALL a benchmark or a test suite starts with. That is checked with every stripe
+    /// locked (begin_write, end_write, tickets and fills hold one at a time, so taking them
+    /// all in order cannot deadlock): no other write begins or ends during the check, and
+    /// one that began before it shows as a second writer.
+    fn end_range_deletion(&self, entries: &Entries, flight: Flight, landed: bool, is_empty: impl FnOnce() -> bool) {
+        let mut states: Vec<_> = flight.stripes.iter().map(|&(stripe, _)| self.lock(stripe)).collect();
+        let sole_writer = landed
+            && flight
+                .stripes
+                .iter()
+                .zip(&states)
+                .all(|(&(_, epoch_set), state)| state.writers == 1 && state.epoch == epoch_set);
+        if !(sole_writer && self.is_complete() && is_empty()) {
+            self.give_up_completeness();
+        }
+        entries.clear();
+        for state in &mut states {
+            state.writers -= 1;
+            state.epoch += 1;
+        }
+    }
+
+    /// What the cache holds now.
+    pub fn usage(&self) -> CacheUsage {
+        let (entries, bytes) = self.entries.as_ref().map_or((0, 0), |entries| (entries.len() as u64, entries.weight()));
+        CacheUsage { entries, bytes, complete: self.is_complete() }
     }
 
     /// Whether a store evicts nothing, as of the last reading of the cache's weight. Until the
     /// cache first fills, the doorkeeper would only turn away records it has room for:
     /// redis-benchmark's GET of 100,000 random keys, three rounds of 100,000 requests, had
     /// 28 k of its keys cached after the first round and 61 k after the second.
-    fn has_room(&self, entries: &Cache<Box<[u8]>, Option<Bytes>, RecordWeight>) -> bool {
+    fn has_room(&self, entries: &Entries) -> bool {
         if self.stores.fetch_add(1, Ordering::Relaxed).is_multiple_of(ROOM_CHECK_STORES) {
             // The cache evicts to stay under its capacity, so it is full well before it reaches it.
             let full_bytes = entries.capacity() / FULL_DIVISOR * (FULL_DIVISOR - 1);
@@ -412,7 +535,7 @@ mod tests {
 
     fn write(cache: &RecordCache, changes: &Changes) {
         let flight = cache.begin_write(changes);
-        cache.end_write(flight, changes.clone(), true);
+        cache.end_write(flight, changes.clone(), true, || false);
     }
 
     #[test]
@@ -492,7 +615,7 @@ mod tests {
         let flight = cache.begin_write(&delete);
         assert!(cache.ticket(b"k").is_none(), "no fills while a write is in flight");
         assert_eq!(cache.get(b"k"), None, "nothing was cached");
-        cache.end_write(flight, delete, true);
+        cache.end_write(flight, delete, true, || false);
         cache.fill(b"k", stale, Some(b"old"));
         assert_eq!(cache.get(b"k"), None, "the stale read is dropped");
     }
@@ -503,8 +626,8 @@ mod tests {
         let (first, second) = (put(b"k", b"1"), put(b"k", b"2"));
         let a = cache.begin_write(&first);
         let b = cache.begin_write(&second);
-        cache.end_write(b, second, true);
-        cache.end_write(a, first, true);
+        cache.end_write(b, second, true, || false);
+        cache.end_write(a, first, true, || false);
         assert_eq!(cache.get(b"k"), None, "their landing order is unknown");
         let ticket = cache.ticket(b"k").expect("ticket");
         cache.fill(b"k", ticket, Some(b"2"));
@@ -518,7 +641,7 @@ mod tests {
         write(&cache, &put(b"k", b"1"));
         let failed = put(b"k", b"2");
         let flight = cache.begin_write(&failed);
-        cache.end_write(flight, failed, false);
+        cache.end_write(flight, failed, false, || false);
         assert_eq!(cache.get(b"k"), None);
 
         write(&cache, &put(b"big", &vec![b'x'; MAX_CACHED_RECORD_BYTES + 1]));
@@ -534,7 +657,7 @@ mod tests {
 
     #[test]
     fn writes_alone_fill_the_cache_and_then_stop_storing_fresh_keys() {
-        let cache = RecordCache::new(1 << 20);
+        let cache = RecordCache::new(1 << 20, false);
         let record = [b'v'; 100];
         let mut written = 0u64;
         loop {
@@ -547,12 +670,12 @@ mod tests {
             // An entry weighs over 100 bytes: the cache is full after 10 k of them.
             assert!(written < 10_000 + 2 * ROOM_CHECK_STORES, "writes went on storing into a full cache");
         }
-        assert!(cache.usage().1 > (1 << 20) / 2, "the writes filled it");
+        assert!(cache.usage().bytes > (1 << 20) / 2, "the writes filled it");
     }
 
     #[test]
     fn a_full_cache_stores_a_key_on_its_second_miss() {
-        let cache = RecordCache::new(1 << 20);
+        let cache = RecordCache::new(1 << 20, false);
         let miss = |key: &[u8]| {
             let ticket = cache.ticket(key).expect("no write in flight");
             cache.fill(key, ticket, Some(b"v"));
@@ -577,16 +700,95 @@ mod tests {
 
     #[test]
     fn size_zero_turns_it_off() {
-        let cache = RecordCache::new(0);
+        let cache = RecordCache::new(0, false);
         write(&cache, &put(b"k", b"1"));
         assert_eq!(cache.get(b"k"), None);
         assert!(cache.ticket(b"k").is_none());
     }
 
+    /// A cache in front of an empty column family, as `Storage::open` makes one.
+    fn complete(capacity_bytes: u64) -> RecordCache {
+        let cache = RecordCache::new(capacity_bytes, true);
+        assert!(cache.is_complete());
+        cache
+    }
+
+    #[test]
+    fn a_complete_cache_stores_every_write_and_forgets_only_deleted_keys() {
+        let cache = complete(1 << 20);
+        write(&cache, &put(b"k", b"1"));
+        write(&cache, &put(b"k", b"22"));
+        assert_eq!(cache.get(b"k"), Some(Some(Bytes::from_static(b"22"))));
+        assert!(cache.is_complete(), "replacing a record loses nothing");
+        let mut delete = Changes::default();
+        delete.delete(b"k");
+        write(&cache, &delete);
+        assert_eq!(cache.get(b"k"), None, "absence is known without an entry");
+        assert!(cache.is_complete());
+        let mut large = Changes::default();
+        large.put(b"big", &vec![0; MAX_CACHED_RECORD_BYTES]);
+        write(&cache, &large);
+        assert!(!cache.is_complete(), "a record too large to cache");
+    }
+
+    #[test]
+    fn an_eviction_ends_completeness_before_the_record_is_gone() {
+        let cache = complete(1 << 20);
+        let mut i = 0u32;
+        while cache.is_complete() {
+            write(&cache, &put(&i.to_be_bytes(), &[0; 100]));
+            i += 1;
+            assert!(i < 1 << 16, "a 1 MB cache never evicted");
+        }
+        let missing = (0..i).filter(|i| cache.get(&i.to_be_bytes()).is_none()).count();
+        assert!(missing > 0, "completeness went with an eviction");
+        // Every record written while complete was still there up to the first eviction:
+        // the loop stopped at it.
+        assert!(missing < i as usize, "the cache kept most records");
+    }
+
+    #[test]
+    fn failed_and_overlapping_writes_end_completeness() {
+        let cache = complete(1 << 20);
+        let changes = put(b"k", b"1");
+        let flight = cache.begin_write(&changes);
+        cache.end_write(flight, changes, false, || false);
+        assert!(!cache.is_complete(), "a failed write");
+
+        let cache = complete(1 << 20);
+        let (first, second) = (put(b"k", b"1"), put(b"k", b"2"));
+        let a = cache.begin_write(&first);
+        let b = cache.begin_write(&second);
+        cache.end_write(b, second, true, || false);
+        cache.end_write(a, first, true, || false);
+        assert!(!cache.is_complete(), "writers whose order is unknown");
+    }
+
+    #[test]
+    fn a_range_deletion_keeps_completeness_only_when_nothing_is_left() {
+        for left_empty in [true, false] {
+            let cache = complete(1 << 20);
+            write(&cache, &put(b"k", b"1"));
+            let mut flush = Changes::default();
+            flush.delete_range();
+            let flight = cache.begin_write(&flush);
+            cache.end_write(flight, flush, true, || left_empty);
+            assert_eq!(cache.get(b"k"), None);
+            assert_eq!(cache.is_complete(), left_empty);
+        }
+    }
+
+    #[test]
+    fn a_cache_too_small_for_its_largest_entry_is_never_complete() {
+        assert!(!RecordCache::new(16 << 10, true).is_complete());
+        assert!(!RecordCache::new(1 << 20, false).is_complete(), "the column family held records");
+        assert!(!RecordCache::new(0, true).is_complete(), "off");
+    }
+
     /// A model of the interleavings the protocol allows: readers (hit, or ticket, read the
     /// database, fill) and writers (build the batch, begin, land, end) on two keys, stepped in
     /// any order. Whenever no write has landed without ending, every cached record is the
-    /// database's.
+    /// database's, and while the cache counts itself complete, a key it lacks is absent there.
     mod interleavings {
         use std::collections::HashMap;
 
@@ -610,9 +812,14 @@ mod tests {
         proptest! {
             #[test]
             fn the_cache_never_contradicts_the_database(
+                starts_complete in any::<bool>(),
                 steps in proptest::collection::vec((any::<bool>(), 0..2usize, 0..2u8, proptest::option::of(0..4u8)), 1..200)
             ) {
-                let cache = RecordCache::admitting_every_miss(1 << 20);
+                let cache = if starts_complete {
+                    RecordCache::new(1 << 20, true)
+                } else {
+                    RecordCache::admitting_every_miss(1 << 20)
+                };
                 let mut db: HashMap<u8, Option<u8>> = HashMap::new();
                 let mut readers = [Reader::Idle, Reader::Idle];
                 let mut writers = [Writer::Idle, Writer::Idle];
@@ -620,7 +827,8 @@ mod tests {
                     if is_reader {
                         let reader = &mut readers[actor];
                         *reader = match std::mem::replace(reader, Reader::Idle) {
-                            Reader::Idle if cache.get(&[key]).is_some() => Reader::Idle,
+                            // As `Storage::get`: a hit, or a miss of a complete cache, reads nothing.
+                            Reader::Idle if cache.get(&[key]).is_some() || cache.is_complete() => Reader::Idle,
                             Reader::Idle => Reader::Ticketed(key, cache.ticket(&[key])),
                             Reader::Ticketed(k, ticket) => Reader::Read(k, ticket, db.get(&k).copied().flatten()),
                             Reader::Read(k, ticket, read) => {
@@ -634,12 +842,10 @@ mod tests {
                         let writer = &mut writers[actor];
                         *writer = match std::mem::replace(writer, Writer::Idle) {
                             Writer::Idle => {
-                                // As `Batch` builds it: a put records its value only for a cached key.
                                 let mut changes = Changes::default();
                                 match value {
                                     None => changes.delete(&[key]),
-                                    Some(v) if cache.contains(&[key]) => changes.put(&[key], &[v]),
-                                    Some(_) => changes.forget(&[key]),
+                                    Some(v) => changes.put(&[key], &[v]),
                                 }
                                 Writer::Built(key, value, changes)
                             }
@@ -652,16 +858,18 @@ mod tests {
                                 Writer::Landed(changes, flight)
                             }
                             Writer::Landed(changes, flight) => {
-                                cache.end_write(flight, changes, true);
+                                cache.end_write(flight, changes, true, || false);
                                 Writer::Idle
                             }
                         };
                     }
                     if !writers.iter().any(|w| matches!(w, Writer::Landed(..))) {
                         for k in 0..2u8 {
-                            if let Some(cached) = cache.get(&[k]) {
-                                let expected = db.get(&k).copied().flatten();
-                                prop_assert_eq!(cached.map(|r| r[0]), expected, "key {}", k);
+                            let expected = db.get(&k).copied().flatten();
+                            match cache.get(&[k]) {
+                                Some(cached) => prop_assert_eq!(cached.map(|r| r[0]), expected, "key {}", k),
+                                None if cache.is_complete() => prop_assert_eq!(None, expected, "key {}", k),
+                                None => {}
                             }
                         }
                     }
