@@ -23,7 +23,7 @@ fn key_encoding(c: &mut Criterion) {
 /// and a write of a cached key (what a SET of a hot key adds to the RocksDB write).
 fn record_cache(c: &mut Criterion) {
     const KEYS: usize = 100_000;
-    let cache = RecordCache::new(64 << 20, false);
+    let cache = RecordCache::new(64 << 20);
     let keys: Vec<Vec<u8>> = (0..KEYS).map(|i| meta_key(b"", 0, format!("key:{i}").as_bytes())).collect();
     for key in &keys {
         let ticket = cache.ticket(key).expect("no write in flight");

@@ -1,5 +1,6 @@
-//! The record caches start complete in front of empty column families: a miss then means
-//! absent, and reads nothing (storage/record_cache.rs). These tests check that every way a
+//! The record caches start complete in front of column families whose records they can all
+//! hold (empty ones included): a miss then means absent, and reads nothing
+//! (storage/record_cache.rs, storage/warm_up.rs). These tests check that every way a
 //! cache can lose a record the database holds ends that, so reads go back to RocksDB and
 //! still find every record.
 
@@ -47,8 +48,46 @@ fn a_fresh_database_is_complete_until_a_range_deletion_leaves_records_behind() {
     drop(storage);
 
     let storage = Storage::open(&dir.0, &StorageOptions::default()).expect("reopen storage");
-    assert!(!storage.record_cache_usage().complete, "the column family holds 'b'");
+    assert!(storage.record_cache_usage().complete, "'b' was loaded at open");
     assert_eq!(read(&storage, b"b").as_deref(), Some(&b"2"[..]));
+}
+
+#[test]
+fn a_restarted_database_is_complete_again_when_every_record_fits_its_cache() {
+    let dir = TempDir::new("complete-caches-restart");
+    let storage = Storage::open(&dir.0, &StorageOptions::default()).expect("open storage");
+    write(&storage, |batch| {
+        for i in 0..100u32 {
+            batch.put(Cf::Metadata, i.to_be_bytes().to_vec(), vec![b'v'; 10]);
+            batch.put(Cf::SubKeys, i.to_be_bytes().to_vec(), vec![b'm'; 10]);
+        }
+    });
+    drop(storage);
+
+    let storage = Storage::open(&dir.0, &StorageOptions::default()).expect("reopen storage");
+    let (records, members) = (storage.record_cache_usage(), storage.sub_key_cache_usage());
+    assert!(records.complete && records.entries == 100, "{records:?}");
+    assert!(members.complete && members.entries == 100, "{members:?}");
+    assert_eq!(read(&storage, &7u32.to_be_bytes()), Some(vec![b'v'; 10]));
+    assert_eq!(storage.get(Cf::SubKeys, &7u32.to_be_bytes()).expect("read"), Some(vec![b'm'; 10]));
+    assert_eq!(read(&storage, b"absent"), None);
+    // A record too large to cache: the next restart cannot hold every record.
+    write(&storage, |batch| batch.put(Cf::Metadata, b"large".to_vec(), vec![b'l'; 20_000]));
+    drop(storage);
+
+    let storage = Storage::open(&dir.0, &StorageOptions::default()).expect("reopen storage");
+    assert!(!storage.record_cache_usage().complete, "'large' is not cached");
+    assert!(storage.sub_key_cache_usage().complete);
+    assert_eq!(read(&storage, b"large"), Some(vec![b'l'; 20_000]));
+    assert_eq!(read(&storage, &99u32.to_be_bytes()), Some(vec![b'v'; 10]));
+    drop(storage);
+
+    // More records than half the cache could hold: none is read at open.
+    let small = StorageOptions { record_cache_bytes: 4 << 10, ..StorageOptions::default() };
+    let storage = Storage::open(&dir.0, &small).expect("reopen storage");
+    let records = storage.record_cache_usage();
+    assert!(!records.complete && records.entries == 0, "{records:?}");
+    assert_eq!(read(&storage, &42u32.to_be_bytes()), Some(vec![b'v'; 10]));
 }
 
 #[test]

@@ -11,6 +11,7 @@ mod lander;
 pub mod metadata;
 pub mod record_cache;
 pub mod version;
+mod warm_up;
 pub mod written;
 
 use std::path::{Path, PathBuf};
@@ -158,8 +159,8 @@ const METADATA_PARTITION_BYTES: usize = 4096;
 /// Share of a memtable's memory given to its bloom filter.
 const MEMTABLE_BLOOM_RATIO: f64 = 0.02;
 
-/// Whether `cf` holds no record (a failed read counts as holding some): the record caches
-/// start complete in front of an empty column family (record_cache.rs).
+/// Whether `cf` holds no record (a failed read counts as holding some): a range deletion
+/// that leaves nothing keeps a complete record cache complete (record_cache.rs).
 fn holds_nothing(db: &Rocks, cf: Cf) -> bool {
     let Some(handle) = db.cf_handle(cf.name()) else { return false };
     let mut it = db.raw_iterator_cf(&handle);
@@ -292,13 +293,15 @@ impl Storage {
             cf_ids[cf.index()] = batch_bytes::column_family_id(handle);
         }
         let writer = Arc::new(Writer {
-            records: RecordCache::new(options.record_cache_bytes, holds_nothing(&db, Cf::Metadata)),
-            sub_records: RecordCache::of_present_records(options.sub_key_cache_bytes, holds_nothing(&db, Cf::SubKeys)),
+            records: RecordCache::new(options.record_cache_bytes),
+            sub_records: RecordCache::of_present_records(options.sub_key_cache_bytes),
             db: db.clone(),
             write_options,
             manual_wal_flush,
             wal_written: AtomicU64::new(0),
         });
+        warm_up::warm_up(&db, Cf::Metadata, &writer.records);
+        warm_up::warm_up(&db, Cf::SubKeys, &writer.sub_records);
         Ok(Storage {
             db,
             dir: dir.to_path_buf(),

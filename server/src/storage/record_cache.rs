@@ -283,22 +283,14 @@ pub struct RecordCache {
 }
 
 impl RecordCache {
-    /// A cache of `capacity_bytes`, in front of a column family that holds no record when
-    /// `empty`.
-    pub fn new(capacity_bytes: u64, empty: bool) -> RecordCache {
+    /// An empty cache of `capacity_bytes`; it is complete once `complete_if_loaded` says so.
+    pub fn new(capacity_bytes: u64) -> RecordCache {
         let complete = Arc::new(AtomicBool::new(false));
         let entries = (capacity_bytes > 0).then(|| {
             let estimated_items = (capacity_bytes / TYPICAL_ENTRY_BYTES).max(1) as usize;
             let evictions = Evictions { complete: complete.clone() };
             Cache::with(estimated_items, capacity_bytes, RecordWeight, DefaultHashBuilder::default(), evictions)
         });
-        // A shard turns away an entry past most of its capacity, reporting it as evicted
-        // under its own key, which `Evictions` cannot tell from a replacement: a cache too
-        // small to take the largest entry is never complete.
-        let takes_every_entry = entries.as_ref().is_some_and(|entries| {
-            entries.shard_capacity() / 2 > MAX_CACHED_RECORD_BYTES as u64 + ENTRY_OVERHEAD_BYTES
-        });
-        complete.store(empty && takes_every_entry, Ordering::SeqCst);
         RecordCache {
             entries,
             complete,
@@ -312,15 +304,56 @@ impl RecordCache {
     }
 
     /// A cache of present records only (see `knows_absence`).
-    pub fn of_present_records(capacity_bytes: u64, empty: bool) -> RecordCache {
-        RecordCache { knows_absence: false, ..RecordCache::new(capacity_bytes, empty) }
+    pub fn of_present_records(capacity_bytes: u64) -> RecordCache {
+        RecordCache { knows_absence: false, ..RecordCache::new(capacity_bytes) }
+    }
+
+    /// Stores `record` as the database holds it, while nobody else uses the cache (at open);
+    /// whether it was stored (it is not when too large, or when the cache is off).
+    pub fn preload(&self, key: &[u8], record: &[u8]) -> bool {
+        let Some(entries) = &self.entries else { return false };
+        if key.len() + record.len() > MAX_CACHED_RECORD_BYTES {
+            return false;
+        }
+        entries.insert(key.into(), Some(Bytes::copy_from_slice(record)));
+        true
+    }
+
+    /// Counts the cache complete if it holds the `loaded` records `preload` stored, which were
+    /// every record of the column family: none was evicted. Called at open, while nobody else
+    /// uses the cache.
+    pub fn complete_if_loaded(&self, loaded: u64) -> bool {
+        let Some(entries) = &self.entries else { return false };
+        // A shard turns away an entry past most of its capacity, reporting it as evicted
+        // under its own key, which `Evictions` cannot tell from a replacement: a cache too
+        // small to take the largest entry is never complete.
+        let takes_every_entry = entries.shard_capacity() / 2 > MAX_CACHED_RECORD_BYTES as u64 + ENTRY_OVERHEAD_BYTES;
+        let complete = takes_every_entry && entries.len() as u64 == loaded;
+        self.complete.store(complete, Ordering::SeqCst);
+        complete
+    }
+
+    /// Bytes the cache can hold.
+    pub fn capacity_bytes(&self) -> u64 {
+        self.entries.as_ref().map_or(0, |entries| entries.capacity())
+    }
+
+    /// The most records of `bytes` in all that could fit in it (every entry weighs at least
+    /// its overhead).
+    pub fn most_records_in(bytes: u64) -> u64 {
+        bytes / ENTRY_OVERHEAD_BYTES
+    }
+
+    /// The weight of a record in the cache.
+    pub fn weight_of(key: &[u8], record: &[u8]) -> u64 {
+        (key.len() + record.len()) as u64 + ENTRY_OVERHEAD_BYTES
     }
 
     /// A cache that stores the record of every miss (see [`Admission`]), in front of a
     /// column family that held records before it: never complete.
     #[cfg(test)]
     fn admitting_every_miss(capacity_bytes: u64) -> RecordCache {
-        RecordCache { admission: None, ..RecordCache::new(capacity_bytes, false) }
+        RecordCache { admission: None, ..RecordCache::new(capacity_bytes) }
     }
 
     /// Whether a miss means the key is absent (see `complete`). Asked after the miss: a
@@ -657,7 +690,7 @@ mod tests {
 
     #[test]
     fn writes_alone_fill_the_cache_and_then_stop_storing_fresh_keys() {
-        let cache = RecordCache::new(1 << 20, false);
+        let cache = RecordCache::new(1 << 20);
         let record = [b'v'; 100];
         let mut written = 0u64;
         loop {
@@ -675,7 +708,7 @@ mod tests {
 
     #[test]
     fn a_full_cache_stores_a_key_on_its_second_miss() {
-        let cache = RecordCache::new(1 << 20, false);
+        let cache = RecordCache::new(1 << 20);
         let miss = |key: &[u8]| {
             let ticket = cache.ticket(key).expect("no write in flight");
             cache.fill(key, ticket, Some(b"v"));
@@ -700,7 +733,7 @@ mod tests {
 
     #[test]
     fn size_zero_turns_it_off() {
-        let cache = RecordCache::new(0, false);
+        let cache = RecordCache::new(0);
         write(&cache, &put(b"k", b"1"));
         assert_eq!(cache.get(b"k"), None);
         assert!(cache.ticket(b"k").is_none());
@@ -708,8 +741,8 @@ mod tests {
 
     /// A cache in front of an empty column family, as `Storage::open` makes one.
     fn complete(capacity_bytes: u64) -> RecordCache {
-        let cache = RecordCache::new(capacity_bytes, true);
-        assert!(cache.is_complete());
+        let cache = RecordCache::new(capacity_bytes);
+        assert!(cache.complete_if_loaded(0));
         cache
     }
 
@@ -780,9 +813,9 @@ mod tests {
 
     #[test]
     fn a_cache_too_small_for_its_largest_entry_is_never_complete() {
-        assert!(!RecordCache::new(16 << 10, true).is_complete());
-        assert!(!RecordCache::new(1 << 20, false).is_complete(), "the column family held records");
-        assert!(!RecordCache::new(0, true).is_complete(), "off");
+        assert!(!RecordCache::new(16 << 10).complete_if_loaded(0));
+        assert!(!RecordCache::new(1 << 20).is_complete(), "not loaded");
+        assert!(!RecordCache::new(0).complete_if_loaded(0), "off");
     }
 
     /// A model of the interleavings the protocol allows: readers (hit, or ticket, read the
@@ -816,7 +849,9 @@ mod tests {
                 steps in proptest::collection::vec((any::<bool>(), 0..2usize, 0..2u8, proptest::option::of(0..4u8)), 1..200)
             ) {
                 let cache = if starts_complete {
-                    RecordCache::new(1 << 20, true)
+                    let cache = RecordCache::new(1 << 20);
+                    cache.complete_if_loaded(0);
+                    cache
                 } else {
                     RecordCache::admitting_every_miss(1 << 20)
                 };
