@@ -410,6 +410,9 @@ impl Storage {
         let from_db: Vec<std::result::Result<Option<Vec<u8>>, rocksdb::Error>> = match unknown[..] {
             // RocksDB's MultiGet sets up per-file batches that one key does not repay (HSET and
             // ZADD of one member read through here).
+            // Every key answered by the overlay or the cache: RocksDB's MultiGet of nothing
+            // still cost ~1 k instructions (a ZADD at `-P 1`).
+            [] => Vec::new(),
             [key] => vec![self.db.get_cf_opt(handle, key, &self.point_reads)],
             _ => self
                 .db
@@ -579,7 +582,16 @@ impl Storage {
             deferred::Head::Latest(overlay) => {
                 for (cf, records) in overlay {
                     let cf_id = self.cf_ids[cf.index()];
-                    for (key, value) in records {
+                    // In key order: each memtable insertion then starts its skiplist search
+                    // from where the previous one ended (RocksDB keeps that splice), which
+                    // pays when keys are near each other. Measured at `-P 16` against the
+                    // overlay's hash order (A/B, 3 rounds): LPUSH, whose elements are
+                    // consecutive, 0.38x -> 0.43x and 0.38x -> 0.51x of Redis (12.4 k against
+                    // 15.0 k instructions); random keys neither gain nor lose (SET, SADD,
+                    // HSET 0.51x / 0.43x / 0.39x both ways over 5 rounds; MSET 0.32x -> 0.34x).
+                    let mut sorted: Vec<_> = records.iter().collect();
+                    sorted.sort_unstable_by(|a, b| a.0.cmp(b.0));
+                    for (key, value) in sorted {
                         bytes.record(cf_id, key, value.as_deref());
                     }
                 }
