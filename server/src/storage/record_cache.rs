@@ -242,11 +242,11 @@ impl Admission {
 }
 
 /// A write in flight: its stripes, with the epoch each had once this writer marked it, and
-/// its records as (stripe, index), sorted.
+/// its records as (stripe, key hash, index), sorted.
 #[derive(Default)]
 pub struct Flight {
     stripes: Vec<(usize, u64)>,
-    records: Vec<(usize, usize)>,
+    records: Vec<(usize, u64, usize)>,
 }
 
 pub struct RecordCache {
@@ -421,18 +421,28 @@ impl RecordCache {
         if self.entries.is_none() {
             return Flight::default();
         }
-        // (stripe, index of the record), by stripe then key then index: each stripe is locked
-        // once, and a key's writes are adjacent and in order.
-        let mut records: Vec<(usize, usize)> = if changes.everything {
+        // (stripe, key hash, index of the record), sorted: each stripe is locked once, and a
+        // key's writes are adjacent and in order (keys of one hash may interleave, which only
+        // stores such a key more than once, in order). Integers, not keys: sorting by key
+        // cost a 10-key MSET 12 k instructions at `-P 16`.
+        let mut records: Vec<(usize, u64, usize)> = if changes.everything {
             Vec::new()
         } else {
-            changes.records.iter().enumerate().map(|(i, (key, _))| (self.stripe_of(key), i)).collect()
+            changes
+                .records
+                .iter()
+                .enumerate()
+                .map(|(i, (key, _))| {
+                    let hash = self.hasher.hash_one(key);
+                    (stripe_of_hash(hash), hash, i)
+                })
+                .collect()
         };
-        records.sort_unstable_by(|a, b| (a.0, &changes.records[a.1].0, a.1).cmp(&(b.0, &changes.records[b.1].0, b.1)));
+        records.sort_unstable();
         let mut stripes: Vec<usize> = if changes.everything {
             (0..STRIPES).collect()
         } else {
-            records.iter().map(|&(stripe, _)| stripe).collect()
+            records.iter().map(|&(stripe, _, _)| stripe).collect()
         };
         stripes.dedup();
         let stripes = stripes
@@ -461,11 +471,13 @@ impl RecordCache {
         for (stripe, epoch_set) in flight.stripes {
             let mut state = self.lock(stripe);
             let sole_writer = landed && state.writers == 1 && state.epoch == epoch_set;
-            while let Some(&(_, i)) = records.next_if(|(s, _)| *s == stripe) {
+            while let Some(&(_, hash, i)) = records.next_if(|(s, _, _)| *s == stripe) {
                 let (key, change) = changes[i].take().expect("each record once");
                 // A key written several times (sixteen pipelined LPUSHes) is stored once, with
                 // its last record.
-                if records.peek().is_some_and(|&&(_, next)| changes[next].as_ref().is_some_and(|(k, _)| *k == key)) {
+                if records.peek().is_some_and(|&&(_, next_hash, next)| {
+                    next_hash == hash && changes[next].as_ref().is_some_and(|(k, _)| *k == key)
+                }) {
                     continue;
                 }
                 match change {
@@ -540,10 +552,6 @@ impl RecordCache {
             self.has_room.store(entries.weight() < full_bytes, Ordering::Relaxed);
         }
         self.has_room.load(Ordering::Relaxed)
-    }
-
-    fn stripe_of(&self, key: &[u8]) -> usize {
-        stripe_of_hash(self.hasher.hash_one(key))
     }
 
     fn lock(&self, stripe: usize) -> std::sync::MutexGuard<'_, Stripe> {
