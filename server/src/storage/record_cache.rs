@@ -27,14 +27,15 @@
 //! During a write its keys may still answer with the record from before it: commands hold
 //! their keys' locks (locks.rs), so only lock-free readers can see that, as if they had read
 //! just before the write. The model test below steps readers and writers in every order.
+//!
+//! A cache that holds every record of its column family is complete (`complete`): its misses
+//! mean absent and read nothing, until it lets a record go that the database may still hold.
 
 use std::cell::RefCell;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use bytes::Bytes;
-use std::sync::Arc;
-
 use quick_cache::sync::Cache;
 use quick_cache::{DefaultHashBuilder, Lifecycle, Weighter};
 use smallvec::SmallVec;
@@ -43,8 +44,9 @@ use smallvec::SmallVec;
 const STRIPES: usize = 1024;
 /// Bytes counted per entry beyond its key and record: the entry's slot and allocations.
 const ENTRY_OVERHEAD_BYTES: u64 = 64;
-/// Records longer than this (with their key) are not cached: a few large strings must not push out
-/// thousands of small records, and copying them on every write would cost more than it saves.
+/// Records longer than this, with their key, are not cached: a few large strings must not
+/// push out thousands of small records, and copying them on every write would cost more than
+/// it saves.
 pub const MAX_CACHED_RECORD_BYTES: usize = 16 << 10;
 /// Stores offered (fills, and writes of keys not cached) between two readings of the cache's
 /// weight, which lock every shard of it.
@@ -253,8 +255,9 @@ pub struct RecordCache {
     /// `None` when the cache is off (size 0).
     entries: Option<Entries>,
     /// Whether every record of the column family is cached, so that a miss means the key is
-    /// absent and reads nothing. True from the opening of a column family that held no
-    /// record, for as long as every write stores its records here; down for good (until a
+    /// absent and reads nothing. True from the open of a column family whose records were all
+    /// loaded (warm_up.rs; an empty one included), for as long as every write stores its
+    /// records here; down for good (until a
     /// restart) once the cache lets go of a record the database may hold: an eviction, a
     /// record too large to cache, a write that failed or overlapped another of its stripe, a
     /// range deletion that left records behind. A dataset that fits the cache is then
