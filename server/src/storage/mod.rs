@@ -683,6 +683,12 @@ impl Storage {
         self.writer.records.usage()
     }
 
+    /// Whether the cache of collection members holds every member, so that a point read of
+    /// one costs a hash probe (record_cache.rs, `complete`).
+    pub fn caches_every_member(&self) -> bool {
+        self.writer.sub_records.is_complete()
+    }
+
     /// What the cache of collection members holds; its bytes count against
     /// `sub-key-cache-size`.
     pub fn sub_key_cache_usage(&self) -> CacheUsage {
