@@ -260,7 +260,6 @@ fn memory_fields(shared: &Shared, field: &mut impl FnMut(&'static str, String)) 
     // Redrock's own: the data lives in RocksDB (SST files and memtables).
     field("rocksdb_size", disk.to_string());
     field("rocksdb_size_human", human(disk));
-    // Redrock's own: the cache of metadata records (`record-cache-size`).
     // Redrock's own: the cache of metadata records (`record-cache-size`) and the cache of
     // collection members (`sub-key-cache-size`); `_complete:1` while a cache holds every
     // record of its column family, so that its misses read nothing.

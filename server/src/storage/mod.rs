@@ -354,11 +354,8 @@ impl Storage {
         let Some(cache) = self.cache(cf) else {
             return Ok(self.db.get_cf_opt(self.cf(cf), key, &self.point_reads)?);
         };
-        if let Some(record) = cache.get(key) {
+        if let Some(record) = cache.answer(key) {
             return Ok(record.map(|r| r.to_vec()));
-        }
-        if cache.is_complete() {
-            return Ok(None);
         }
         let ticket = cache.ticket(key);
         let record = self.db.get_cf_opt(self.cf(cf), key, &self.point_reads)?;
@@ -396,11 +393,7 @@ impl Storage {
         let cache = self.cache(cf);
         if let Some(cache) = cache {
             for (key, f) in keys.iter().zip(&mut found).filter(|(_, f)| f.is_none()) {
-                *f = match cache.get(key) {
-                    Some(record) => Some(record.map(|r| r.to_vec())),
-                    None if cache.is_complete() => Some(None),
-                    None => None,
-                };
+                *f = cache.answer(key).map(|record| record.map(|r| r.to_vec()));
             }
         }
         let unknown: Vec<&Vec<u8>> = keys.iter().zip(&found).filter(|(_, f)| f.is_none()).map(|(k, _)| k).collect();
@@ -408,11 +401,11 @@ impl Storage {
             cache.map_or_else(Vec::new, |cache| unknown.iter().map(|key| cache.ticket(key)).collect());
         let handle = self.cf(cf);
         let from_db: Vec<std::result::Result<Option<Vec<u8>>, rocksdb::Error>> = match unknown[..] {
-            // RocksDB's MultiGet sets up per-file batches that one key does not repay (HSET and
-            // ZADD of one member read through here).
             // Every key answered by the overlay or the cache: RocksDB's MultiGet of nothing
             // still cost ~1 k instructions (a ZADD at `-P 1`).
             [] => Vec::new(),
+            // RocksDB's MultiGet sets up per-file batches that one key does not repay (HSET and
+            // ZADD of one member read through here).
             [key] => vec![self.db.get_cf_opt(handle, key, &self.point_reads)],
             _ => self
                 .db

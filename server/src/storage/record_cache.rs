@@ -161,7 +161,7 @@ struct RecordWeight;
 
 impl Weighter<CachedKey, Option<Bytes>> for RecordWeight {
     fn weight(&self, key: &CachedKey, record: &Option<Bytes>) -> u64 {
-        key.len() as u64 + record.as_ref().map_or(0, |r| r.len() as u64) + ENTRY_OVERHEAD_BYTES
+        RecordCache::weight_of(key, record.as_deref().unwrap_or_default())
     }
 }
 
@@ -377,9 +377,10 @@ impl RecordCache {
         self.entries.as_ref()?.get(key)
     }
 
-    /// Whether `key` is cached now.
-    pub fn contains(&self, key: &[u8]) -> bool {
-        self.entries.as_ref().is_some_and(|entries| entries.contains_key(key))
+    /// What the cache knows of `key`: a hit, or absence on a miss of a complete cache (asked
+    /// after the miss, see `is_complete`); `None` when the database must be read.
+    pub fn answer(&self, key: &[u8]) -> Option<Option<Bytes>> {
+        self.get(key).or_else(|| self.is_complete().then_some(None))
     }
 
     /// Whether a landed write of `key` stores its record: while the cache has room, or when
@@ -886,7 +887,7 @@ mod tests {
                         let reader = &mut readers[actor];
                         *reader = match std::mem::replace(reader, Reader::Idle) {
                             // As `Storage::get`: a hit, or a miss of a complete cache, reads nothing.
-                            Reader::Idle if cache.get(&[key]).is_some() || cache.is_complete() => Reader::Idle,
+                            Reader::Idle if cache.answer(&[key]).is_some() => Reader::Idle,
                             Reader::Idle => Reader::Ticketed(key, cache.ticket(&[key])),
                             Reader::Ticketed(k, ticket) => Reader::Read(k, ticket, db.get(&k).copied().flatten()),
                             Reader::Read(k, ticket, read) => {

@@ -239,9 +239,7 @@ impl List {
         if count <= MAX_POINT_READ_ELEMENTS && db.storage.caches_every_member() {
             let mut positions = start..start + count;
             while let Some(pos) = if reverse { positions.next_back() } else { positions.next() } {
-                let element = db.storage.get(Cf::SubKeys, &self.element_key(self.index_of(pos)))?;
-                let element = element.ok_or_else(|| StorageError::Format("list element missing".into()))?;
-                if !visit(pos, &element) {
+                if !visit(pos, &self.read_at(db, pos)?) {
                     return Ok(());
                 }
             }
