@@ -25,6 +25,20 @@ fn parse_all(input: &[u8], limits: &Limits) -> (Vec<Request>, Result<usize, Prot
     }
 }
 
+/// What `parse_all` gives when every request goes the general, line-by-line way.
+fn parse_all_line_by_line(input: &[u8], limits: &Limits) -> (Vec<Request>, Result<usize, ProtocolError>) {
+    let mut parser = RequestParser::default();
+    let mut buf = BytesMut::from(input);
+    let mut requests = Vec::new();
+    loop {
+        match parser.parse_line_by_line(&mut buf, limits) {
+            Ok(Some(args)) => requests.push(args.iter().map(|a| a.to_vec()).collect()),
+            Ok(None) => return (requests, Ok(buf.len())),
+            Err(e) => return (requests, Err(e)),
+        }
+    }
+}
+
 /// Feeds `input` in the pieces cut at `cuts`, draining the parser after each piece.
 fn parse_pieces(input: &[u8], cuts: &[usize], limits: &Limits) -> (Vec<Request>, Result<(), ProtocolError>) {
     let mut parser = RequestParser::default();
@@ -348,5 +362,29 @@ proptest! {
         let (pieces, pieces_result) = parse_pieces(&input, &[cut], &OPEN);
         prop_assert_eq!(whole, pieces);
         prop_assert_eq!(whole_result.err(), pieces_result.err());
+    }
+
+    /// The arrived-request shortcut only ever agrees with the general path: valid requests
+    /// mutated byte-wise (counts, lengths, terminators, NULs), under each set of limits.
+    #[test]
+    fn arrived_requests_parse_as_line_by_line(
+        requests in proptest::collection::vec(proptest::collection::vec(prop_oneof![
+            9 => arg_strategy(),
+            1 => Just(vec![b'x'; UNAUTHENTICATED_MAX_BULK_LEN as usize + 1]),
+        ], 1..40), 1..4),
+        edits in proptest::collection::vec((any::<proptest::sample::Index>(), prop_oneof![Just(0u8), Just(b'\r'), Just(b'-'), Just(b'9'), Just(b'$'), any::<u8>()]), 0..3),
+        truncate in any::<proptest::sample::Index>(),
+        limits in prop_oneof![Just(OPEN), Just(UNAUTH), Just(Limits { proto_max_bulk_len: 5, authenticated: true })],
+    ) {
+        let mut input = Vec::new();
+        for request in &requests {
+            input.extend_from_slice(&multibulk(request));
+        }
+        for (at, byte) in edits {
+            let at = at.index(input.len());
+            input[at] = byte;
+        }
+        input.truncate(truncate.index(input.len() + 1));
+        prop_assert_eq!(parse_all(&input, &limits), parse_all_line_by_line(&input, &limits));
     }
 }

@@ -27,6 +27,7 @@ use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Condvar, Mutex, OnceLock};
 
 use rocksdb::WriteBatch;
+use smallvec::SmallVec;
 
 use super::record_cache::CachedChanges;
 use super::{Cf, StorageError};
@@ -126,10 +127,14 @@ pub(super) struct Op {
     pub value: Option<Vec<u8>>,
 }
 
+/// One command's puts and deletes. Most commands write one record (SET, INCR), which sits
+/// inline: a vector was an allocation per pipelined SET.
+pub(super) type Ops = SmallVec<[Op; 1]>;
+
 /// One command's writes.
 pub(super) enum Writes {
     /// Puts and deletes, which the overlay describes.
-    Ops(Vec<Op>),
+    Ops(Ops),
     /// A batch with a write the overlay cannot describe (a range deletion).
     Batch(WriteBatch),
 }

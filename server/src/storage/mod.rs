@@ -458,7 +458,7 @@ impl Storage {
             inner: None,
             written: written::Written::default(),
             track_written: self.written_interest.count() > 0,
-            ops: deferred::is_active().then(Vec::new),
+            ops: deferred::is_active().then(deferred::Ops::new),
             cached: CachedChanges::default(),
             oversized: None,
         }
@@ -491,7 +491,7 @@ impl Storage {
     }
 
     /// The RocksDB batch of `ops`, in order, with room for `capacity_bytes` of records.
-    fn batch_of(&self, ops: Vec<deferred::Op>, capacity_bytes: usize) -> WriteBatch {
+    fn batch_of(&self, ops: deferred::Ops, capacity_bytes: usize) -> WriteBatch {
         let mut bytes = BatchBytes::with_capacity(capacity_bytes);
         self.add_ops(&mut bytes, &ops);
         bytes.into_batch()
@@ -728,7 +728,7 @@ pub struct Batch<'a> {
     /// Its writes while its thread defers (deferred.rs), `inner` staying empty: the overlay
     /// of deferred writes takes them, and the landing builds one RocksDB batch of them all.
     /// `None` otherwise, or once it holds a write the overlay cannot describe.
-    ops: Option<Vec<deferred::Op>>,
+    ops: Option<deferred::Ops>,
     /// Its writes of cached records, for the record caches.
     cached: CachedChanges,
     /// The length of a key or value it holds past `MAX_RECORD_PART_BYTES`: then
@@ -831,7 +831,7 @@ impl Batch<'_> {
     }
 
     pub fn is_empty(&self) -> bool {
-        self.inner.as_ref().is_none_or(WriteBatch::is_empty) && self.ops.as_ref().is_none_or(Vec::is_empty)
+        self.inner.as_ref().is_none_or(WriteBatch::is_empty) && self.ops.as_ref().is_none_or(|ops| ops.is_empty())
     }
 }
 
