@@ -10,7 +10,7 @@ use super::string_options::{self, expire_at_ms, ExpireKind, OptionsOf, StringOpt
 use super::Ctx;
 use crate::error::{Error, Result};
 use crate::storage::metadata::StringEncoding;
-use crate::storage::{now_ms, KeyType};
+use crate::storage::{now_ms, Cf, KeyType};
 use crate::types::lcs;
 use crate::types::string::{self, Patch};
 
@@ -394,6 +394,7 @@ fn mset_generic(ctx: &mut Ctx<'_>, args: &[Bytes], only_new: bool) -> Result<boo
         }
     }
     let mut batch = db.storage.batch();
+    batch.reserve(Cf::Metadata, args.len() / 2);
     for pair in args[1..].chunks_exact(2) {
         string::put_in(&db, &mut batch, &pair[0], &pair[1], 0);
     }

@@ -80,6 +80,10 @@ thread_local! {
     /// The number of this thread's next write group: groups are numbered in the order they
     /// land, so "every group up to n landed" tells which parked stripes may go (locks.rs).
     static NEXT_GROUP: Cell<u64> = const { Cell::new(1) };
+    /// How many cached records (metadata, members) the thread's last group had: a group's
+    /// first command reserves that much, where growing from one record by doubling was 15%
+    /// of a pipelined 10-key MSET's worker instructions. Bounded by `MAX_DEFERRED_BYTES`.
+    static LAST_GROUP_CACHED: Cell<(usize, usize)> = const { Cell::new((0, 0)) };
 }
 
 fn next_group() -> u64 {
@@ -249,6 +253,11 @@ impl Outcome {
 
 impl Joined {
     fn push(&mut self, writes: Writes, cached: CachedChanges) {
+        if self.commands == 0 {
+            let (metadata, sub_keys) = LAST_GROUP_CACHED.get();
+            self.cached.metadata.reserve(metadata);
+            self.cached.sub_keys.reserve(sub_keys);
+        }
         self.commands += 1;
         self.bytes += writes.bytes();
         self.cached.extend(cached);
@@ -287,6 +296,7 @@ impl Joined {
             outcome: self.outcome.take(),
             poisoned: self.poisoned.take(),
         };
+        LAST_GROUP_CACHED.set((landing.cached.metadata.len(), landing.cached.sub_keys.len()));
         *self = Joined { group: next_group(), failed: self.failed.take(), ..Joined::default() };
         Some(landing)
     }

@@ -153,6 +153,14 @@ impl Changes {
     }
 
     /// Appends `other`'s changes, which land after these.
+    pub fn reserve(&mut self, records: usize) {
+        self.records.reserve(records);
+    }
+
+    pub fn len(&self) -> usize {
+        self.records.len()
+    }
+
     pub fn extend(&mut self, other: Changes) {
         self.records.extend(other.records);
         self.everything |= other.everything;
