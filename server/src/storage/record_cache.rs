@@ -71,13 +71,13 @@ const ADMISSION_WINDOW_MISSES: u64 = (ADMISSION_BITS / 4) as u64;
 const INLINE_KEY_BYTES: usize = 40;
 /// A cached record's key, inline up to `INLINE_KEY_BYTES`.
 type CachedKey = SmallVec<[u8; INLINE_KEY_BYTES]>;
+type Entries = Cache<CachedKey, Option<Bytes>, RecordWeight, DefaultHashBuilder, Evictions>;
 
 /// `key` as a cache key. Not `key.into()` nor `clone()`, which copy a `SmallVec` byte by byte:
 /// 200 instructions of a pipelined SET, twice.
 fn cached_key(key: &[u8]) -> CachedKey {
     CachedKey::from_slice(key)
 }
-type Entries = Cache<CachedKey, Option<Bytes>, RecordWeight, DefaultHashBuilder, Evictions>;
 
 /// What a write does to one metadata record, as the cache needs to know it.
 #[derive(Clone, Debug, PartialEq, Eq)]
