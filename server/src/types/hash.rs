@@ -52,8 +52,12 @@ pub fn set(db: &Db<'_>, key: &[u8], pairs: &[(&[u8], &[u8])], only_new: bool) ->
     if batch.is_empty() {
         return Ok(0);
     }
-    live.add_size(created as i64);
-    live.write_meta(db, &mut batch, key);
+    // Only new fields change the hash's record (its size): HSET of existing fields rewrote it
+    // for nothing, a record to encode, defer, land and cache per command.
+    if created > 0 {
+        live.add_size(created as i64);
+        live.write_meta(db, &mut batch, key);
+    }
     db.storage.write(batch)?;
     Ok(created)
 }

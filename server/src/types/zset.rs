@@ -420,10 +420,13 @@ impl<'a> ZSetWriter<'a> {
         if self.batch.is_empty() && !self.fresh {
             return Ok(());
         }
+        let stored_size = self.meta.collection.as_ref().map(|c| c.size);
         let meta_key = self.db.meta_key(&self.key);
         if self.size == 0 {
             self.db.delete_if_exists_in(&mut self.batch, &self.key)?;
-        } else {
+        } else if self.fresh || stored_size != Some(self.size) {
+            // Only a new set or a new size changes the record: ZADD moving members' scores
+            // rewrote it for nothing (a record to encode, defer, land and cache per command).
             if let Some(c) = self.meta.collection.as_mut() {
                 c.size = self.size;
             }
