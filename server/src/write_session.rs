@@ -357,11 +357,10 @@ mod tests {
     }
 
     /// A server's shared state in a fresh scratch folder named after `test`.
-    fn open(test: &str) -> (std::path::PathBuf, Arc<Shared>) {
-        let dir = std::env::temp_dir().join(format!("redrock-{test}-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        let storage = Storage::open(&dir, &StorageOptions::default()).unwrap();
-        (dir.clone(), Arc::new(Shared::new(storage, Config::default()).unwrap()))
+    fn open(test: &str) -> (tempfile::TempDir, Arc<Shared>) {
+        let dir = tempfile::TempDir::with_prefix(format!("redrock-{test}-")).unwrap();
+        let storage = Storage::open(dir.path(), &StorageOptions::default()).unwrap();
+        (dir, Arc::new(Shared::new(storage, Config::default()).unwrap()))
     }
 
     fn client(shared: &Shared) -> ClientState {
@@ -369,9 +368,9 @@ mod tests {
     }
 
     /// Closes the database, then removes its folder.
-    fn close(dir: std::path::PathBuf, shared: Arc<Shared>) {
+    fn close(dir: tempfile::TempDir, shared: Arc<Shared>) {
         drop(shared);
-        let _ = std::fs::remove_dir_all(&dir);
+        drop(dir);
     }
 
     #[test]

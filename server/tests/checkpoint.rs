@@ -7,9 +7,9 @@ use redrock::types::string;
 
 #[test]
 fn a_checkpoint_opens_as_a_data_folder_with_the_data_of_its_moment() {
-    let dir = std::env::temp_dir().join(format!("redrock-checkpoint-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    let storage = Storage::open(&dir, &StorageOptions::default()).unwrap();
+    let scratch = tempfile::TempDir::with_prefix("redrock-checkpoint-").unwrap();
+    let dir = scratch.path();
+    let storage = Storage::open(dir, &StorageOptions::default()).unwrap();
     let db = Db { storage: &storage, ns: b"", index: 0 };
     string::put(&db, b"before", b"1", 0).unwrap();
     let folder = storage.checkpoint().unwrap();
@@ -23,7 +23,7 @@ fn a_checkpoint_opens_as_a_data_folder_with_the_data_of_its_moment() {
 
     // The oldest checkpoint was pruned; make a fresh one from a reopened database instead.
     assert!(!folder.exists());
-    let storage = Storage::open(&dir, &StorageOptions::default()).unwrap();
+    let storage = Storage::open(dir, &StorageOptions::default()).unwrap();
     let folder = storage.checkpoint().unwrap();
     drop(storage);
     let backup = Storage::open(&folder, &StorageOptions::default()).unwrap();
@@ -31,5 +31,4 @@ fn a_checkpoint_opens_as_a_data_folder_with_the_data_of_its_moment() {
     assert!(db.lookup(b"before").unwrap().is_some());
     assert!(db.lookup(b"after").unwrap().is_some());
     drop(backup);
-    std::fs::remove_dir_all(&dir).unwrap();
 }

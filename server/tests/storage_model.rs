@@ -25,8 +25,8 @@ proptest! {
             let Ok(op) = Op::arbitrary(&mut u) else { break };
             ops.push(op);
         }
-        let dir = std::env::temp_dir().join(format!("redrock-model-{}-{}", std::process::id(), rand_suffix()));
-        let storage = Storage::open(&dir, &StorageOptions::default()).unwrap();
+        let dir = tempfile::TempDir::with_prefix("redrock-model-").unwrap();
+        let storage = Storage::open(dir.path(), &StorageOptions::default()).unwrap();
         let db = Db { storage: &storage, ns: b"", index: 0 };
         let mut model = Model::default();
         for op in &ops {
@@ -38,21 +38,13 @@ proptest! {
             prop_assert!(false, "{} (operations: {:?})", e, ops);
         }
         drop(storage);
-        let _ = std::fs::remove_dir_all(&dir);
     }
-}
-
-fn rand_suffix() -> u64 {
-    use std::sync::atomic::{AtomicU64, Ordering};
-    static N: AtomicU64 = AtomicU64::new(0);
-    N.fetch_add(1, Ordering::Relaxed)
 }
 
 #[test]
 fn flushing_a_large_database_uses_ranges_and_spares_the_others() {
-    let dir = std::env::temp_dir().join(format!("redrock-flush-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    let storage = Storage::open(&dir, &StorageOptions::default()).unwrap();
+    let dir = tempfile::TempDir::with_prefix("redrock-flush-").unwrap();
+    let storage = Storage::open(dir.path(), &StorageOptions::default()).unwrap();
     let (db0, db1) = (Db { storage: &storage, ns: b"", index: 0 }, Db { storage: &storage, ns: b"", index: 1 });
     for db in [&db0, &db1] {
         for i in 0..(redrock::db::FLUSH_POINT_DELETES_MAX + 10) {
@@ -67,5 +59,4 @@ fn flushing_a_large_database_uses_ranges_and_spares_the_others() {
     assert_eq!(db1.size().unwrap(), redrock::db::FLUSH_POINT_DELETES_MAX as u64 + 11);
     assert_eq!(observe(&db1, b"set"), Some(Value::Set(vec![b"m".to_vec()])));
     drop(storage);
-    let _ = std::fs::remove_dir_all(&dir);
 }

@@ -163,8 +163,8 @@ mod tests {
     /// others (ids of one and two varint bytes); a RocksDB batch appended keeps its own.
     #[test]
     fn records_are_encoded_as_rocksdb_encodes_them() {
-        let dir = std::env::temp_dir().join(format!("redrock-batch-bytes-{}", std::process::id()));
-        let db = open(&dir);
+        let dir = tempfile::TempDir::with_prefix("redrock-batch-bytes-").unwrap();
+        let db = open(dir.path());
         let handle = |family: usize| match family {
             0 => db.cf_handle("default").unwrap(),
             n => db.cf_handle(&format!("cf{}", n - 1)).unwrap(),
@@ -200,7 +200,6 @@ mod tests {
             Ok(())
         });
         drop(db);
-        let _ = std::fs::remove_dir_all(&dir);
         result.unwrap();
     }
 

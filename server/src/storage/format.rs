@@ -70,19 +70,18 @@ mod tests {
 
     #[test]
     fn new_folders_are_accepted_and_other_formats_refused() {
-        let dir = std::env::temp_dir().join(format!("redrock-format-test-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
+        let scratch = tempfile::TempDir::with_prefix("redrock-format-test-").unwrap();
+        let dir = scratch.path();
         std::fs::create_dir_all(dir.join("db")).unwrap();
-        assert!(check(&dir).unwrap());
+        assert!(check(dir).unwrap());
         std::fs::write(dir.join("db/CURRENT"), "MANIFEST-1\n").unwrap();
-        assert!(check(&dir).unwrap_err().to_string().contains("without a format stamp"));
-        write(&dir).unwrap();
-        assert!(!check(&dir).unwrap());
+        assert!(check(dir).unwrap_err().to_string().contains("without a format stamp"));
+        write(dir).unwrap();
+        assert!(!check(dir).unwrap());
         std::fs::remove_file(dir.join("db/CURRENT")).unwrap();
-        assert!(check(&dir).unwrap_err().to_string().contains("no database"));
+        assert!(check(dir).unwrap_err().to_string().contains("no database"));
         std::fs::write(dir.join("db/CURRENT"), "MANIFEST-1\n").unwrap();
         std::fs::write(dir.join(FORMAT_FILE), "redrock-format 99\n").unwrap();
-        assert!(check(&dir).unwrap_err().to_string().contains("has format 99"));
-        std::fs::remove_dir_all(&dir).unwrap();
+        assert!(check(dir).unwrap_err().to_string().contains("has format 99"));
     }
 }

@@ -334,9 +334,8 @@ mod tests {
     /// prefixes of others, 0xff bytes, a large group under one branch.
     #[test]
     fn descents_pick_only_elements_and_spread() {
-        let dir = std::env::temp_dir().join(format!("redrock-sample-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        let storage = crate::storage::Storage::open(&dir, &Default::default()).unwrap();
+        let dir = tempfile::TempDir::with_prefix("redrock-sample-").unwrap();
+        let storage = crate::storage::Storage::open(dir.path(), &Default::default()).unwrap();
         let db = Db { storage: &storage, ns: b"", index: 0 };
         let mut members: Vec<Vec<u8>> = vec![b"".to_vec(), b"a".to_vec(), b"c".to_vec(), b"\xff\xff".to_vec()];
         members.extend((0..3000).map(|i| format!("c{i}").into_bytes()));
@@ -353,6 +352,5 @@ mod tests {
             assert!(distinct.contains(&edge.to_vec()), "{edge:?} never picked");
         }
         drop(storage);
-        let _ = std::fs::remove_dir_all(&dir);
     }
 }
