@@ -19,23 +19,14 @@ pub fn free_port() -> u16 {
     process::free_port().expect("a free loopback port")
 }
 
-/// A fresh temporary folder, removed on drop.
-pub struct TempDir(pub PathBuf);
+/// A fresh temporary folder, removed on drop (by `tempfile`, which it wraps so that tests
+/// keep reaching the path as `.0`).
+pub struct TempDir(pub PathBuf, #[allow(dead_code)] tempfile::TempDir);
 
 impl TempDir {
     pub fn new(tag: &str) -> TempDir {
-        static COUNTER: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
-        let n = COUNTER.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        let dir = std::env::temp_dir().join(format!("redrock-test-{tag}-{}-{n}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).unwrap();
-        TempDir(dir)
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
+        let dir = tempfile::TempDir::with_prefix(format!("redrock-test-{tag}-")).expect("a scratch folder");
+        TempDir(dir.path().to_path_buf(), dir)
     }
 }
 
