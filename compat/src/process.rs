@@ -3,9 +3,8 @@
 //! cleaned up on drop.
 
 use std::net::TcpStream;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Child, Command, Stdio};
-use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
@@ -42,32 +41,17 @@ pub enum ProcessError {
     Io(#[from] std::io::Error),
 }
 
-/// A unique, empty temporary folder, removed on drop.
+/// A unique, empty temporary folder, removed on drop: `tempfile`'s, named after `prefix`.
 #[derive(Debug)]
-pub struct TempDir(PathBuf);
+pub struct TempDir(tempfile::TempDir);
 
 impl TempDir {
     pub fn new(prefix: &str) -> std::io::Result<TempDir> {
-        static COUNTER: AtomicU32 = AtomicU32::new(0);
-        let nanos =
-            std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.subsec_nanos()).unwrap_or(0);
-        let p = std::env::temp_dir().join(format!(
-            "{prefix}-{}-{}-{nanos}",
-            std::process::id(),
-            COUNTER.fetch_add(1, Ordering::Relaxed)
-        ));
-        std::fs::create_dir_all(&p)?;
-        Ok(TempDir(p))
+        tempfile::TempDir::with_prefix(format!("{prefix}-")).map(TempDir)
     }
 
     pub fn path(&self) -> &Path {
-        &self.0
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
+        self.0.path()
     }
 }
 

@@ -49,10 +49,9 @@ fn record_cache(c: &mut Criterion) {
 }
 
 fn command_layer(c: &mut Criterion) {
-    let dir = std::env::temp_dir().join(format!("redrock-bench-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
+    let dir = tempfile::TempDir::with_prefix("redrock-bench-").unwrap();
     let mut config = Config::default();
-    config.set_initial("dir", dir.to_str().unwrap()).unwrap();
+    config.set_initial("dir", dir.path().to_str().unwrap()).unwrap();
     let shared = redrock::server::open(config).unwrap();
     let handle = shared.clients.register("bench".into(), "bench".into());
     let mut client = ClientState::new(handle, true);
@@ -75,7 +74,7 @@ fn command_layer(c: &mut Criterion) {
     });
     group.finish();
     drop(shared);
-    let _ = std::fs::remove_dir_all(&dir);
+    drop(dir);
 }
 
 criterion_group!(benches, key_encoding, record_cache, command_layer);
