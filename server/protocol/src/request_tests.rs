@@ -13,25 +13,22 @@ type Request = Vec<Vec<u8>>;
 /// Everything `input` yields in one buffer: the requests, then the error or the leftover
 /// unparsed length.
 fn parse_all(input: &[u8], limits: &Limits) -> (Vec<Request>, Result<usize, ProtocolError>) {
-    let mut parser = RequestParser::default();
-    let mut buf = BytesMut::from(input);
-    let mut requests = Vec::new();
-    loop {
-        match parser.parse(&mut buf, limits) {
-            Ok(Some(args)) => requests.push(args.iter().map(|a| a.to_vec()).collect()),
-            Ok(None) => return (requests, Ok(buf.len())),
-            Err(e) => return (requests, Err(e)),
-        }
-    }
+    parse_all_with(input, limits, RequestParser::parse)
 }
 
 /// What `parse_all` gives when every request goes the general, line-by-line way.
 fn parse_all_line_by_line(input: &[u8], limits: &Limits) -> (Vec<Request>, Result<usize, ProtocolError>) {
+    parse_all_with(input, limits, RequestParser::parse_line_by_line)
+}
+
+type Parse = fn(&mut RequestParser, &mut BytesMut, &Limits) -> Result<Option<Vec<Bytes>>, ProtocolError>;
+
+fn parse_all_with(input: &[u8], limits: &Limits, parse: Parse) -> (Vec<Request>, Result<usize, ProtocolError>) {
     let mut parser = RequestParser::default();
     let mut buf = BytesMut::from(input);
     let mut requests = Vec::new();
     loop {
-        match parser.parse_line_by_line(&mut buf, limits) {
+        match parse(&mut parser, &mut buf, limits) {
             Ok(Some(args)) => requests.push(args.iter().map(|a| a.to_vec()).collect()),
             Ok(None) => return (requests, Ok(buf.len())),
             Err(e) => return (requests, Err(e)),
