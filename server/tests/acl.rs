@@ -7,7 +7,7 @@ mod common;
 
 use std::path::Path;
 
-use common::{words, Conn, Server, TempDir};
+use common::{scratch, words, Conn, Server};
 
 fn ok(conn: &mut Conn, line: &str) {
     assert_eq!(conn.call(&words(line)), b"+OK\r\n", "{line}");
@@ -46,15 +46,15 @@ fn write(path: &Path, text: &str) {
 
 #[test]
 fn aclfile_round_trips_across_a_restart_as_redis_reads_it() {
-    let dir = TempDir::new("aclfile");
-    let aclfile = dir.0.join("users.acl");
+    let dir = scratch("aclfile");
+    let aclfile = dir.path().join("users.acl");
     write(&aclfile, ACLFILE);
     let path = aclfile.to_str().unwrap();
-    let data = dir.0.join("data");
+    let data = dir.path().join("data");
     std::fs::create_dir_all(&data).unwrap();
 
-    let redis_dir = TempDir::new("aclfile-redis");
-    let redis = Server::redis(&redis_dir.0, &["--aclfile", path]);
+    let redis_dir = scratch("aclfile-redis");
+    let redis = Server::redis(redis_dir.path(), &["--aclfile", path]);
     let server = Server::redrock(&data, &["--aclfile", path]);
     let (mut reference, mut conn) = (redis.connect(), server.connect());
     let list = conn.call(&words("ACL LIST"));
@@ -105,10 +105,10 @@ fn aclfile_round_trips_across_a_restart_as_redis_reads_it() {
 
 #[test]
 fn users_come_from_the_config_file() {
-    let dir = TempDir::new("acl-config");
-    let config = dir.0.join("redrock.conf");
+    let dir = scratch("acl-config");
+    let config = dir.path().join("redrock.conf");
     write(&config, "user carol on >pw ~c* -@all +set +get\nuser default on nopass ~* &* +@all -flushall\n");
-    let server = start_with_config_file(&config, &dir.0);
+    let server = start_with_config_file(&config, dir.path());
     let mut conn = server.connect();
     assert_eq!(
         bulks(&conn.call(&words("ACL LIST"))),
@@ -162,8 +162,8 @@ fn sha256_hex(password: &str) -> String {
 
 #[test]
 fn deleting_a_user_closes_its_connections() {
-    let dir = TempDir::new("acl-deluser");
-    let server = Server::redrock(&dir.0, &[]);
+    let dir = scratch("acl-deluser");
+    let server = Server::redrock(dir.path(), &[]);
     let mut admin = server.connect();
     ok(&mut admin, "ACL SETUSER gone on >pw +@all ~*");
     let mut first = login(&server, "gone", "pw");
@@ -203,8 +203,8 @@ fn log_entry(entry: &[String]) -> std::collections::HashMap<&str, &str> {
 
 #[test]
 fn acl_log_records_denials_as_redis() {
-    let dir = TempDir::new("acl-log");
-    let server = Server::redrock(&dir.0, &[]);
+    let dir = scratch("acl-log");
+    let server = Server::redrock(dir.path(), &[]);
     let mut admin = server.connect();
     ok(&mut admin, "ACL LOG RESET");
     ok(&mut admin, "ACL SETUSER logged on >pw -@all +get +multi +exec ~k*");
@@ -254,8 +254,8 @@ fn acl_log_records_denials_as_redis() {
 fn many_users_at_once() {
     const CLIENTS: usize = 6;
     const ROUNDS: usize = 200;
-    let dir = TempDir::new("acl-concurrent");
-    let server = Server::redrock(&dir.0, &[]);
+    let dir = scratch("acl-concurrent");
+    let server = Server::redrock(dir.path(), &[]);
     let mut admin = server.connect();
     for i in 0..CLIENTS {
         ok(&mut admin, &format!("ACL SETUSER user{i} on >pw{i} -@all +set +get +acl|whoami ~k{i}:*"));

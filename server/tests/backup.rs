@@ -4,7 +4,7 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use common::{Server, TempDir};
+use common::{scratch, Server};
 
 fn checkpoints(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
     let mut all: Vec<_> = std::fs::read_dir(dir.join("checkpoints"))
@@ -16,14 +16,14 @@ fn checkpoints(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
 
 #[test]
 fn save_makes_a_checkpoint_a_server_can_start_on() {
-    let dir = TempDir::new("save");
-    let server = Server::redrock(&dir.0, &[]);
+    let dir = scratch("save");
+    let server = Server::redrock(dir.path(), &[]);
     let mut conn = server.connect();
     assert_eq!(conn.call(&[b"SET", b"kept", b"1"]), b"+OK\r\n");
     assert_eq!(conn.call(&[b"RPUSH", b"list", b"a", b"b"]), b":2\r\n");
     assert_eq!(conn.call(&[b"SAVE"]), b"+OK\r\n");
     assert_eq!(conn.call(&[b"SET", b"later", b"2"]), b"+OK\r\n");
-    let saved = checkpoints(&dir.0);
+    let saved = checkpoints(dir.path());
     assert_eq!(saved.len(), 1);
     drop(conn);
     drop(server);
@@ -37,13 +37,13 @@ fn save_makes_a_checkpoint_a_server_can_start_on() {
 
 #[test]
 fn bgsave_runs_in_the_background_and_refuses_a_second_one_only_while_running() {
-    let dir = TempDir::new("bgsave");
-    let server = Server::redrock(&dir.0, &[]);
+    let dir = scratch("bgsave");
+    let server = Server::redrock(dir.path(), &[]);
     let mut conn = server.connect();
     assert_eq!(conn.call(&[b"SET", b"k", b"v"]), b"+OK\r\n");
     assert_eq!(conn.call(&[b"BGSAVE"]), b"+Background saving started\r\n");
     let deadline = Instant::now() + Duration::from_secs(30);
-    while checkpoints(&dir.0).is_empty() || std::fs::read_dir(dir.0.join("checkpoints")).is_err() {
+    while checkpoints(dir.path()).is_empty() || std::fs::read_dir(dir.path().join("checkpoints")).is_err() {
         assert!(Instant::now() < deadline, "no checkpoint after BGSAVE");
         std::thread::sleep(Duration::from_millis(20));
     }

@@ -7,7 +7,7 @@ mod common;
 use std::collections::HashSet;
 use std::time::Duration;
 
-use common::{words, Conn, Server, TempDir};
+use common::{scratch, words, Conn, Server};
 
 /// Time for the server to take a request sent on another connection (it has no reply yet
 /// to wait for when the request blocks).
@@ -39,8 +39,8 @@ fn block(server: &Server, command: &str) -> Conn {
 
 #[test]
 fn blocked_clients_are_served_in_arrival_order() {
-    let dir = TempDir::new("blocking-order");
-    let server = Server::redrock(&dir.0, &[]);
+    let dir = scratch("blocking-order");
+    let server = Server::redrock(dir.path(), &[]);
     let mut waiting: Vec<Conn> = (0..5).map(|_| block(&server, "BLPOP q 0")).collect();
     let mut pusher = server.connect();
     assert_eq!(pusher.call(&words("RPUSH q 0 1 2")), b":3\r\n");
@@ -57,8 +57,8 @@ fn blocked_clients_are_served_in_arrival_order() {
 
 #[test]
 fn a_disconnected_blocked_client_leaves_nothing_behind() {
-    let dir = TempDir::new("blocking-disconnect");
-    let server = Server::redrock(&dir.0, &[]);
+    let dir = scratch("blocking-disconnect");
+    let server = Server::redrock(dir.path(), &[]);
     let gone = block(&server, "BLPOP k 0");
     let mut next = block(&server, "BRPOPLPUSH k dst 0");
     drop(gone);
@@ -77,8 +77,8 @@ fn a_disconnected_blocked_client_leaves_nothing_behind() {
 
 #[test]
 fn requests_pipelined_after_a_blocking_one_wait_for_it() {
-    let dir = TempDir::new("blocking-pipeline");
-    let server = Server::redrock(&dir.0, &[]);
+    let dir = scratch("blocking-pipeline");
+    let server = Server::redrock(dir.path(), &[]);
     let mut conn = server.connect();
     conn.send_raw(b"PING\r\nBLPOP k 0\r\nECHO after\r\n");
     assert_eq!(conn.read_reply().unwrap(), b"+PONG\r\n");
@@ -96,8 +96,8 @@ fn requests_pipelined_after_a_blocking_one_wait_for_it() {
 /// serves the client that was already waiting, then the pipelined pop waits its turn.
 #[test]
 fn a_pipelined_push_serves_earlier_waiters_before_its_own_pop() {
-    let dir = TempDir::new("blocking-fairness");
-    let server = Server::redrock(&dir.0, &[]);
+    let dir = scratch("blocking-fairness");
+    let server = Server::redrock(dir.path(), &[]);
     let mut first = block(&server, "BLPOP mylist 0");
     let mut second = server.connect();
     second
@@ -114,8 +114,8 @@ fn a_pipelined_push_serves_earlier_waiters_before_its_own_pop() {
 /// another blocked client, then everybody leaves; the server goes on.
 #[test]
 fn chained_pipelined_moves_then_disconnections() {
-    let dir = TempDir::new("blocking-chain");
-    let server = Server::redrock(&dir.0, &[]);
+    let dir = scratch("blocking-chain");
+    let server = Server::redrock(dir.path(), &[]);
     let mut first = server.connect();
     first.send_raw(b"BRPOPLPUSH a b 0\r\nBRPOPLPUSH a b 0\r\n");
     let second = block(&server, "BRPOPLPUSH b c 0");
@@ -135,8 +135,8 @@ fn concurrent_pushes_and_blocking_pops_lose_and_duplicate_nothing() {
     const CONSUMERS: usize = 4;
     const PRODUCERS: usize = 3;
     const PER_PRODUCER: usize = 200;
-    let dir = TempDir::new("blocking-concurrency");
-    let server = Server::redrock(&dir.0, &[]);
+    let dir = scratch("blocking-concurrency");
+    let server = Server::redrock(dir.path(), &[]);
     let port = server.port;
     let total = PRODUCERS * PER_PRODUCER;
     let consumers: Vec<_> = (0..CONSUMERS)

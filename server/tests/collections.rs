@@ -8,7 +8,7 @@ mod common;
 use std::collections::HashSet;
 use std::thread;
 
-use common::{Conn, Server, TempDir};
+use common::{scratch, Conn, Server};
 
 /// Members of the sets SMOVE shuffles between.
 const MOVED_MEMBERS: usize = 200;
@@ -63,8 +63,8 @@ fn in_parallel(server: &Server, work: impl Fn(usize, &mut Conn) + Send + Sync + 
 
 #[test]
 fn smove_and_store_are_atomic_and_sizes_stay_exact() {
-    let dir = TempDir::new("collections-smove");
-    let server = Server::redrock(&dir.0, &[]);
+    let dir = scratch("collections-smove");
+    let server = Server::redrock(dir.path(), &[]);
     let mut conn = server.connect();
     let members: Vec<String> = (0..MOVED_MEMBERS).map(|i| format!("m{i}")).collect();
     let mut sadd: Vec<&[u8]> = vec![b"SADD", b"left"];
@@ -94,8 +94,8 @@ fn smove_and_store_are_atomic_and_sizes_stay_exact() {
 
 #[test]
 fn spop_hands_each_member_to_one_client_and_hincrby_loses_nothing() {
-    let dir = TempDir::new("collections-spop");
-    let server = Server::redrock(&dir.0, &[]);
+    let dir = scratch("collections-spop");
+    let server = Server::redrock(dir.path(), &[]);
     let mut conn = server.connect();
     // Large enough that pops use random seeks, not only the exact walk.
     let total = 3000usize;
@@ -141,8 +141,8 @@ fn spop_hands_each_member_to_one_client_and_hincrby_loses_nothing() {
 
 #[test]
 fn scans_return_every_element_present_for_the_whole_scan() {
-    let dir = TempDir::new("collections-scan");
-    let server = Server::redrock(&dir.0, &[]);
+    let dir = scratch("collections-scan");
+    let server = Server::redrock(dir.path(), &[]);
     let mut conn = server.connect();
     // Beyond the compact encodings, so the scans page.
     let stable = 1500usize;

@@ -8,7 +8,7 @@ mod common;
 
 use redrock::storage::{Batch, Cf, Storage, StorageOptions};
 
-use common::TempDir;
+use common::scratch;
 
 fn write(storage: &Storage, fill: impl FnOnce(&mut Batch<'_>)) {
     let mut batch = storage.batch();
@@ -22,8 +22,8 @@ fn read(storage: &Storage, key: &[u8]) -> Option<Vec<u8>> {
 
 #[test]
 fn a_fresh_database_is_complete_until_a_range_deletion_leaves_records_behind() {
-    let dir = TempDir::new("complete-caches");
-    let storage = Storage::open(&dir.0, &StorageOptions::default()).expect("open storage");
+    let dir = scratch("complete-caches");
+    let storage = Storage::open(dir.path(), &StorageOptions::default()).expect("open storage");
     assert!(storage.record_cache_usage().complete && storage.sub_key_cache_usage().complete);
 
     write(&storage, |batch| {
@@ -47,15 +47,15 @@ fn a_fresh_database_is_complete_until_a_range_deletion_leaves_records_behind() {
     assert_eq!(read(&storage, b"b").as_deref(), Some(&b"2"[..]), "read from RocksDB");
     drop(storage);
 
-    let storage = Storage::open(&dir.0, &StorageOptions::default()).expect("reopen storage");
+    let storage = Storage::open(dir.path(), &StorageOptions::default()).expect("reopen storage");
     assert!(storage.record_cache_usage().complete, "'b' was loaded at open");
     assert_eq!(read(&storage, b"b").as_deref(), Some(&b"2"[..]));
 }
 
 #[test]
 fn a_restarted_database_is_complete_again_when_every_record_fits_its_cache() {
-    let dir = TempDir::new("complete-caches-restart");
-    let storage = Storage::open(&dir.0, &StorageOptions::default()).expect("open storage");
+    let dir = scratch("complete-caches-restart");
+    let storage = Storage::open(dir.path(), &StorageOptions::default()).expect("open storage");
     write(&storage, |batch| {
         for i in 0..100u32 {
             batch.put(Cf::Metadata, i.to_be_bytes().to_vec(), vec![b'v'; 10]);
@@ -64,7 +64,7 @@ fn a_restarted_database_is_complete_again_when_every_record_fits_its_cache() {
     });
     drop(storage);
 
-    let storage = Storage::open(&dir.0, &StorageOptions::default()).expect("reopen storage");
+    let storage = Storage::open(dir.path(), &StorageOptions::default()).expect("reopen storage");
     let (records, members) = (storage.record_cache_usage(), storage.sub_key_cache_usage());
     assert!(records.complete && records.entries == 100, "{records:?}");
     assert!(members.complete && members.entries == 100, "{members:?}");
@@ -75,7 +75,7 @@ fn a_restarted_database_is_complete_again_when_every_record_fits_its_cache() {
     write(&storage, |batch| batch.put(Cf::Metadata, b"large".to_vec(), vec![b'l'; 20_000]));
     drop(storage);
 
-    let storage = Storage::open(&dir.0, &StorageOptions::default()).expect("reopen storage");
+    let storage = Storage::open(dir.path(), &StorageOptions::default()).expect("reopen storage");
     assert!(!storage.record_cache_usage().complete, "'large' is not cached");
     assert!(storage.sub_key_cache_usage().complete);
     assert_eq!(read(&storage, b"large"), Some(vec![b'l'; 20_000]));
@@ -84,7 +84,7 @@ fn a_restarted_database_is_complete_again_when_every_record_fits_its_cache() {
 
     // More records than half the cache could hold: none is read at open.
     let small = StorageOptions { record_cache_bytes: 4 << 10, ..StorageOptions::default() };
-    let storage = Storage::open(&dir.0, &small).expect("reopen storage");
+    let storage = Storage::open(dir.path(), &small).expect("reopen storage");
     let records = storage.record_cache_usage();
     assert!(!records.complete && records.entries == 0, "{records:?}");
     assert_eq!(read(&storage, &42u32.to_be_bytes()), Some(vec![b'v'; 10]));
@@ -92,9 +92,9 @@ fn a_restarted_database_is_complete_again_when_every_record_fits_its_cache() {
 
 #[test]
 fn an_eviction_sends_reads_back_to_rocksdb() {
-    let dir = TempDir::new("complete-caches-evicted");
+    let dir = scratch("complete-caches-evicted");
     let options = StorageOptions { record_cache_bytes: 1 << 20, ..StorageOptions::default() };
-    let storage = Storage::open(&dir.0, &options).expect("open storage");
+    let storage = Storage::open(dir.path(), &options).expect("open storage");
     assert!(storage.record_cache_usage().complete);
     let keys = 20_000u32;
     for chunk in (0..keys).collect::<Vec<_>>().chunks(1000) {

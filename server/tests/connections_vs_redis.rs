@@ -8,7 +8,7 @@
 
 mod common;
 
-use common::{multibulk, Conn, Rng, Server, TempDir};
+use common::{multibulk, scratch, Conn, Rng, Server};
 
 const CLIENTS: u64 = 8;
 /// Reads per client; a read holds one request, or up to four.
@@ -83,9 +83,9 @@ fn run(port: u16, seed: u64) -> Vec<Vec<Vec<u8>>> {
 }
 
 fn concurrent_clients_reply_like_redis(redrock_args: &[&str]) {
-    let (redis_dir, redrock_dir) = (TempDir::new("conns-diff-redis"), TempDir::new("conns-diff-redrock"));
-    let redis = Server::redis(&redis_dir.0, &[]);
-    let redrock = Server::redrock(&redrock_dir.0, redrock_args);
+    let (redis_dir, redrock_dir) = (scratch("conns-diff-redis"), scratch("conns-diff-redrock"));
+    let redis = Server::redis(redis_dir.path(), &[]);
+    let redrock = Server::redrock(redrock_dir.path(), redrock_args);
     for seed in SEEDS {
         let (expected, actual) = (run(redis.port, seed), run(redrock.port, seed));
         for (client, (expected, actual)) in expected.iter().zip(&actual).enumerate() {

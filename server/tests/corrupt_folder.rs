@@ -5,12 +5,12 @@ mod common;
 use std::path::Path;
 use std::process::{Command, Stdio};
 
-use common::{free_port, Server, TempDir};
+use common::{free_port, scratch, Server, TempDir};
 
 /// A data folder holding one key, the server stopped cleanly.
 fn folder_with_a_key(tag: &str) -> TempDir {
-    let dir = TempDir::new(tag);
-    let server = Server::redrock(&dir.0, &[]);
+    let dir = scratch(tag);
+    let server = Server::redrock(dir.path(), &[]);
     assert_eq!(server.connect().call(&[b"SET", b"k", b"v"]), b"+OK\r\n");
     assert!(server.signal_and_wait("TERM").success());
     dir
@@ -32,26 +32,26 @@ fn refused(dir: &Path, expected: &str) {
 #[test]
 fn garbage_current_is_refused() {
     let dir = folder_with_a_key("corrupt-current");
-    std::fs::write(dir.0.join("db/CURRENT"), b"garbage\n").unwrap();
-    refused(&dir.0, "Corruption");
+    std::fs::write(dir.path().join("db/CURRENT"), b"garbage\n").unwrap();
+    refused(dir.path(), "Corruption");
 }
 
 #[test]
 fn garbage_manifest_is_refused() {
     let dir = folder_with_a_key("corrupt-manifest");
-    let manifest = std::fs::read_dir(dir.0.join("db"))
+    let manifest = std::fs::read_dir(dir.path().join("db"))
         .unwrap()
         .map(|e| e.unwrap().path())
         .find(|p| p.file_name().unwrap().to_string_lossy().starts_with("MANIFEST-"))
         .expect("a MANIFEST");
     std::fs::write(&manifest, [0x5a_u8; 200]).unwrap();
-    refused(&dir.0, "Corruption");
+    refused(dir.path(), "Corruption");
 }
 
 #[test]
 fn a_stamped_folder_without_its_database_is_refused() {
     let dir = folder_with_a_key("corrupt-missing");
-    std::fs::remove_dir_all(dir.0.join("db")).unwrap();
-    std::fs::create_dir(dir.0.join("db")).unwrap();
-    refused(&dir.0, "no database");
+    std::fs::remove_dir_all(dir.path().join("db")).unwrap();
+    std::fs::create_dir(dir.path().join("db")).unwrap();
+    refused(dir.path(), "no database");
 }

@@ -9,7 +9,7 @@ use std::sync::Arc;
 use std::thread;
 use std::time::Duration;
 
-use common::{Conn, Server, TempDir};
+use common::{scratch, Conn, Server};
 
 const WRITERS: usize = 4;
 const DEFAULT_CYCLES: usize = 20;
@@ -56,11 +56,11 @@ fn writer(port: u16, id: usize, cycle: usize, stop: Arc<AtomicBool>) -> Acked {
 #[test]
 fn no_acknowledged_write_is_lost_across_kill_9_cycles() {
     let cycles = std::env::var("REDROCK_CRASH_CYCLES").ok().and_then(|v| v.parse().ok()).unwrap_or(DEFAULT_CYCLES);
-    let dir = TempDir::new("crash");
+    let dir = scratch("crash");
     let mut counters = [0i64; WRITERS];
     let mut kill_moments = KillMoments(0x9e37_79b9_7f4a_7c15);
     for cycle in 0..cycles {
-        let server = Server::redrock(&dir.0, &[]);
+        let server = Server::redrock(dir.path(), &[]);
         let port = server.port;
         // Everything acknowledged in earlier cycles must have survived.
         {
@@ -92,7 +92,7 @@ fn no_acknowledged_write_is_lost_across_kill_9_cycles() {
         let replies: u64 = acked.iter().map(|a| a.replies).sum();
         assert!(replies > 0, "cycle {cycle}: the writers got no write acknowledged; the test would prove nothing");
 
-        let restarted = Server::redrock(&dir.0, &[]);
+        let restarted = Server::redrock(dir.path(), &[]);
         let mut conn = restarted.connect();
         for (id, a) in acked.iter().enumerate() {
             if a.counter > 0 {
@@ -141,11 +141,11 @@ fn number(reply: &[u8]) -> i64 {
 fn transactions_survive_kill_9_whole_or_not_at_all() {
     const CYCLES: usize = 8;
     const TRANSACTION_WRITERS: usize = 3;
-    let dir = TempDir::new("crash-exec");
+    let dir = scratch("crash-exec");
     let mut acknowledged = 0u64;
     let mut kill_moments = KillMoments(0x2545_f491_4f6c_dd1d);
     for cycle in 0..CYCLES {
-        let server = Server::redrock(&dir.0, &[]);
+        let server = Server::redrock(dir.path(), &[]);
         let port = server.port;
         let stop = Arc::new(AtomicBool::new(false));
         let writers: Vec<_> = (0..TRANSACTION_WRITERS)
@@ -159,7 +159,7 @@ fn transactions_survive_kill_9_whole_or_not_at_all() {
         stop.store(true, Ordering::Relaxed);
         acknowledged += writers.into_iter().map(|w| w.join().unwrap()).sum::<u64>();
 
-        let restarted = Server::redrock(&dir.0, &[]);
+        let restarted = Server::redrock(dir.path(), &[]);
         let mut conn = restarted.connect();
         let a = number(&conn.call(&[b"GET", b"tx:a"]));
         let b = number(&conn.call(&[b"GET", b"tx:b"]));

@@ -19,16 +19,16 @@ use redrock::storage::metadata::encode_string;
 use redrock::storage::{now_ms, Cf, KeyType, Metadata, Storage, StorageOptions};
 use redrock_protocol::Reply;
 
-use common::TempDir;
+use common::{scratch, TempDir};
 
 fn open(dir: &TempDir) -> Shared {
-    let storage = Storage::open(&dir.0, &StorageOptions::default()).expect("open storage");
+    let storage = Storage::open(dir.path(), &StorageOptions::default()).expect("open storage");
     Shared::new(storage, Config::default()).expect("shared state")
 }
 
 #[test]
 fn the_expiry_walk_rests_while_no_key_can_expire() {
-    let dir = TempDir::new("expiry-walk-rests");
+    let dir = scratch("expiry-walk-rests");
     let shared = open(&dir);
     let db = shared.db(b"", 0);
     let put = |key: &[u8], expire_ms: u64| {
@@ -95,7 +95,7 @@ fn sub_keys(db: &Db<'_>, cf: Cf, key: &[u8], version: u64) -> usize {
 
 #[test]
 fn active_expiry_deletes_expired_metadata_records() {
-    let dir = TempDir::new("active-expiry");
+    let dir = scratch("active-expiry");
     let shared = open(&dir);
     let db = shared.db(b"", 0);
     let past = now_ms() - 1_000;
@@ -147,7 +147,7 @@ fn active_expiry_deletes_expired_metadata_records() {
 
 #[test]
 fn compaction_drops_sub_keys_of_deleted_overwritten_and_expired_collections() {
-    let dir = TempDir::new("compaction-filter");
+    let dir = scratch("compaction-filter");
     let shared = open(&dir);
     let db = shared.db(b"", 0);
     let members: &[&[u8]] = &[b"a", b"b", b"c", b"\x00\xff"];
@@ -189,7 +189,7 @@ fn compaction_drops_sub_keys_of_deleted_overwritten_and_expired_collections() {
 
 #[test]
 fn copies_are_new_incarnations_with_every_sub_key() {
-    let dir = TempDir::new("copy-in");
+    let dir = scratch("copy-in");
     let shared = open(&dir);
     let src_db = shared.db(b"", 0);
     let dst_db = shared.db(b"", 5);
@@ -236,7 +236,7 @@ fn elements(reply: Reply) -> Vec<String> {
 /// the indexes they held take new elements, and COPY carries only the live ones.
 #[test]
 fn list_elements_dropped_without_a_tombstone_stay_hidden_until_compaction_removes_them() {
-    let dir = TempDir::new("list-garbage");
+    let dir = scratch("list-garbage");
     let shared = Arc::new(open(&dir));
     let handle = shared.clients.register("127.0.0.1:1".into(), "127.0.0.1:2".into());
     let mut client = ClientState::new(handle, true);

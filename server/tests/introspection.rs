@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::{words, Conn, Server, TempDir};
+use common::{scratch, words, Conn, Server};
 
 /// The text of a bulk (`$`) or verbatim (`=`, `txt:` stripped) reply.
 fn text(reply: &[u8]) -> String {
@@ -73,8 +73,8 @@ fn get<'a>(line: &'a [(String, String)], name: &str) -> &'a str {
 
 #[test]
 fn info_reports_real_figures_in_redis_layout() {
-    let dir = TempDir::new("info");
-    let server = Server::redrock(&dir.0, &[]);
+    let dir = scratch("info");
+    let server = Server::redrock(dir.path(), &[]);
     let mut a = server.connect();
     // The start-up check's connection is gone once the server has seen it close.
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
@@ -160,12 +160,12 @@ fn info_reports_real_figures_in_redis_layout() {
 
 #[test]
 fn client_list_matches_redis_fields_and_filters() {
-    let dir = TempDir::new("client-list");
-    let redis = Server::redis(&dir.0, &[]);
+    let dir = scratch("client-list");
+    let redis = Server::redis(dir.path(), &[]);
     let reference: Vec<String> = client_list(&mut redis.connect(), "")[0].iter().map(|(k, _)| k.clone()).collect();
 
-    let data = TempDir::new("client-list-data");
-    let server = Server::redrock(&data.0, &[]);
+    let data = scratch("client-list-data");
+    let server = Server::redrock(data.path(), &[]);
     let mut a = server.connect();
     let mut b = server.connect();
     assert_eq!(call(&mut b, "CLIENT SETNAME second"), b"+OK\r\n");
@@ -200,8 +200,8 @@ fn client_list_matches_redis_fields_and_filters() {
 /// however many requests the connection served before it waited.
 #[test]
 fn client_kill_ends_every_kind_of_wait() {
-    let dir = TempDir::new("client-kill-waits");
-    let server = Server::redrock(&dir.0, &[]);
+    let dir = scratch("client-kill-waits");
+    let server = Server::redrock(dir.path(), &[]);
     let mut killer = server.connect();
     let id = |conn: &mut Conn| String::from_utf8(call(conn, "CLIENT ID")).unwrap()[1..].trim().to_string();
     let (mut idle, mut blocked, mut paused) = (server.connect(), server.connect(), server.connect());
@@ -232,8 +232,8 @@ fn client_kill_ends_every_kind_of_wait() {
 
 #[test]
 fn client_kill_closes_the_right_connections() {
-    let dir = TempDir::new("client-kill");
-    let server = Server::redrock(&dir.0, &[]);
+    let dir = scratch("client-kill");
+    let server = Server::redrock(dir.path(), &[]);
     let mut killer = server.connect();
     let mut by_id = server.connect();
     let mut by_addr = server.connect();
@@ -264,8 +264,8 @@ fn client_kill_closes_the_right_connections() {
 
 #[test]
 fn client_reply_off_and_skip_drop_replies() {
-    let dir = TempDir::new("client-reply");
-    let server = Server::redrock(&dir.0, &[]);
+    let dir = scratch("client-reply");
+    let server = Server::redrock(dir.path(), &[]);
     let mut conn = server.connect();
     conn.send(&words("CLIENT REPLY OFF"));
     conn.send(&words("SET a 1"));
@@ -281,8 +281,8 @@ fn client_reply_off_and_skip_drop_replies() {
 
 #[test]
 fn requirepass_set_at_run_time_applies_to_new_authentications() {
-    let dir = TempDir::new("requirepass");
-    let server = Server::redrock(&dir.0, &[]);
+    let dir = scratch("requirepass");
+    let server = Server::redrock(dir.path(), &[]);
     let mut admin = server.connect();
     assert_eq!(call(&mut admin, "CONFIG SET requirepass s3cret"), b"+OK\r\n");
     assert_eq!(call(&mut admin, "PING"), b"+PONG\r\n", "the caller stays authenticated");
@@ -307,8 +307,8 @@ fn client_pause_holds_writes_or_everything_until_it_ends() {
     use std::io::Read;
     use std::time::{Duration, Instant};
 
-    let dir = TempDir::new("client-pause");
-    let server = Server::redrock(&dir.0, &[]);
+    let dir = scratch("client-pause");
+    let server = Server::redrock(dir.path(), &[]);
     let mut a = server.connect();
     let mut b = server.connect();
 

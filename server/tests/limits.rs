@@ -7,13 +7,13 @@ mod common;
 use std::io::Read;
 use std::time::{Duration, Instant};
 
-use common::{Server, TempDir};
+use common::{scratch, Server, TempDir};
 
 const VALUE_BYTES: usize = 512 * 1024;
 
 fn server_with_big_value(tag: &str) -> (TempDir, Server) {
-    let dir = TempDir::new(tag);
-    let server = Server::redrock(&dir.0, &[]);
+    let dir = scratch(tag);
+    let server = Server::redrock(dir.path(), &[]);
     let value = vec![b'v'; VALUE_BYTES];
     assert_eq!(server.connect().call(&[b"SET", b"big", &value]), b"+OK\r\n");
     (dir, server)
@@ -21,8 +21,8 @@ fn server_with_big_value(tag: &str) -> (TempDir, Server) {
 
 #[test]
 fn config_follows_redis_syntax() {
-    let dir = TempDir::new("obl-config");
-    let server = Server::redrock(&dir.0, &[]);
+    let dir = scratch("obl-config");
+    let server = Server::redrock(dir.path(), &[]);
     let mut conn = server.connect();
     let get = |conn: &mut common::Conn| conn.call(&[b"CONFIG", b"GET", b"client-output-buffer-limit"]);
     let reply = |value: &str| {

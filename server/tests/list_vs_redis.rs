@@ -5,7 +5,7 @@
 
 mod common;
 
-use common::{Rng, Server, TempDir};
+use common::{scratch, Rng, Server};
 
 /// Commands per seed.
 const STEPS: usize = 3_000;
@@ -99,9 +99,9 @@ fn random_list_workloads_reply_like_redis_without_the_member_cache() {
 }
 
 fn diff_against_redis(redrock_args: &[&str]) {
-    let (redis_dir, redrock_dir) = (TempDir::new("list-diff-redis"), TempDir::new("list-diff-redrock"));
-    let redis = Server::redis(&redis_dir.0, &[]);
-    let redrock = Server::redrock(&redrock_dir.0, redrock_args);
+    let (redis_dir, redrock_dir) = (scratch("list-diff-redis"), scratch("list-diff-redrock"));
+    let redis = Server::redis(redis_dir.path(), &[]);
+    let redrock = Server::redrock(redrock_dir.path(), redrock_args);
     let (mut reference, mut target) = (redis.connect(), redrock.connect());
     for seed in SEEDS {
         let mut rng = Rng(seed);

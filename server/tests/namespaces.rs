@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::{Conn, Server, TempDir};
+use common::{scratch, Conn, Server};
 
 const ADMIN_PASSWORD: &[u8] = b"admin-secret";
 const ADMIN_REQUIRED: &[u8] = b"-ERR admin permission required to perform the command\r\n";
@@ -21,8 +21,8 @@ fn bulk(value: &str) -> Vec<u8> {
 
 #[test]
 fn tenants_cannot_reach_each_others_keys() {
-    let dir = TempDir::new("namespaces");
-    let server = Server::redrock(&dir.0, &["--requirepass", "admin-secret"]);
+    let dir = scratch("namespaces");
+    let server = Server::redrock(dir.path(), &["--requirepass", "admin-secret"]);
     let mut admin = login(&server, ADMIN_PASSWORD);
     assert_eq!(admin.call(&[b"NAMESPACE", b"ADD", b"alpha", b"token-a"]), b"+OK\r\n");
     assert_eq!(admin.call(&[b"NAMESPACE", b"ADD", b"beta", b"token-b"]), b"+OK\r\n");
@@ -78,8 +78,8 @@ fn tenants_cannot_reach_each_others_keys() {
 
 #[test]
 fn namespace_administration_follows_kvrocks() {
-    let dir = TempDir::new("namespace-admin");
-    let server = Server::redrock(&dir.0, &["--requirepass", "admin-secret"]);
+    let dir = scratch("namespace-admin");
+    let server = Server::redrock(dir.path(), &["--requirepass", "admin-secret"]);
     let mut admin = login(&server, ADMIN_PASSWORD);
     let err = |text: &str| format!("-ERR {text}\r\n").into_bytes();
     assert_eq!(admin.call(&[b"NAMESPACE", b"ADD", b"t1", b"tok1"]), b"+OK\r\n");
@@ -114,7 +114,7 @@ fn namespace_administration_follows_kvrocks() {
     drop(admin);
     let status = server.signal_and_wait("TERM");
     assert!(status.success());
-    let server = Server::redrock(&dir.0, &["--requirepass", "admin-secret"]);
+    let server = Server::redrock(dir.path(), &["--requirepass", "admin-secret"]);
     let mut admin = login(&server, ADMIN_PASSWORD);
     assert_eq!(
         admin.call(&[b"NAMESPACE", b"GET", b"*"]),
@@ -130,8 +130,8 @@ fn namespace_administration_follows_kvrocks() {
 
 #[test]
 fn namespaces_need_a_password() {
-    let dir = TempDir::new("namespace-nopass");
-    let server = Server::redrock(&dir.0, &[]);
+    let dir = scratch("namespace-nopass");
+    let server = Server::redrock(dir.path(), &[]);
     let mut conn = server.connect();
     assert_eq!(
         conn.call(&[b"NAMESPACE", b"ADD", b"t", b"tok"]),

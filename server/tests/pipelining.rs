@@ -8,7 +8,7 @@ mod common;
 use std::io::Read;
 use std::time::{Duration, Instant};
 
-use common::{Conn, Server, TempDir};
+use common::{scratch, Conn, Server};
 
 /// Sends `commands` (inline, one per line) in one write and reads every reply.
 fn pipeline(port: u16, commands: &[&str]) -> Vec<Vec<u8>> {
@@ -74,9 +74,9 @@ const SAME_READ: &[&str] = &[
 
 #[test]
 fn a_pipelined_read_answers_as_redis_does() {
-    let (redis_dir, redrock_dir) = (TempDir::new("pipe-redis"), TempDir::new("pipe-redrock"));
-    let redis = Server::redis(&redis_dir.0, &[]);
-    let redrock = Server::redrock(&redrock_dir.0, &[]);
+    let (redis_dir, redrock_dir) = (scratch("pipe-redis"), scratch("pipe-redrock"));
+    let redis = Server::redis(redis_dir.path(), &[]);
+    let redrock = Server::redrock(redrock_dir.path(), &[]);
     let expected = pipeline(redis.port, SAME_READ);
     let actual = pipeline(redrock.port, SAME_READ);
     for ((command, e), a) in SAME_READ.iter().zip(&expected).zip(&actual) {
@@ -136,8 +136,8 @@ fn concurrent_clients(args: &[&str], per_read: usize) {
     /// Commands per client: the six kinds below in turn.
     const PER_CLIENT: usize = 1200;
     const KINDS: usize = 6;
-    let dir = TempDir::new("pipe-concurrent");
-    let server = Server::redrock(&dir.0, args);
+    let dir = scratch("pipe-concurrent");
+    let server = Server::redrock(dir.path(), args);
     let port = server.port;
     let clients: Vec<_> = (0..CLIENTS)
         .map(|c| {
@@ -199,8 +199,8 @@ fn concurrent_clients(args: &[&str], per_read: usize) {
 
 #[test]
 fn a_pipeline_acknowledged_before_a_kill_9_is_all_there() {
-    let dir = TempDir::new("pipe-kill");
-    let server = Server::redrock(&dir.0, &[]);
+    let dir = scratch("pipe-kill");
+    let server = Server::redrock(dir.path(), &[]);
     let mut conn = server.connect();
     let mut bytes = Vec::new();
     for i in 0..2000 {
@@ -219,7 +219,7 @@ fn a_pipeline_acknowledged_before_a_kill_9_is_all_there() {
     conn.stream.set_read_timeout(Some(Duration::from_millis(50))).unwrap();
     assert!(conn.stream.read(&mut rest).is_err(), "nothing more was sent");
     server.signal_and_wait("KILL");
-    let restarted = Server::redrock(&dir.0, &[]);
+    let restarted = Server::redrock(dir.path(), &[]);
     let mut conn = restarted.connect();
     assert_eq!(conn.call(&[b"LLEN", b"list"]), b":2000\r\n");
     assert_eq!(conn.call(&[b"DBSIZE"]), b":2001\r\n");
@@ -231,8 +231,8 @@ fn a_pipeline_acknowledged_before_a_kill_9_is_all_there() {
 /// next ran a command).
 #[test]
 fn a_write_with_replies_off_lands_for_a_client_of_another_worker() {
-    let dir = TempDir::new("pipe-reply-off");
-    let server = Server::redrock(&dir.0, &["--workers", "2"]);
+    let dir = scratch("pipe-reply-off");
+    let server = Server::redrock(dir.path(), &["--workers", "2"]);
     // Connections go to the workers in turn: these two are on different ones.
     let mut writer = server.connect();
     let mut reader = server.connect();

@@ -8,7 +8,7 @@ mod common;
 use std::io::Read;
 use std::time::{Duration, Instant};
 
-use common::{Conn, Server, TempDir};
+use common::{scratch, Conn, Server};
 
 /// How long a peer may stay silent before we decide it has said everything.
 const QUIET: Duration = Duration::from_millis(300);
@@ -72,9 +72,9 @@ fn cases() -> Vec<(&'static str, Vec<u8>)> {
 
 #[test]
 fn protocol_edge_cases_match_redis() {
-    let (redis_dir, redrock_dir) = (TempDir::new("proto-redis"), TempDir::new("proto-redrock"));
-    let redis = Server::redis(&redis_dir.0, &[]);
-    let redrock = Server::redrock(&redrock_dir.0, &[]);
+    let (redis_dir, redrock_dir) = (scratch("proto-redis"), scratch("proto-redrock"));
+    let redis = Server::redis(redis_dir.path(), &[]);
+    let redrock = Server::redrock(redrock_dir.path(), &[]);
     let mut failures = Vec::new();
     for (name, input) in cases() {
         let expected = exchange(redis.port, &input);
@@ -95,9 +95,9 @@ fn protocol_edge_cases_match_redis() {
 
 #[test]
 fn unauthenticated_limits_match_redis() {
-    let (redis_dir, redrock_dir) = (TempDir::new("auth-redis"), TempDir::new("auth-redrock"));
-    let redis = Server::redis(&redis_dir.0, &["--requirepass", "pw"]);
-    let redrock = Server::redrock(&redrock_dir.0, &["--requirepass", "pw"]);
+    let (redis_dir, redrock_dir) = (scratch("auth-redis"), scratch("auth-redrock"));
+    let redis = Server::redis(redis_dir.path(), &["--requirepass", "pw"]);
+    let redrock = Server::redrock(redrock_dir.path(), &["--requirepass", "pw"]);
     let mut many_args = b"*11\r\n".to_vec();
     for _ in 0..11 {
         many_args.extend_from_slice(b"$1\r\na\r\n");

@@ -5,7 +5,7 @@ mod common;
 
 use std::process::Command;
 
-use common::{free_port, Server, TempDir};
+use common::{free_port, scratch, Server};
 
 fn write_keys(server: &Server, count: usize) {
     let mut conn = server.connect();
@@ -27,31 +27,31 @@ fn assert_keys(server: &Server, count: usize) {
 
 #[test]
 fn data_survives_sigterm() {
-    let dir = TempDir::new("sigterm");
-    let server = Server::redrock(&dir.0, &[]);
+    let dir = scratch("sigterm");
+    let server = Server::redrock(dir.path(), &[]);
     write_keys(&server, 200);
     let status = server.signal_and_wait("TERM");
     assert!(status.success(), "clean exit on SIGTERM: {status:?}");
-    let restarted = Server::redrock(&dir.0, &[]);
+    let restarted = Server::redrock(dir.path(), &[]);
     assert_keys(&restarted, 200);
 }
 
 #[test]
 fn acknowledged_writes_survive_kill_9_in_every_durability_mode() {
     for mode in ["always", "everysec", "no"] {
-        let dir = TempDir::new(&format!("kill9-{mode}"));
-        let server = Server::redrock(&dir.0, &["--appendfsync", mode]);
+        let dir = scratch(&format!("kill9-{mode}"));
+        let server = Server::redrock(dir.path(), &["--appendfsync", mode]);
         write_keys(&server, 300);
         server.signal_and_wait("KILL");
-        let restarted = Server::redrock(&dir.0, &["--appendfsync", mode]);
+        let restarted = Server::redrock(dir.path(), &["--appendfsync", mode]);
         assert_keys(&restarted, 300);
     }
 }
 
 #[test]
 fn shutdown_command_stops_the_server_cleanly() {
-    let dir = TempDir::new("shutdown");
-    let mut server = Server::redrock(&dir.0, &[]);
+    let dir = scratch("shutdown");
+    let mut server = Server::redrock(dir.path(), &[]);
     write_keys(&server, 10);
     let mut conn = server.connect();
     conn.send(&[b"SHUTDOWN"]);
@@ -59,18 +59,18 @@ fn shutdown_command_stops_the_server_cleanly() {
     let status = server.child.wait().unwrap();
     assert!(status.success(), "{status:?}");
     drop(server);
-    let restarted = Server::redrock(&dir.0, &[]);
+    let restarted = Server::redrock(dir.path(), &[]);
     assert_keys(&restarted, 10);
 }
 
 #[test]
 fn a_folder_of_another_format_is_refused_with_a_clear_message() {
-    let dir = TempDir::new("format");
-    drop(Server::redrock(&dir.0, &[]));
-    std::fs::write(dir.0.join("FORMAT"), "redrock-format 99\n").unwrap();
+    let dir = scratch("format");
+    drop(Server::redrock(dir.path(), &[]));
+    std::fs::write(dir.path().join("FORMAT"), "redrock-format 99\n").unwrap();
     let output = Command::new(env!("CARGO_BIN_EXE_redrock-server"))
         .args(["--port", &free_port().to_string(), "--dir"])
-        .arg(&dir.0)
+        .arg(dir.path())
         .output()
         .unwrap();
     assert!(!output.status.success());

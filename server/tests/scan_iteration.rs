@@ -15,7 +15,7 @@ use redrock::shared::Shared;
 use redrock::storage::{Storage, StorageOptions};
 use redrock_protocol::Reply;
 
-use common::TempDir;
+use common::{scratch, TempDir};
 
 struct Session {
     shared: Arc<Shared>,
@@ -24,7 +24,7 @@ struct Session {
 
 impl Session {
     fn open(dir: &TempDir) -> Session {
-        let storage = Storage::open(&dir.0, &StorageOptions::default()).expect("open storage");
+        let storage = Storage::open(dir.path(), &StorageOptions::default()).expect("open storage");
         let shared = Arc::new(Shared::new(storage, Config::default()).expect("shared state"));
         let handle = shared.clients.register("127.0.0.1:1".into(), "127.0.0.1:2".into());
         Session { client: ClientState::new(handle, true), shared }
@@ -57,7 +57,7 @@ impl Session {
 
 #[test]
 fn a_full_scan_returns_every_key_present_throughout_exactly_once() {
-    let dir = TempDir::new("scan-guarantee");
+    let dir = scratch("scan-guarantee");
     let mut s = Session::open(&dir);
     let stable: Vec<Vec<u8>> = (0..500).map(|i| format!("stable:{i}").into_bytes()).collect();
     let doomed: Vec<Vec<u8>> = (0..300).map(|i| format!("doomed:{i}").into_bytes()).collect();
@@ -95,7 +95,7 @@ fn a_full_scan_returns_every_key_present_throughout_exactly_once() {
 
 #[test]
 fn an_unknown_cursor_restarts_and_count_bounds_each_call() {
-    let dir = TempDir::new("scan-cursor");
+    let dir = scratch("scan-cursor");
     let mut s = Session::open(&dir);
     for i in 0..50 {
         s.run(&[b"SET", format!("k{i:02}").as_bytes(), b"v"]);
@@ -119,7 +119,7 @@ fn an_unknown_cursor_restarts_and_count_bounds_each_call() {
 
 #[test]
 fn randomkey_reaches_many_keys() {
-    let dir = TempDir::new("randomkey");
+    let dir = scratch("randomkey");
     let mut s = Session::open(&dir);
     assert!(matches!(s.run(&[b"RANDOMKEY"]), Reply::Null));
     let keys: Vec<Vec<u8>> =

@@ -6,7 +6,7 @@ mod common;
 
 use redrock::storage::{Batch, Cf, Storage, StorageOptions};
 
-use common::TempDir;
+use common::scratch;
 
 fn write(storage: &Storage, fill: impl FnOnce(&mut Batch<'_>)) {
     let mut batch = storage.batch();
@@ -16,8 +16,8 @@ fn write(storage: &Storage, fill: impl FnOnce(&mut Batch<'_>)) {
 
 #[test]
 fn a_cached_member_follows_puts_deletes_and_range_deletions() {
-    let dir = TempDir::new("sub-key-cache");
-    let storage = Storage::open(&dir.0, &StorageOptions::default()).expect("open storage");
+    let dir = scratch("sub-key-cache");
+    let storage = Storage::open(dir.path(), &StorageOptions::default()).expect("open storage");
     let member = |storage: &Storage| storage.get(Cf::SubKeys, b"member").expect("read");
 
     write(&storage, |batch| batch.put(Cf::SubKeys, b"member".to_vec(), b"1".to_vec()));

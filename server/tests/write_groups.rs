@@ -21,10 +21,10 @@ use redrock::storage::{self, Storage, StorageOptions};
 use redrock::write_session::{DeferredReplies, Parked, WriteSession, MIN_HANDED_OFF_COMMANDS};
 use redrock_protocol::Reply;
 
-use common::TempDir;
+use common::{scratch, TempDir};
 
 fn open(dir: &TempDir) -> Arc<Shared> {
-    let storage = Storage::open(&dir.0, &StorageOptions::default()).expect("open storage");
+    let storage = Storage::open(dir.path(), &StorageOptions::default()).expect("open storage");
     Arc::new(Shared::new(storage, Config::default()).expect("shared state"))
 }
 
@@ -92,7 +92,7 @@ fn bulk(text: &str) -> Reply {
 
 #[test]
 fn the_first_connection_back_lands_the_writes_of_every_connection_of_its_thread() {
-    let dir = TempDir::new("write-groups");
+    let dir = scratch("write-groups");
     let shared = open(&dir);
     let (mut a, mut b) = (client(&shared), client(&shared));
 
@@ -120,7 +120,7 @@ fn the_first_connection_back_lands_the_writes_of_every_connection_of_its_thread(
 
 #[test]
 fn a_connection_that_ends_without_replying_still_lands_its_writes() {
-    let dir = TempDir::new("write-groups-drop");
+    let dir = scratch("write-groups-drop");
     let shared = open(&dir);
     let mut a = client(&shared);
     let (_, parked) = turn(&shared, &mut a, &["RPUSH l a b"]);
@@ -131,7 +131,7 @@ fn a_connection_that_ends_without_replying_still_lands_its_writes() {
 
 #[test]
 fn a_session_with_nothing_pending_leaves_nothing_parked() {
-    let dir = TempDir::new("write-groups-reads");
+    let dir = scratch("write-groups-reads");
     let shared = open(&dir);
     let mut a = client(&shared);
     let (replies, parked) = turn(&shared, &mut a, &["GET nothing", "EXISTS nothing"]);
@@ -146,7 +146,7 @@ fn a_session_with_nothing_pending_leaves_nothing_parked() {
 
 #[test]
 fn the_next_group_reads_a_group_in_flight_and_keeps_the_stripes_it_wrote_under() {
-    let dir = TempDir::new("write-groups-flight");
+    let dir = scratch("write-groups-flight");
     let shared = open(&dir);
     let (mut a, mut b) = (client(&shared), client(&shared));
     let lines: Vec<String> = (0..MIN_HANDED_OFF_COMMANDS).map(|i| format!("SET k{i} {i}")).collect();

@@ -7,7 +7,7 @@ use redrock::storage::encoding::meta_key;
 use redrock::storage::metadata::encode_string;
 use redrock::storage::{written, Cf, Storage, StorageOptions};
 
-use common::TempDir;
+use common::scratch;
 
 /// Writes `key` in one batch and returns the keys this thread's log then holds.
 fn write(storage: &Storage, key: &[u8]) -> Vec<Vec<u8>> {
@@ -20,8 +20,8 @@ fn write(storage: &Storage, key: &[u8]) -> Vec<Vec<u8>> {
 
 #[test]
 fn batches_record_written_keys_only_while_some_key_is_watched() {
-    let dir = TempDir::new("written-keys");
-    let storage = Storage::open(&dir.0, &StorageOptions::default()).unwrap();
+    let dir = scratch("written-keys");
+    let storage = Storage::open(dir.path(), &StorageOptions::default()).unwrap();
     assert!(write(&storage, b"unwatched").is_empty(), "nobody watches: nothing recorded");
 
     let interest = storage.written_interest();

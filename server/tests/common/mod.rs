@@ -19,15 +19,11 @@ pub fn free_port() -> u16 {
     process::free_port().expect("a free loopback port")
 }
 
-/// A fresh temporary folder, removed on drop (by `tempfile`, which it wraps so that tests
-/// keep reaching the path as `.0`).
-pub struct TempDir(pub PathBuf, #[allow(dead_code)] tempfile::TempDir);
+pub use redrock_compat::process::TempDir;
 
-impl TempDir {
-    pub fn new(tag: &str) -> TempDir {
-        let dir = tempfile::TempDir::with_prefix(format!("redrock-test-{tag}-")).expect("a scratch folder");
-        TempDir(dir.path().to_path_buf(), dir)
-    }
+/// A fresh temporary folder for the test `tag`, removed on drop.
+pub fn scratch(tag: &str) -> TempDir {
+    TempDir::new(&format!("redrock-test-{tag}")).expect("a scratch folder")
 }
 
 /// A running server process, killed on drop.
