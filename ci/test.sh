@@ -15,8 +15,11 @@ export CARGO_TERM_COLOR="${CARGO_TERM_COLOR:-never}"
 need_apt=()
 command -v redis-server >/dev/null || need_apt+=(redis-server)
 command -v redis-cli >/dev/null || need_apt+=(redis-tools)
-# bindgen (librocksdb-sys) needs libclang; cc needs a C++ compiler.
-ls /usr/lib/llvm-*/lib/libclang.so* >/dev/null 2>&1 || ls /usr/lib/x86_64-linux-gnu/libclang*.so* >/dev/null 2>&1 || need_apt+=(libclang-dev)
+# bindgen (librocksdb-sys) needs libclang itself (clang-sys looks for libclang.so or
+# libclang-<version>.so*); cc needs a C++ compiler. libclang-cpp.so, which some machines
+# carry without libclang, is not it.
+compgen -G '/usr/lib/llvm-*/lib/libclang.so*' >/dev/null || compgen -G '/usr/lib/*/libclang.so*' >/dev/null \
+  || compgen -G '/usr/lib/*/libclang-[0-9]*.so*' >/dev/null || [ -n "${LIBCLANG_PATH:-}" ] || need_apt+=(libclang-dev)
 command -v c++ >/dev/null || need_apt+=(g++)
 if [ ${#need_apt[@]} -gt 0 ]; then
   echo "ci/test.sh: installing ${need_apt[*]}"
