@@ -31,6 +31,16 @@ redis-server --version
 
 step() { echo; echo "=== $* ($(date -u +%H:%M:%S))"; }
 
+# Cargo judges the workspace's own crates fresh by their files' times, not by where the
+# checkout is: a checkout older than a build another checkout made into this folder would
+# reuse that build, whose paths (CARGO_MANIFEST_DIR, where insta finds the goldens) are the
+# other checkout's. A build from another path rebuilds them (not RocksDB).
+checkout_stamp="$CARGO_TARGET_DIR/redrock-checkout"
+if [ -f "$checkout_stamp" ] && [ "$(cat "$checkout_stamp")" != "$PWD" ]; then
+  find server compat -name '*.rs' -exec touch {} +
+fi
+mkdir -p "$CARGO_TARGET_DIR" && echo "$PWD" > "$checkout_stamp"
+
 step "build (release: one profile for binaries and tests)"
 cargo build --release --workspace --all-targets --locked
 

@@ -252,6 +252,7 @@ impl Outcome {
 }
 
 impl Joined {
+    #[inline]
     fn push(&mut self, writes: Writes, cached: CachedChanges) {
         if self.commands == 0 {
             let (metadata, sub_keys) = LAST_GROUP_CACHED.get();
@@ -506,6 +507,7 @@ pub fn deferred_batches() -> u64 {
 
 /// Joins one command's `writes` to the deferred ones; gives them and their `cached` changes back
 /// when this thread does not defer.
+#[inline]
 pub(super) fn defer(writes: Writes, cached: CachedChanges) -> Option<(Writes, CachedChanges)> {
     PENDING.with(|p| match p.borrow_mut().as_mut() {
         Some(joined) => {
