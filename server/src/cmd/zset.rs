@@ -7,6 +7,7 @@ mod store;
 
 use bytes::Bytes;
 use redrock_protocol::{format_double, Reply, RespVersion};
+use smallvec::SmallVec;
 
 use super::args::{is, parse_f64, parse_i64};
 use super::spec::{acl, flag, key_flags, BeginSearch, CommandSpec, FindKeys, Group, KeySpec};
@@ -260,18 +261,24 @@ fn zincrby(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Result<Reply> {
 }
 
 /// Redis 7.0's `zaddGenericCommand`: options, then pairs; every error before any write.
+/// Score-member pairs of a ZADD kept inline, without an allocation: most name one.
+const INLINE_PAIRS: usize = 4;
+
 fn zadd_generic(ctx: &mut Ctx<'_>, args: &[Bytes], mut flags: AddFlags) -> Result<Reply> {
     let mut at = 2;
+    // Compared in place: lowercasing each argument into a new vector was an allocation per
+    // ZADD, for the score that ends the options.
     while let Some(option) = args.get(at) {
-        match option.to_ascii_lowercase().as_slice() {
-            b"nx" => flags.nx = true,
-            b"xx" => flags.xx = true,
-            b"ch" => flags.ch = true,
-            b"incr" => flags.incr = true,
-            b"gt" => flags.gt = true,
-            b"lt" => flags.lt = true,
+        let flag = match () {
+            _ if is(option, "nx") => &mut flags.nx,
+            _ if is(option, "xx") => &mut flags.xx,
+            _ if is(option, "ch") => &mut flags.ch,
+            _ if is(option, "incr") => &mut flags.incr,
+            _ if is(option, "gt") => &mut flags.gt,
+            _ if is(option, "lt") => &mut flags.lt,
             _ => break,
-        }
+        };
+        *flag = true;
         at += 1;
     }
     let pairs = &args[at..];
@@ -287,7 +294,7 @@ fn zadd_generic(ctx: &mut Ctx<'_>, args: &[Bytes], mut flags: AddFlags) -> Resul
     if flags.incr && pairs.len() > 2 {
         return Err(Error::err("INCR option supports a single increment-element pair"));
     }
-    let scores = pairs.chunks(2).map(|pair| parse_f64(&pair[0])).collect::<Result<Vec<f64>>>()?;
+    let scores = pairs.chunks(2).map(|pair| parse_f64(&pair[0])).collect::<Result<SmallVec<[f64; INLINE_PAIRS]>>>()?;
 
     let db = ctx.db();
     let key = &args[1];
@@ -297,7 +304,7 @@ fn zadd_generic(ctx: &mut Ctx<'_>, args: &[Bytes], mut flags: AddFlags) -> Resul
         return Ok(no_reply());
     }
     let mut writer = ZSetWriter::open(db, key, existing);
-    let members: Vec<&Bytes> = pairs.chunks(2).map(|pair| &pair[1]).collect();
+    let members: SmallVec<[&Bytes; INLINE_PAIRS]> = pairs.chunks(2).map(|pair| &pair[1]).collect();
     writer.prefetch(&members)?;
     let (mut added, mut updated, mut processed) = (0i64, 0i64, 0i64);
     let mut last_score = 0.0;

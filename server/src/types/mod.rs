@@ -8,6 +8,7 @@ pub mod list;
 pub mod sample;
 pub mod seen_members;
 pub mod set;
+pub mod small_map;
 pub mod string;
 pub mod zset;
 

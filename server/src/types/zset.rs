@@ -14,7 +14,9 @@
 
 pub mod range;
 
-use std::collections::HashMap;
+use smallvec::SmallVec;
+
+use super::small_map::SmallMap;
 
 use crate::db::{Db, Record};
 use crate::error::Result;
@@ -300,6 +302,9 @@ fn step(it: &mut RawIter<'_>, reverse: bool) {
     }
 }
 
+/// Members a prefetch names without an allocation: most ZADDs and ZREMs name one.
+const INLINE_MEMBERS: usize = 4;
+
 /// The writes of one command to one sorted set, gathered in one batch. Reads through the
 /// writer see the command's own earlier writes (`ZADD z 1 a 2 a`).
 pub struct ZSetWriter<'a> {
@@ -311,7 +316,7 @@ pub struct ZSetWriter<'a> {
     /// A new incarnation has no stored members to read.
     fresh: bool,
     /// Members whose current score is known (written by this command, or prefetched).
-    known: HashMap<Vec<u8>, Option<f64>, ahash::RandomState>,
+    known: SmallMap<Vec<u8>, Option<f64>>,
     batch: Batch<'a>,
 }
 
@@ -326,7 +331,7 @@ impl<'a> ZSetWriter<'a> {
                 meta: zset.meta,
                 prefix: zset.prefix,
                 fresh: false,
-                known: HashMap::default(),
+                known: SmallMap::default(),
                 batch: db.storage.batch(),
             },
             None => Self::replacing(db, key),
@@ -343,7 +348,7 @@ impl<'a> ZSetWriter<'a> {
             prefix: db.sub_prefix(key, version),
             size: 0,
             fresh: true,
-            known: HashMap::default(),
+            known: SmallMap::default(),
             batch: db.storage.batch(),
         }
     }
@@ -373,8 +378,9 @@ impl<'a> ZSetWriter<'a> {
         if self.fresh {
             return Ok(());
         }
-        let wanted: Vec<&[u8]> = members.iter().map(AsRef::as_ref).filter(|m| !self.known.contains_key(*m)).collect();
-        let keys: Vec<Vec<u8>> = wanted.iter().map(|m| sub_key(&self.prefix, m)).collect();
+        let wanted: SmallVec<[&[u8]; INLINE_MEMBERS]> =
+            members.iter().map(AsRef::as_ref).filter(|m| !self.known.contains_key(*m)).collect();
+        let keys: SmallVec<[Vec<u8>; INLINE_MEMBERS]> = wanted.iter().map(|m| sub_key(&self.prefix, m)).collect();
         for (member, value) in wanted.into_iter().zip(self.db.storage.multi_get(Cf::SubKeys, &keys)?) {
             let score = value.map(|v| decode_score(&v)).transpose()?;
             self.known.insert(member.to_vec(), score);
