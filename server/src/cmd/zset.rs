@@ -15,7 +15,7 @@ use super::Ctx;
 use crate::error::{Error, Result};
 use crate::glob;
 use crate::types::sample::{self, random_below};
-use crate::types::zset::{ZSet, ZSetWriter, LISTPACK_MAX_ENTRIES};
+use crate::types::zset::{ZSet, ZSetWriter, INLINE_MEMBERS, LISTPACK_MAX_ENTRIES};
 
 /// `numkeys key [key ...]` starting at argument `index`.
 const fn keynum(index: i32, flags: &'static [&'static str]) -> KeySpec {
@@ -261,9 +261,6 @@ fn zincrby(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Result<Reply> {
 }
 
 /// Redis 7.0's `zaddGenericCommand`: options, then pairs; every error before any write.
-/// Score-member pairs of a ZADD kept inline, without an allocation: most name one.
-const INLINE_PAIRS: usize = 4;
-
 fn zadd_generic(ctx: &mut Ctx<'_>, args: &[Bytes], mut flags: AddFlags) -> Result<Reply> {
     let mut at = 2;
     // Compared in place: lowercasing each argument into a new vector was an allocation per
@@ -294,7 +291,8 @@ fn zadd_generic(ctx: &mut Ctx<'_>, args: &[Bytes], mut flags: AddFlags) -> Resul
     if flags.incr && pairs.len() > 2 {
         return Err(Error::err("INCR option supports a single increment-element pair"));
     }
-    let scores = pairs.chunks(2).map(|pair| parse_f64(&pair[0])).collect::<Result<SmallVec<[f64; INLINE_PAIRS]>>>()?;
+    let scores =
+        pairs.chunks(2).map(|pair| parse_f64(&pair[0])).collect::<Result<SmallVec<[f64; INLINE_MEMBERS]>>>()?;
 
     let db = ctx.db();
     let key = &args[1];
@@ -304,7 +302,7 @@ fn zadd_generic(ctx: &mut Ctx<'_>, args: &[Bytes], mut flags: AddFlags) -> Resul
         return Ok(no_reply());
     }
     let mut writer = ZSetWriter::open(db, key, existing);
-    let members: SmallVec<[&Bytes; INLINE_PAIRS]> = pairs.chunks(2).map(|pair| &pair[1]).collect();
+    let members: SmallVec<[&Bytes; INLINE_MEMBERS]> = pairs.chunks(2).map(|pair| &pair[1]).collect();
     writer.prefetch(&members)?;
     let (mut added, mut updated, mut processed) = (0i64, 0i64, 0i64);
     let mut last_score = 0.0;

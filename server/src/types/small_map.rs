@@ -10,7 +10,7 @@ use smallvec::SmallVec;
 /// Entries compared one by one up to this many; past it they are hashed. Most writes name
 /// one member (redis-benchmark's HSET, SADD, ZADD): a hash table for it, an allocation and a
 /// random hasher's setup, was 370 of a pipelined HSET's 10.1 k worker instructions.
-pub const LINEAR_ENTRIES_MAX: usize = 8;
+const LINEAR_ENTRIES_MAX: usize = 8;
 
 pub struct SmallMap<K, V> {
     /// Every entry, while there are at most `LINEAR_ENTRIES_MAX`.

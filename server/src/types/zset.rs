@@ -302,8 +302,9 @@ fn step(it: &mut RawIter<'_>, reverse: bool) {
     }
 }
 
-/// Members a prefetch names without an allocation: most ZADDs and ZREMs name one.
-const INLINE_MEMBERS: usize = 4;
+/// Members a ZADD or ZREM names that its working lists hold without an allocation: most
+/// name one.
+pub const INLINE_MEMBERS: usize = 4;
 
 /// The writes of one command to one sorted set, gathered in one batch. Reads through the
 /// writer see the command's own earlier writes (`ZADD z 1 a 2 a`).
