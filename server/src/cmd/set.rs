@@ -140,7 +140,7 @@ fn sismember(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Result<Reply> {
 fn smismember(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Result<Reply> {
     let db = ctx.db();
     let found = match set::lookup(&db, &args[1])? {
-        Some(live) => live.multi_get(&db, args[2..].iter().map(|m| &m[..]))?.into_iter().map(|f| f.is_some()).collect(),
+        Some(live) => live.multi_contains(&db, args[2..].iter().map(|m| &m[..]))?,
         None => vec![false; args.len() - 2],
     };
     Ok(Reply::Array(found.into_iter().map(|f| Reply::Integer(f as i64)).collect()))

@@ -159,12 +159,12 @@ impl Op {
     }
 }
 
-/// What the overlay says of a record.
-pub(super) enum Seen {
+/// What the overlay says of a record, seen as a `T`.
+pub(super) enum Seen<T = Vec<u8>> {
     /// No deferred write touches it: read the database.
     Unknown,
     /// A deferred write put this value (`None`: deleted it).
-    Value(Option<Vec<u8>>),
+    Value(Option<T>),
     /// The overlay cannot tell: land the deferred writes, then read the database.
     MustLand,
 }
@@ -521,6 +521,11 @@ pub(super) fn defer(writes: Writes, cached: CachedChanges) -> Option<(Writes, Ca
 
 /// What the deferred writes, then the groups in flight, say of `key`.
 pub(super) fn lookup(cf: Cf, key: &[u8]) -> Seen {
+    lookup_with(cf, key, <[u8]>::to_vec)
+}
+
+/// As [`lookup`], the value seen through `read` rather than copied out.
+pub(super) fn lookup_with<T>(cf: Cf, key: &[u8], read: impl Fn(&[u8]) -> T) -> Seen<T> {
     let seen = PENDING.with(|p| match p.borrow_mut().as_mut() {
         Some(joined) if joined.commands > 0 => {
             if !joined.tail.is_empty() {
@@ -528,7 +533,7 @@ pub(super) fn lookup(cf: Cf, key: &[u8]) -> Seen {
             }
             joined.index();
             match joined.overlay.get(&cf).and_then(|records| records.get(key)) {
-                Some(value) => Seen::Value(value.clone()),
+                Some(value) => Seen::Value(value.as_deref().map(&read)),
                 None => Seen::Unknown,
             }
         }
@@ -539,7 +544,8 @@ pub(super) fn lookup(cf: Cf, key: &[u8]) -> Seen {
     }
     FLIGHTS.with(|f| {
         let mut flights = f.borrow_mut();
-        flights.iter_mut().rev().find_map(|flight| flight.lookup(cf, key).cloned()).map_or(Seen::Unknown, Seen::Value)
+        let latest = flights.iter_mut().rev().find_map(|flight| flight.lookup(cf, key));
+        latest.map_or(Seen::Unknown, |value| Seen::Value(value.as_deref().map(&read)))
     })
 }
 

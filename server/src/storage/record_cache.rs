@@ -37,7 +37,6 @@ use std::cell::RefCell;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
-use bytes::Bytes;
 use quick_cache::sync::Cache;
 use quick_cache::{DefaultHashBuilder, Lifecycle, Weighter};
 use smallvec::SmallVec;
@@ -71,7 +70,11 @@ const ADMISSION_WINDOW_MISSES: u64 = (ADMISSION_BITS / 4) as u64;
 const INLINE_KEY_BYTES: usize = 40;
 /// A cached record's key, inline up to `INLINE_KEY_BYTES`.
 type CachedKey = SmallVec<[u8; INLINE_KEY_BYTES]>;
-type Entries = Cache<CachedKey, Option<Bytes>, RecordWeight, DefaultHashBuilder, Evictions>;
+/// A cached record: one allocation, its count and bytes together. Not `Bytes`, which a cache
+/// hit clones: the first clone of a `Bytes` made from a copy allocates its shared count, so
+/// every hit on a freshly written record paid an allocation (a pipelined HSET's field check).
+pub type CachedRecord = Arc<[u8]>;
+type Entries = Cache<CachedKey, Option<CachedRecord>, RecordWeight, DefaultHashBuilder, Evictions>;
 
 /// `key` as a cache key. Not `key.into()` nor `clone()`, which copy a `SmallVec` byte by byte:
 /// 200 instructions of a pipelined SET, twice.
@@ -82,7 +85,7 @@ fn cached_key(key: &[u8]) -> CachedKey {
 /// What a write does to one metadata record, as the cache needs to know it.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Change {
-    Put(Bytes),
+    Put(CachedRecord),
     Delete,
     /// A put of a record not worth caching (too large): the key is just dropped from the
     /// cache.
@@ -131,7 +134,7 @@ impl CachedChanges {
 impl Changes {
     pub fn put(&mut self, key: &[u8], record: &[u8]) {
         let change = if key.len() + record.len() <= MAX_CACHED_RECORD_BYTES {
-            Change::Put(Bytes::copy_from_slice(record))
+            Change::Put(CachedRecord::from(record))
         } else {
             Change::Forget
         };
@@ -174,8 +177,8 @@ impl Changes {
 #[derive(Clone)]
 struct RecordWeight;
 
-impl Weighter<CachedKey, Option<Bytes>> for RecordWeight {
-    fn weight(&self, key: &CachedKey, record: &Option<Bytes>) -> u64 {
+impl Weighter<CachedKey, Option<CachedRecord>> for RecordWeight {
+    fn weight(&self, key: &CachedKey, record: &Option<CachedRecord>) -> u64 {
         RecordCache::weight_of(key, record.as_deref().unwrap_or_default())
     }
 }
@@ -194,12 +197,12 @@ thread_local! {
     static STORING: RefCell<Option<CachedKey>> = const { RefCell::new(None) };
 }
 
-impl Lifecycle<CachedKey, Option<Bytes>> for Evictions {
+impl Lifecycle<CachedKey, Option<CachedRecord>> for Evictions {
     type RequestState = ();
 
     fn begin_request(&self) {}
 
-    fn on_evict(&self, _: &mut (), key: CachedKey, _: Option<Bytes>) {
+    fn on_evict(&self, _: &mut (), key: CachedKey, _: Option<CachedRecord>) {
         if !STORING.with_borrow(|storing| storing.as_ref() == Some(&key)) {
             self.complete.store(false, Ordering::SeqCst);
         }
@@ -335,7 +338,7 @@ impl RecordCache {
         if key.len() + record.len() > MAX_CACHED_RECORD_BYTES {
             return false;
         }
-        entries.insert(cached_key(key), Some(Bytes::copy_from_slice(record)));
+        entries.insert(cached_key(key), Some(CachedRecord::from(record)));
         true
     }
 
@@ -388,13 +391,13 @@ impl RecordCache {
     }
 
     /// `Some(record)` on a hit (`Some(None)`: the key is known absent).
-    pub fn get(&self, key: &[u8]) -> Option<Option<Bytes>> {
+    pub fn get(&self, key: &[u8]) -> Option<Option<CachedRecord>> {
         self.entries.as_ref()?.get(key)
     }
 
     /// What the cache knows of `key`: a hit, or absence on a miss of a complete cache (asked
     /// after the miss, see `is_complete`); `None` when the database must be read.
-    pub fn answer(&self, key: &[u8]) -> Option<Option<Bytes>> {
+    pub fn answer(&self, key: &[u8]) -> Option<Option<CachedRecord>> {
         self.get(key).or_else(|| self.is_complete().then_some(None))
     }
 
@@ -404,7 +407,7 @@ impl RecordCache {
     /// cache). Decided as the write ends, by whoever lands it (a worker's lander,
     /// storage/lander.rs), not as the batch is built: the probe on the worker, racing the
     /// lander's insertions for the same shards, was 12% of a pipelined SET's worker time.
-    fn store_write(&self, entries: &Entries, key: CachedKey, record: Bytes) {
+    fn store_write(&self, entries: &Entries, key: CachedKey, record: CachedRecord) {
         if self.has_room(entries) {
             entries.insert(key, Some(record));
         } else {
@@ -437,7 +440,7 @@ impl RecordCache {
         }
         let state = self.lock(ticket.stripe);
         if state.writers == 0 && state.epoch == ticket.epoch {
-            entries.insert(cached_key(key), record.map(Bytes::copy_from_slice));
+            entries.insert(cached_key(key), record.map(CachedRecord::from));
         }
     }
 
@@ -590,6 +593,10 @@ fn stripe_of_hash(hash: u64) -> usize {
 mod tests {
     use super::*;
 
+    fn record(bytes: &[u8]) -> CachedRecord {
+        CachedRecord::from(bytes)
+    }
+
     fn put(key: &[u8], record: &[u8]) -> Changes {
         let mut changes = Changes::default();
         changes.put(key, record);
@@ -609,11 +616,11 @@ mod tests {
         cache.fill(b"k", ticket, None);
         assert_eq!(cache.get(b"k"), Some(None), "absence is cached");
         write(&cache, &put(b"k", b"v1"));
-        assert_eq!(cache.get(b"k"), Some(Some(Bytes::from_static(b"v1"))));
+        assert_eq!(cache.get(b"k"), Some(Some(record(b"v1"))));
         let mut twice = put(b"k", b"v2");
         twice.extend(put(b"k", b"v3"));
         write(&cache, &twice);
-        assert_eq!(cache.get(b"k"), Some(Some(Bytes::from_static(b"v3"))), "the last change wins");
+        assert_eq!(cache.get(b"k"), Some(Some(record(b"v3"))), "the last change wins");
         let mut delete = Changes::default();
         delete.delete(b"k");
         write(&cache, &delete);
@@ -636,14 +643,14 @@ mod tests {
     fn writes_bring_keys_in_while_there_is_room_and_then_refresh_cached_keys_only() {
         let cache = RecordCache::admitting_every_miss(1 << 20);
         write(&cache, &put(b"w", b"1"));
-        assert_eq!(cache.get(b"w"), Some(Some(Bytes::from_static(b"1"))), "an empty cache takes written keys");
+        assert_eq!(cache.get(b"w"), Some(Some(record(b"1"))), "an empty cache takes written keys");
         fill_up(&cache);
         write(&cache, &put(b"fresh", b"1"));
         assert_eq!(cache.get(b"fresh"), None, "a full cache takes no written key");
         let ticket = cache.ticket(b"k").expect("ticket");
         cache.fill(b"k", ticket, Some(b"1"));
         write(&cache, &put(b"k", b"2"));
-        assert_eq!(cache.get(b"k"), Some(Some(Bytes::from_static(b"2"))), "a full cache refreshes the keys it holds");
+        assert_eq!(cache.get(b"k"), Some(Some(record(b"2"))), "a full cache refreshes the keys it holds");
         let mut forget = Changes::default();
         forget.forget(b"k");
         write(&cache, &forget);
@@ -665,7 +672,7 @@ mod tests {
             }
         }
         write(&cache, &changes);
-        assert!(keys.iter().all(|key| cache.get(key) == Some(Some(Bytes::from_static(&[2])))));
+        assert!(keys.iter().all(|key| cache.get(key) == Some(Some(record(&[2])))));
     }
 
     #[test]
@@ -701,8 +708,8 @@ mod tests {
             assert!(cache.ticket(&k1).is_none(), "no fills while writes are in flight");
             cache.end_write(b, second, true, || false);
             cache.end_write(a, first, true, || false);
-            assert_eq!(cache.get(&k1), Some(Some(Bytes::from_static(b"1"))));
-            assert_eq!(cache.get(&k2), Some(Some(Bytes::from_static(b"2"))));
+            assert_eq!(cache.get(&k1), Some(Some(record(b"1"))));
+            assert_eq!(cache.get(&k2), Some(Some(record(b"2"))));
         }
         let cache = complete(1 << 20);
         let (k1, k2) = stripe_mates(&cache);
@@ -765,7 +772,7 @@ mod tests {
         miss(b"k");
         assert_eq!(cache.get(b"k"), None, "a first miss only marks the key");
         miss(b"k");
-        assert_eq!(cache.get(b"k"), Some(Some(Bytes::from_static(b"v"))));
+        assert_eq!(cache.get(b"k"), Some(Some(record(b"v"))));
         // Window after window, the filter starts over rather than filling up.
         for i in 0..ADMISSION_WINDOW_MISSES * 3 {
             miss(&i.to_le_bytes());
@@ -797,7 +804,7 @@ mod tests {
         let cache = complete(1 << 20);
         write(&cache, &put(b"k", b"1"));
         write(&cache, &put(b"k", b"22"));
-        assert_eq!(cache.get(b"k"), Some(Some(Bytes::from_static(b"22"))));
+        assert_eq!(cache.get(b"k"), Some(Some(record(b"22"))));
         assert!(cache.is_complete(), "replacing a record loses nothing");
         let mut delete = Changes::default();
         delete.delete(b"k");

@@ -57,10 +57,28 @@ impl Live {
         Ok(db.storage.get(Cf::SubKeys, &self.sub_key(sub))?)
     }
 
+    /// The sub-keys of `subs`, to read and then write the same ones.
+    pub fn sub_keys<'s>(&self, subs: impl Iterator<Item = &'s [u8]>) -> Vec<Vec<u8>> {
+        subs.map(|s| self.sub_key(s)).collect()
+    }
+
     /// Several elements' values in one batched point read.
     pub fn multi_get<'s>(&self, db: &Db<'_>, subs: impl Iterator<Item = &'s [u8]>) -> Result<Vec<Option<Vec<u8>>>> {
-        let keys: Vec<Vec<u8>> = subs.map(|s| self.sub_key(s)).collect();
-        Ok(db.storage.multi_get(Cf::SubKeys, &keys)?)
+        Ok(db.storage.multi_get(Cf::SubKeys, &self.sub_keys(subs))?)
+    }
+
+    /// Whether each element exists, in one batched point read that copies no value out.
+    pub fn multi_contains<'s>(&self, db: &Db<'_>, subs: impl Iterator<Item = &'s [u8]>) -> Result<Vec<bool>> {
+        self.contains_keys(db, &self.sub_keys(subs))
+    }
+
+    /// [`Live::multi_contains`] of elements whose `sub_keys` the caller already built; a new
+    /// collection holds none.
+    pub fn contains_keys(&self, db: &Db<'_>, sub_keys: &[Vec<u8>]) -> Result<Vec<bool>> {
+        if self.is_new {
+            return Ok(vec![false; sub_keys.len()]);
+        }
+        Ok(db.storage.multi_contains(Cf::SubKeys, sub_keys)?)
     }
 
     /// Calls `visit(sub, value)` for each element from `from` (inclusive) on, in sub-key byte

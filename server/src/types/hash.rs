@@ -35,18 +35,19 @@ pub fn get(db: &Db<'_>, key: &[u8], field: &[u8]) -> Result<Option<Vec<u8>>> {
 /// fields that exist keep their value. Returns how many fields were created.
 pub fn set(db: &Db<'_>, key: &[u8], pairs: &[(&[u8], &[u8])], only_new: bool) -> Result<u64> {
     let mut live = collection::open_for_write(db, key, KeyType::Hash)?;
-    let existing = if live.is_new { vec![None; pairs.len()] } else { live.multi_get(db, pairs.iter().map(|p| p.0))? };
+    let sub_keys = live.sub_keys(pairs.iter().map(|p| p.0));
+    let existed = live.contains_keys(db, &sub_keys)?;
     let mut batch = db.storage.batch();
     let mut created_fields: super::SeenMembers = Default::default();
-    for ((field, value), old) in pairs.iter().zip(existing) {
-        let is_new = old.is_none() && !created_fields.contains(field);
+    for ((sub_key, (field, value)), existed) in sub_keys.into_iter().zip(pairs).zip(existed) {
+        let is_new = !existed && !created_fields.contains(field);
         if only_new && !is_new {
             continue;
         }
         if is_new {
             created_fields.insert(field);
         }
-        batch.put(Cf::SubKeys, live.sub_key(field), &value[..]);
+        batch.put(Cf::SubKeys, sub_key, &value[..]);
     }
     let created = created_fields.len() as u64;
     if batch.is_empty() {
@@ -67,12 +68,13 @@ pub fn delete(db: &Db<'_>, key: &[u8], fields: &[&[u8]]) -> Result<u64> {
     let Some(mut live) = lookup(db, key)? else {
         return Ok(0);
     };
-    let existing = live.multi_get(db, fields.iter().copied())?;
+    let sub_keys = live.sub_keys(fields.iter().copied());
+    let existed = live.contains_keys(db, &sub_keys)?;
     let mut batch = db.storage.batch();
     let mut deleted: super::SeenMembers = Default::default();
-    for (field, old) in fields.iter().zip(existing) {
-        if old.is_some() && deleted.insert(field) {
-            batch.delete(Cf::SubKeys, &live.sub_key(field));
+    for ((sub_key, field), existed) in sub_keys.iter().zip(fields).zip(existed) {
+        if existed && deleted.insert(field) {
+            batch.delete(Cf::SubKeys, sub_key);
         }
     }
     if deleted.is_empty() {

@@ -25,12 +25,13 @@ pub fn lookup(db: &Db<'_>, key: &[u8]) -> Result<Option<Live>> {
 /// Adds `members`; returns how many were not there.
 pub fn add(db: &Db<'_>, key: &[u8], members: &[&[u8]]) -> Result<u64> {
     let mut live = collection::open_for_write(db, key, KeyType::Set)?;
-    let existing = if live.is_new { vec![None; members.len()] } else { live.multi_get(db, members.iter().copied())? };
+    let sub_keys = live.sub_keys(members.iter().copied());
+    let existed = live.contains_keys(db, &sub_keys)?;
     let mut batch = db.storage.batch();
     let mut added: super::SeenMembers = Default::default();
-    for (member, old) in members.iter().zip(existing) {
-        if old.is_none() && added.insert(member) {
-            batch.put(Cf::SubKeys, live.sub_key(member), b"");
+    for ((sub_key, member), existed) in sub_keys.into_iter().zip(members).zip(existed) {
+        if !existed && added.insert(member) {
+            batch.put(Cf::SubKeys, sub_key, b"");
         }
     }
     if added.is_empty() {
@@ -47,12 +48,13 @@ pub fn remove(db: &Db<'_>, key: &[u8], members: &[&[u8]]) -> Result<u64> {
     let Some(mut live) = lookup(db, key)? else {
         return Ok(0);
     };
-    let existing = live.multi_get(db, members.iter().copied())?;
+    let sub_keys = live.sub_keys(members.iter().copied());
+    let existed = live.contains_keys(db, &sub_keys)?;
     let mut batch = db.storage.batch();
     let mut removed: super::SeenMembers = Default::default();
-    for (member, old) in members.iter().zip(existing) {
-        if old.is_some() && removed.insert(member) {
-            batch.delete(Cf::SubKeys, &live.sub_key(member));
+    for ((sub_key, member), existed) in sub_keys.iter().zip(members).zip(existed) {
+        if existed && removed.insert(member) {
+            batch.delete(Cf::SubKeys, sub_key);
         }
     }
     if removed.is_empty() {
@@ -176,9 +178,9 @@ pub fn intersection(db: &Db<'_>, sets: &[Option<Live>], limit: u64) -> Result<Ve
         })?;
         let mut keep = vec![true; chunk.len()];
         for other in others {
-            let found = other.multi_get(db, chunk.iter().map(|m| &m[..]))?;
+            let found = other.multi_contains(db, chunk.iter().map(|m| &m[..]))?;
             for (k, f) in keep.iter_mut().zip(found) {
-                *k &= f.is_some();
+                *k &= f;
             }
         }
         for (member, k) in chunk.into_iter().zip(keep) {
@@ -222,9 +224,9 @@ pub fn difference(db: &Db<'_>, sets: &[Option<Live>]) -> Result<BTreeSet<Vec<u8>
             break;
         }
         let candidates: Vec<&Vec<u8>> = out.iter().collect();
-        let found = other.multi_get(db, candidates.iter().map(|m| &m[..]))?;
+        let found = other.multi_contains(db, candidates.iter().map(|m| &m[..]))?;
         let gone: Vec<Vec<u8>> =
-            candidates.into_iter().zip(found).filter(|(_, f)| f.is_some()).map(|(m, _)| m.clone()).collect();
+            candidates.into_iter().zip(found).filter(|(_, f)| *f).map(|(m, _)| m.clone()).collect();
         for member in gone {
             out.remove(&member);
         }
