@@ -3,6 +3,7 @@
 
 use bytes::Bytes;
 use redrock_protocol::{Aggregate, Reply};
+use smallvec::SmallVec;
 
 use super::spec::{acl, flag, key_flags, CommandSpec, Group, KeySpec};
 use super::{args, Ctx};
@@ -109,7 +110,10 @@ fn bulk(bytes: Vec<u8>) -> Reply {
 
 /// `key field value [field value ...]` pairs; an odd count is an arity error (Redis checks it
 /// in the handler).
-fn field_value_pairs<'a>(name: &str, rest: &'a [Bytes]) -> Result<Vec<(&'a [u8], &'a [u8])>> {
+/// A command's field-value pairs, inline for one (HSET's usual).
+type FieldValues<'a> = SmallVec<[(&'a [u8], &'a [u8]); 1]>;
+
+fn field_value_pairs<'a>(name: &str, rest: &'a [Bytes]) -> Result<FieldValues<'a>> {
     if rest.is_empty() || !rest.len().is_multiple_of(2) {
         return Err(Error::WrongArity(name.to_string()));
     }

@@ -160,7 +160,7 @@ impl Op {
 }
 
 /// What the overlay says of a record, seen as a `T`.
-pub(super) enum Seen<T = Vec<u8>> {
+pub(super) enum Seen<T> {
     /// No deferred write touches it: read the database.
     Unknown,
     /// A deferred write put this value (`None`: deleted it).
@@ -519,13 +519,9 @@ pub(super) fn defer(writes: Writes, cached: CachedChanges) -> Option<(Writes, Ca
     })
 }
 
-/// What the deferred writes, then the groups in flight, say of `key`.
-pub(super) fn lookup(cf: Cf, key: &[u8]) -> Seen {
-    lookup_with(cf, key, <[u8]>::to_vec)
-}
-
-/// As [`lookup`], the value seen through `read` rather than copied out.
-pub(super) fn lookup_with<T>(cf: Cf, key: &[u8], read: impl Fn(&[u8]) -> T) -> Seen<T> {
+/// What the deferred writes, then the groups in flight, say of `key`, its value seen
+/// through `read` (copying it out only if `read` does).
+pub(super) fn lookup<T>(cf: Cf, key: &[u8], read: impl Fn(&[u8]) -> T) -> Seen<T> {
     let seen = PENDING.with(|p| match p.borrow_mut().as_mut() {
         Some(joined) if joined.commands > 0 => {
             if !joined.tail.is_empty() {
@@ -578,6 +574,11 @@ impl Drop for Suspended {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// What `lookup` says of `key`, copied out.
+    fn seen(cf: Cf, key: &[u8]) -> Seen<Vec<u8>> {
+        lookup(cf, key, <[u8]>::to_vec)
+    }
 
     fn batch(records: &[(&[u8], Option<&[u8]>)]) -> WriteBatch {
         let mut batch = WriteBatch::default();
@@ -654,7 +655,7 @@ mod tests {
         let first = take().expect("one command");
         let first_outcome = Arc::new(Outcome::default());
         assert!(push_flight(first.group, first.head, first_outcome.clone()).is_none(), "nothing before it in flight");
-        assert!(matches!(lookup(Cf::Metadata, b"k"), Seen::Value(Some(v)) if v == b"1"), "read in flight");
+        assert!(matches!(seen(Cf::Metadata, b"k"), Seen::Value(Some(v)) if v == b"1"), "read in flight");
 
         assert!(defer(ops(&[(b"j", Some(b"2"))]), CachedChanges::default()).is_none());
         assert_eq!(landed_through(), first.group - 1, "its stripes wait");
@@ -666,7 +667,7 @@ mod tests {
         assert_eq!(in_flight(), 1, "seen landed only when retired");
         retire();
         assert_eq!(in_flight(), 0);
-        assert!(matches!(lookup(Cf::Metadata, b"k"), Seen::Unknown), "a failed group's writes are gone");
+        assert!(matches!(seen(Cf::Metadata, b"k"), Seen::Unknown), "a failed group's writes are gone");
         let second = take().expect("the next group");
         assert!(second.poisoned.is_some(), "it may have read the failed one: it must not land");
         assert!(end().is_none());
@@ -684,7 +685,7 @@ mod tests {
             assert_eq!(after.is_some(), !outcomes.is_empty(), "the second waits for the first");
             outcomes.push(outcome);
         }
-        assert!(matches!(lookup(Cf::Metadata, b"k"), Seen::Value(Some(v)) if v == b"2"), "the newest answers");
+        assert!(matches!(seen(Cf::Metadata, b"k"), Seen::Value(Some(v)) if v == b"2"), "the newest answers");
         outcomes[1].set(&Ok(()));
         retire();
         assert_eq!(in_flight(), 2, "retired in order: the first has not landed");
@@ -700,14 +701,14 @@ mod tests {
         assert!(defer(put(), CachedChanges::default()).is_some(), "not deferring yet");
         begin();
         assert!(defer(put(), CachedChanges::default()).is_none());
-        assert!(matches!(lookup(Cf::Metadata, b"k"), Seen::Value(Some(v)) if v == b"v"));
-        assert!(matches!(lookup(Cf::SubKeys, b"k"), Seen::Unknown), "another column family");
+        assert!(matches!(seen(Cf::Metadata, b"k"), Seen::Value(Some(v)) if v == b"v"));
+        assert!(matches!(seen(Cf::SubKeys, b"k"), Seen::Unknown), "another column family");
         {
             let _straight = suspend();
             assert!(defer(put(), CachedChanges::default()).is_some(), "suspended");
             assert_eq!(pending_bytes(), 0);
             assert!(!has_pending());
-            assert!(matches!(lookup(Cf::Metadata, b"k"), Seen::Unknown));
+            assert!(matches!(seen(Cf::Metadata, b"k"), Seen::Unknown));
         }
         assert!(has_pending(), "restored");
         assert_eq!(pending_bytes(), 2 + RECORD_OVERHEAD_BYTES);
@@ -719,9 +720,9 @@ mod tests {
         };
         assert!(!cached.is_empty(), "the metadata changes travel with the records");
         assert_eq!(latest[&Cf::Metadata].get(&b"k"[..]), Some(&None), "the last write of k wins");
-        assert!(matches!(lookup(Cf::Metadata, b"k"), Seen::Unknown), "landed: the database answers");
+        assert!(matches!(seen(Cf::Metadata, b"k"), Seen::Unknown), "landed: the database answers");
         assert!(defer(Writes::Batch(batch(&[(b"k", Some(b"v"))])), CachedChanges::default()).is_none());
-        assert!(matches!(lookup(Cf::Metadata, b"other"), Seen::MustLand), "a batch the overlay cannot describe");
+        assert!(matches!(seen(Cf::Metadata, b"other"), Seen::MustLand), "a batch the overlay cannot describe");
         assert!(
             matches!(take(), Some(Landing { head: Head::InOrder(head), tail, .. }) if head.is_empty() && tail.len() == 1)
         );
