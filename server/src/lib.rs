@@ -6,6 +6,7 @@
 //! See ARCHITECTURE.md.
 
 pub mod acl;
+pub mod allocator;
 pub mod blocking;
 pub mod client;
 pub mod cmd;

@@ -5,10 +5,8 @@ use std::process::ExitCode;
 use clap::Parser;
 use redrock::config::{self, Config};
 
-/// mimalloc, as Redis ships jemalloc: with glibc's malloc, its free-list consolidation
-/// (`unlink_chunk`, `malloc_consolidate`) was 11% of a pipelined SET's profile.
 #[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+static ALLOCATOR: redrock::allocator::MiMalloc = redrock::allocator::MiMalloc;
 
 /// A Redis-compatible server that keeps its data in RocksDB.
 ///

@@ -164,9 +164,15 @@ impl Changes {
         self.records.len()
     }
 
-    pub fn extend(&mut self, other: Changes) {
-        self.records.extend(other.records);
+    pub fn extend(&mut self, mut other: Changes) {
         self.everything |= other.everything;
+        // Most commands write no record or one per cache: an iterator over the inline vector
+        // moved all of it twice, ~130 instructions per cache of a pipelined HSET.
+        match other.records.len() {
+            0 => {}
+            1 => self.records.extend(other.records.pop()),
+            _ => self.records.extend(other.records),
+        }
     }
 
     pub fn is_empty(&self) -> bool {
