@@ -5,7 +5,7 @@
 //! `mi_malloc_aligned`. mimalloc 3 serves that from its fast path only for sizes up to 1 KiB
 //! whose page has a free block at hand; anything else (a write group's batch, a reply buffer,
 //! a record past 1 KiB) whose size class is not a power of two took the over-allocating
-//! path, and marked its page so that every free on it took the slow path too: 240
+//! path, and marked its page so that every free on it took the slow path too: 200
 //! instructions of a pipelined SET's 5.7 k (callgrind). A Rust allocation asks for at most
 //! the alignment of its size, which C's `malloc` already gives up to 16 bytes; only larger
 //! alignments go to `mi_malloc_aligned`, as std's `System` does with glibc.
