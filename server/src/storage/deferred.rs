@@ -36,8 +36,28 @@ use super::{Cf, StorageError};
 /// is indexed and every read of a session looks here (SipHash was 4% of a pipelined LPUSH);
 /// the map is bounded by the session (`MAX_DEFERRED_BYTES`), so flooding it buys nothing.
 pub type CfRecords = HashMap<Vec<u8>, Option<Vec<u8>>, ahash::RandomState>;
-/// The overlay: each column family's records.
-pub type Overlay = HashMap<Cf, CfRecords, ahash::RandomState>;
+
+/// The overlay: each column family's records, in a slot per family (`Cf::index`). A map
+/// keyed by family hashed the family on every read and every indexed write of a record, in
+/// each overlay a read looks in.
+#[derive(Default)]
+pub struct Overlay([CfRecords; Cf::ALL.len()]);
+
+impl Overlay {
+    fn records(&self, cf: Cf) -> &CfRecords {
+        &self.0[cf.index()]
+    }
+
+    /// Whether it holds no record (a recycled overlay keeps its tables' room).
+    fn is_empty(&self) -> bool {
+        self.0.iter().all(HashMap::is_empty)
+    }
+
+    /// Each column family with its records.
+    pub(super) fn families(&self) -> impl Iterator<Item = (Cf, &CfRecords)> {
+        Cf::ALL.into_iter().zip(&self.0)
+    }
+}
 
 /// Records a column family's overlay has room for from the start: a pipeline's commands each
 /// index their writes as the next one reads, and growing from empty rehashed it four times
@@ -106,7 +126,7 @@ impl Flight {
             self.head = Head::Latest(overlay);
         }
         match &self.head {
-            Head::Latest(overlay) => overlay.get(&cf).and_then(|records| records.get(key)),
+            Head::Latest(overlay) => overlay.records(cf).get(key),
             Head::InOrder(_) => unreachable!("indexed above"),
         }
     }
@@ -116,10 +136,11 @@ impl Flight {
 fn index_into(overlay: &mut Overlay, ops: &mut Vec<Op>) {
     let capacity = ops.len().max(OVERLAY_INITIAL_RECORDS);
     for op in ops.drain(..) {
-        overlay
-            .entry(op.cf)
-            .or_insert_with(|| CfRecords::with_capacity_and_hasher(capacity, Default::default()))
-            .insert(op.key, op.value);
+        let records = &mut overlay.0[op.cf.index()];
+        if records.capacity() == 0 {
+            records.reserve(capacity);
+        }
+        records.insert(op.key, op.value);
     }
 }
 
@@ -321,9 +342,12 @@ pub struct Landing {
 /// Takes back a landed overlay, which its landing drained, for the thread's next group;
 /// tables grown past `OVERLAY_KEPT_RECORDS` (a pipeline of large MSETs) are freed instead.
 pub(super) fn recycle(mut overlay: Overlay) {
-    overlay.retain(|_, records| records.capacity() <= OVERLAY_KEPT_RECORDS);
-    for records in overlay.values_mut() {
-        records.clear();
+    for records in &mut overlay.0 {
+        if records.capacity() > OVERLAY_KEPT_RECORDS {
+            *records = CfRecords::default();
+        } else {
+            records.clear();
+        }
     }
     SPARE_OVERLAY.with(|spare| *spare.borrow_mut() = overlay);
 }
@@ -528,7 +552,7 @@ pub(super) fn lookup<T>(cf: Cf, key: &[u8], read: impl Fn(&[u8]) -> T) -> Seen<T
                 return Seen::MustLand;
             }
             joined.index();
-            match joined.overlay.get(&cf).and_then(|records| records.get(key)) {
+            match joined.overlay.records(cf).get(key) {
                 Some(value) => Seen::Value(value.as_deref().map(&read)),
                 None => Seen::Unknown,
             }
@@ -635,17 +659,21 @@ mod tests {
             let Some(Landing { head: Head::Latest(mut overlay), .. }) = joined.take() else {
                 panic!("several commands land by last value")
             };
-            let capacity = overlay[&Cf::Metadata].capacity();
-            overlay.values_mut().for_each(|records| records.clear());
+            let capacity = overlay.records(Cf::Metadata).capacity();
+            overlay.0.iter_mut().for_each(HashMap::clear);
             recycle(overlay);
             capacity
         };
         let grown = group(500);
-        let spare = SPARE_OVERLAY.with(|spare| spare.borrow().get(&Cf::Metadata).map(|r| (r.len(), r.capacity())));
-        assert_eq!(spare, Some((0, grown)), "kept, emptied, with its room");
+        let spare = SPARE_OVERLAY.with(|spare| {
+            let spare = spare.borrow();
+            (spare.records(Cf::Metadata).len(), spare.records(Cf::Metadata).capacity())
+        });
+        assert_eq!(spare, (0, grown), "kept, emptied, with its room");
         assert_eq!(group(2), grown, "the next group indexed into it");
         group(OVERLAY_KEPT_RECORDS + 1);
-        assert!(SPARE_OVERLAY.with(|spare| spare.borrow().is_empty()), "a table past the bound is freed");
+        let spare_capacity = SPARE_OVERLAY.with(|spare| spare.borrow().records(Cf::Metadata).capacity());
+        assert_eq!(spare_capacity, 0, "a table past the bound is freed");
     }
 
     #[test]

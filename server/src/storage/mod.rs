@@ -588,9 +588,9 @@ impl Storage {
         match head {
             deferred::Head::InOrder(ops) => self.add_ops(&mut bytes, ops),
             deferred::Head::Latest(overlay) => {
-                for (cf, records) in overlay {
+                for (cf, records) in overlay.families() {
                     let cf_id = self.cf_ids[cf.index()];
-                    if *cf == Cf::Metadata {
+                    if cf == Cf::Metadata {
                         for (key, value) in records {
                             bytes.record(cf_id, key, value.as_deref());
                         }
