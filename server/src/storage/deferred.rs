@@ -359,7 +359,9 @@ pub(super) fn settle(outcome: Option<Arc<Outcome>>, result: &Result<(), StorageE
     }
 }
 
-/// The writes the overlay describes.
+/// The writes the overlay describes. Its overlay sits inline: a head moves a few times per
+/// write group, where boxing it would allocate once per group.
+#[allow(clippy::large_enum_variant)]
 pub(super) enum Head {
     /// One command's, in order.
     InOrder(Vec<Op>),
@@ -747,7 +749,7 @@ mod tests {
             panic!("two commands described by the overlay")
         };
         assert!(!cached.is_empty(), "the metadata changes travel with the records");
-        assert_eq!(latest[&Cf::Metadata].get(&b"k"[..]), Some(&None), "the last write of k wins");
+        assert_eq!(latest.records(Cf::Metadata).get(&b"k"[..]), Some(&None), "the last write of k wins");
         assert!(matches!(seen(Cf::Metadata, b"k"), Seen::Unknown), "landed: the database answers");
         assert!(defer(Writes::Batch(batch(&[(b"k", Some(b"v"))])), CachedChanges::default()).is_none());
         assert!(matches!(seen(Cf::Metadata, b"other"), Seen::MustLand), "a batch the overlay cannot describe");
