@@ -40,12 +40,10 @@ pub fn set(db: &Db<'_>, key: &[u8], pairs: &[(&[u8], &[u8])], only_new: bool) ->
     let mut batch = db.storage.batch();
     let mut created_fields: super::SeenMembers = Default::default();
     for ((sub_key, (field, value)), existed) in sub_keys.into_iter().zip(pairs).zip(existed) {
-        let is_new = !existed && !created_fields.contains(field);
+        // A field named twice is new once.
+        let is_new = !existed && created_fields.insert(field);
         if only_new && !is_new {
             continue;
-        }
-        if is_new {
-            created_fields.insert(field);
         }
         batch.put(Cf::SubKeys, sub_key, &value[..]);
     }

@@ -6,10 +6,6 @@ use super::small_map::SmallMap;
 pub struct SeenMembers<'a>(SmallMap<&'a [u8], ()>);
 
 impl<'a> SeenMembers<'a> {
-    pub fn contains(&self, member: &[u8]) -> bool {
-        self.0.contains_key(member)
-    }
-
     /// Adds `member`; whether it was not seen before.
     pub fn insert(&mut self, member: &'a [u8]) -> bool {
         self.0.insert(member, ()).is_none()
