@@ -3,7 +3,7 @@
 use bytes::Bytes;
 
 use crate::error::ProtocolError;
-use crate::number::{write_i64, I64_MAX_CHARS};
+use crate::number::{bulk_header, BULK_HEADER_MAX_BYTES};
 
 /// The protocol version a connection speaks (`HELLO 2` / `HELLO 3`).
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
@@ -82,7 +82,7 @@ pub struct BulkStrings {
 }
 
 /// What `$len\r\n` and the closing `\r\n` add to a bulk string: `$`, up to 20 digits, two CRLFs.
-const BULK_FRAMING_MAX_BYTES: usize = 1 + I64_MAX_CHARS + 4;
+const BULK_FRAMING_MAX_BYTES: usize = BULK_HEADER_MAX_BYTES + 2;
 
 impl BulkStrings {
     /// Room for `count` items of `item_bytes` bytes each, so a range of like-sized items
@@ -94,13 +94,10 @@ impl BulkStrings {
 
     /// Appends one bulk string.
     pub fn push(&mut self, bytes: &[u8]) {
-        let mut digits = [0u8; I64_MAX_CHARS];
-        // A slice never holds more than isize::MAX bytes.
-        let len = write_i64(bytes.len() as i64, &mut digits);
-        self.encoded.reserve(len.len() + bytes.len() + 5);
-        self.encoded.push(b'$');
-        self.encoded.extend_from_slice(len);
-        self.encoded.extend_from_slice(b"\r\n");
+        let mut header = [0u8; BULK_HEADER_MAX_BYTES];
+        let header = bulk_header(bytes.len(), &mut header);
+        self.encoded.reserve(header.len() + bytes.len() + 2);
+        self.encoded.extend_from_slice(header);
         self.encoded.extend_from_slice(bytes);
         self.encoded.extend_from_slice(b"\r\n");
         self.count += 1;

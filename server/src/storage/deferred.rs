@@ -546,7 +546,7 @@ pub(super) fn defer(writes: Writes, cached: CachedChanges) -> Option<(Writes, Ca
 
 /// What the deferred writes, then the groups in flight, say of `key`, its value seen
 /// through `read` (copying it out only if `read` does).
-pub(super) fn lookup<T>(cf: Cf, key: &[u8], read: impl Fn(&[u8]) -> T) -> Seen<T> {
+pub(super) fn lookup<T>(cf: Cf, key: &[u8], mut read: impl FnMut(&[u8]) -> T) -> Seen<T> {
     let seen = PENDING.with(|p| match p.borrow_mut().as_mut() {
         Some(joined) if joined.commands > 0 => {
             if !joined.tail.is_empty() {
@@ -554,7 +554,7 @@ pub(super) fn lookup<T>(cf: Cf, key: &[u8], read: impl Fn(&[u8]) -> T) -> Seen<T
             }
             joined.index();
             match joined.overlay.records(cf).and_then(|records| records.get(key)) {
-                Some(value) => Seen::Value(value.as_deref().map(&read)),
+                Some(value) => Seen::Value(value.as_deref().map(&mut read)),
                 None => Seen::Unknown,
             }
         }
@@ -566,7 +566,7 @@ pub(super) fn lookup<T>(cf: Cf, key: &[u8], read: impl Fn(&[u8]) -> T) -> Seen<T
     FLIGHTS.with(|f| {
         let mut flights = f.borrow_mut();
         let latest = flights.iter_mut().rev().find_map(|flight| flight.lookup(cf, key));
-        latest.map_or(Seen::Unknown, |value| Seen::Value(value.as_deref().map(&read)))
+        latest.map_or(Seen::Unknown, |value| Seen::Value(value.as_deref().map(&mut read)))
     })
 }
 

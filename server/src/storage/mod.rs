@@ -351,8 +351,8 @@ impl Storage {
     }
 
     /// `get`, the record seen through `read` rather than copied out.
-    fn read<T>(&self, cf: Cf, key: &[u8], read: impl Fn(&[u8]) -> T) -> Result<Option<T>> {
-        match deferred::lookup(cf, key, &read) {
+    pub fn read<T>(&self, cf: Cf, key: &[u8], mut read: impl FnMut(&[u8]) -> T) -> Result<Option<T>> {
+        match deferred::lookup(cf, key, &mut read) {
             Seen::Value(value) => return Ok(value),
             Seen::MustLand => self.land_deferred(),
             Seen::Unknown => {}
