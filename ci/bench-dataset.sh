@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Dataset-size benchmark, Redrock beside real Redis in the same run: load N strings of 100
 # bytes, then report RSS, disk use, load time, restart time (to the first served GET) and
-# GET throughput on random existing keys. Redrock's RSS is bounded by its block cache and
-# write buffers; Redis's grows with the data.
+# GET throughput on random existing keys. Redrock's RSS is bounded by its block cache, record
+# caches and write buffers; Redis's grows with the data.
 #
 #   ci/bench-dataset.sh                 N=1,000,000
 #   KEYS_N=10000000 ci/bench-dataset.sh the issue's 10 million (needs ~3 GB RAM for Redis)
@@ -60,7 +60,7 @@ section="$(
   echo "## Dataset size"
   echo
   echo "Produced by \`KEYS_N=$KEYS_N ci/bench-dataset.sh\` on $(date -u +%Y-%m-%d): both servers with their defaults"
-  echo "(Redrock: block cache 256 MB, write buffers 64 MB; Redis: no persistence, \`save\` once for"
+  echo "(Redrock: block cache 128 MB, record caches 128 MB each, write buffers 64 MB; Redis: no persistence, \`save\` once for"
   echo "disk use); RSS in MB read from /proc, GET throughput with redis-benchmark on random keys;"
   echo "stop_s is SIGTERM to exit (Redrock writes its memtables out), restart_s start to first GET."
   echo

@@ -115,7 +115,7 @@ pub const PARAMS: &[Param] = &[
     Param { name: "workers", default: "0", kind: Kind::Int { min: 0, max: 256 }, mutable: false },
     Param {
         name: "rocksdb-block-cache-size",
-        default: "268435456",
+        default: "134217728",
         kind: Kind::Memory { min: MB, max: 1024 * GB },
         mutable: false,
     },
@@ -126,10 +126,14 @@ pub const PARAMS: &[Param] = &[
         mutable: false,
     },
     // Each key's metadata record (a string's value, a collection's header) cached in front of
-    // RocksDB (storage/record_cache.rs); 0 turns the cache off.
+    // RocksDB (storage/record_cache.rs); 0 turns the cache off. The memory budget leans to
+    // the two record caches over the block cache (128 MB each): a hit there skips RocksDB,
+    // where a block cache hit still searches the memtables and a block, and a hot record
+    // keeps a whole 4 KB block in it. With 64 MB the record cache could not hold 100 k
+    // strings of 1 KB, and a pipelined GET of them ran at 0.34x of Redis instead of 0.78x.
     Param {
         name: "record-cache-size",
-        default: "67108864",
+        default: "134217728",
         kind: Kind::Memory { min: 0, max: 1024 * GB },
         mutable: false,
     },
@@ -137,7 +141,7 @@ pub const PARAMS: &[Param] = &[
     // front of RocksDB, as metadata records are; 0 turns the cache off.
     Param {
         name: "sub-key-cache-size",
-        default: "67108864",
+        default: "134217728",
         kind: Kind::Memory { min: 0, max: 1024 * GB },
         mutable: false,
     },
