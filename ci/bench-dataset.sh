@@ -60,7 +60,7 @@ section="$(
   echo "## Dataset size"
   echo
   echo "Produced by \`KEYS_N=$KEYS_N ci/bench-dataset.sh\` on $(date -u +%Y-%m-%d): both servers with their defaults"
-  echo "(Redrock: block cache 128 MB, record caches 128 MB each, write buffers 64 MB; Redis: no persistence, \`save\` once for"
+  echo "(Redrock: block cache 192 MB, record caches 128 + 64 MB, write buffers 64 MB; Redis: no persistence, \`save\` once for"
   echo "disk use); RSS in MB read from /proc, GET throughput with redis-benchmark on random keys;"
   echo "stop_s is SIGTERM to exit (Redrock writes its memtables out), restart_s start to first GET."
   echo
