@@ -92,6 +92,13 @@ fn random_list_workloads_reply_like_redis() {
     diff_against_redis(&[]);
 }
 
+/// Ranges read through a member cache that holds a few elements at a time: hits, point reads
+/// of misses, and an iterator past `MAX_POINT_READ_MISSES` of them (types/list.rs `scan`).
+#[test]
+fn random_list_workloads_reply_like_redis_with_a_member_cache_too_small() {
+    diff_against_redis(&["--sub-key-cache-size", "4096"]);
+}
+
 /// Ranges read with RocksDB iterators: no member cache (types/list.rs `scan`).
 #[test]
 fn random_list_workloads_reply_like_redis_without_the_member_cache() {

@@ -350,23 +350,30 @@ impl Storage {
         self.read(cf, key, <[u8]>::to_vec)
     }
 
-    /// `get`, the record seen through `read` rather than copied out.
+    /// `get`, the record seen through `read` rather than copied out. `read` may run while the
+    /// thread's deferred writes are borrowed (deferred.rs), so it must not reach storage.
     pub fn read<T>(&self, cf: Cf, key: &[u8], mut read: impl FnMut(&[u8]) -> T) -> Result<Option<T>> {
-        match deferred::lookup(cf, key, &mut read) {
-            Seen::Value(value) => return Ok(value),
-            Seen::MustLand => self.land_deferred(),
-            Seen::Unknown => {}
+        if let Some(found) = self.read_cached(cf, key, &mut read)? {
+            return Ok(found);
         }
         let cache = self.cache(cf);
-        if let Some(record) = cache.and_then(|cache| cache.answer(key)) {
-            return Ok(record.as_deref().map(read));
-        }
         let ticket = cache.and_then(|cache| cache.ticket(key));
         let record = self.db.get_pinned_cf_opt(self.cf(cf), key, &self.point_reads)?;
         if let (Some(cache), Some(ticket)) = (cache, ticket) {
             cache.fill(key, ticket, record.as_deref());
         }
         Ok(record.as_deref().map(read))
+    }
+
+    /// `read` answered by the thread's deferred writes or the record cache alone: `None` when
+    /// neither knows the record, which then takes a RocksDB read.
+    pub fn read_cached<T>(&self, cf: Cf, key: &[u8], mut read: impl FnMut(&[u8]) -> T) -> Result<Option<Option<T>>> {
+        match deferred::lookup(cf, key, &mut read) {
+            Seen::Value(value) => return Ok(Some(value)),
+            Seen::MustLand => self.land_deferred(),
+            Seen::Unknown => {}
+        }
+        Ok(self.cache(cf).and_then(|cache| cache.answer(key)).map(|record| record.as_deref().map(read)))
     }
 
     /// The record cache in front of `cf`, if it has one: metadata records, and collection
