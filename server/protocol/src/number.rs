@@ -125,17 +125,9 @@ pub(crate) const BULK_HEADER_MAX_BYTES: usize = 1 + I64_MAX_CHARS + 2;
 /// and returns the used tail: built whole on the stack, it is one copy into a reply rather
 /// than three (a pipelined LRANGE_100 pushes a hundred).
 pub(crate) fn bulk_header(len: usize, buf: &mut [u8; BULK_HEADER_MAX_BYTES]) -> &[u8] {
-    let mut pos = buf.len() - 2;
-    buf[pos..].copy_from_slice(b"\r\n");
-    let mut rest = len;
-    loop {
-        pos -= 1;
-        buf[pos] = b'0' + (rest % 10) as u8;
-        rest /= 10;
-        if rest == 0 {
-            break;
-        }
-    }
+    let crlf_at = buf.len() - 2;
+    buf[crlf_at..].copy_from_slice(b"\r\n");
+    let mut pos = write_digits(len as u64, buf, crlf_at);
     pos -= 1;
     buf[pos] = b'$';
     &buf[pos..]
@@ -143,21 +135,26 @@ pub(crate) fn bulk_header(len: usize, buf: &mut [u8; BULK_HEADER_MAX_BYTES]) -> 
 
 /// Writes `value` in decimal into the end of `buf` and returns the used tail.
 pub(crate) fn write_i64(value: i64, buf: &mut [u8; I64_MAX_CHARS]) -> &[u8] {
-    let mut magnitude = value.unsigned_abs();
-    let mut pos = buf.len();
-    loop {
-        pos -= 1;
-        buf[pos] = b'0' + (magnitude % 10) as u8;
-        magnitude /= 10;
-        if magnitude == 0 {
-            break;
-        }
-    }
+    let mut pos = write_digits(value.unsigned_abs(), buf, I64_MAX_CHARS);
     if value < 0 {
         pos -= 1;
         buf[pos] = b'-';
     }
     &buf[pos..]
+}
+
+/// Writes `magnitude`'s decimal digits into `buf` so that they end at `end`; returns where
+/// they start. `buf` must have room for them (20 digits at most).
+fn write_digits(mut magnitude: u64, buf: &mut [u8], end: usize) -> usize {
+    let mut pos = end;
+    loop {
+        pos -= 1;
+        buf[pos] = b'0' + (magnitude % 10) as u8;
+        magnitude /= 10;
+        if magnitude == 0 {
+            return pos;
+        }
+    }
 }
 
 #[cfg(test)]

@@ -353,9 +353,15 @@ impl Storage {
     /// `get`, the record seen through `read` rather than copied out. `read` may run while the
     /// thread's deferred writes are borrowed (deferred.rs), so it must not reach storage.
     pub fn read<T>(&self, cf: Cf, key: &[u8], mut read: impl FnMut(&[u8]) -> T) -> Result<Option<T>> {
-        if let Some(found) = self.read_cached(cf, key, &mut read)? {
-            return Ok(found);
+        match self.read_cached(cf, key, &mut read)? {
+            Some(found) => Ok(found),
+            None => self.read_stored(cf, key, read),
         }
+    }
+
+    /// `read` from RocksDB, which fills the record cache: for a record that
+    /// [`Storage::read_cached`] found in neither the deferred writes nor the cache.
+    pub fn read_stored<T>(&self, cf: Cf, key: &[u8], read: impl FnOnce(&[u8]) -> T) -> Result<Option<T>> {
         let cache = self.cache(cf);
         let ticket = cache.and_then(|cache| cache.ticket(key));
         let record = self.db.get_pinned_cf_opt(self.cf(cf), key, &self.point_reads)?;

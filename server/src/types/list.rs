@@ -252,7 +252,7 @@ impl List {
                     Some(found) => found,
                     None if misses < MAX_POINT_READ_MISSES => {
                         misses += 1;
-                        db.storage.read(Cf::SubKeys, &key, &mut seen)?
+                        db.storage.read_stored(Cf::SubKeys, &key, &mut seen)?
                     }
                     None => {
                         let (rest_start, rest_count) =
