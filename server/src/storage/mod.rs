@@ -31,7 +31,7 @@ use deferred::Seen;
 use lander::Writer;
 pub use metadata::{Collection, KeyType, Metadata};
 pub use record_cache::CacheUsage;
-use record_cache::{CachedChanges, RecordCache};
+use record_cache::{CachedChanges, Known, RecordCache};
 use version::VersionGenerator;
 
 /// `SingleThreaded` only means column families are created and dropped through `&mut`
@@ -219,6 +219,30 @@ pub struct Storage {
     cf_ids: [u32; Cf::ALL.len()],
 }
 
+/// What a point read needs of a record.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Need {
+    /// Its bytes.
+    Record,
+    /// Only whether it exists (HSET's, SADD's and SREM's checks): a member the cache keeps as
+    /// present only answers it.
+    Presence,
+}
+
+impl Need {
+    /// What `cache` knows of `key` as `read` sees it; `None` when the database must be read.
+    /// A presence read's `read` looks at no bytes: a record kept as present only is shown to
+    /// it as empty.
+    fn answer<T>(self, cache: &RecordCache, key: &[u8], mut read: impl FnMut(&[u8]) -> T) -> Option<Option<T>> {
+        match cache.answer(key)? {
+            Known::Absent => Some(None),
+            Known::Record(record) => Some(Some(read(&record))),
+            Known::Present if self == Need::Presence => Some(Some(read(&[]))),
+            Known::Present => None,
+        }
+    }
+}
+
 impl Storage {
     /// Opens (or creates) the data folder `dir`, refusing folders of another format.
     pub fn open(dir: &Path, options: &StorageOptions) -> Result<Storage> {
@@ -260,7 +284,7 @@ impl Storage {
             match cf {
                 Cf::SubKeys | Cf::ZSetScore => {
                     cf_options
-                        .set_compaction_filter("redrock-stale-sub-keys", compaction::sub_key_filter(handle.clone()));
+                        .set_compaction_filter_factory(compaction::SubKeyFilterFactory { handle: handle.clone() });
                     // HSET, SADD and ZADD read whether each member exists; a new one is in
                     // no memtable, and the filter answers for it without the skiplist search
                     // (callgrind, pipelined: HSET 23.4 k -> 20.6 k instructions, SADD 21.8 k
@@ -352,8 +376,13 @@ impl Storage {
 
     /// `get`, the record seen through `read` rather than copied out. `read` may run while the
     /// thread's deferred writes are borrowed (deferred.rs), so it must not reach storage.
-    pub fn read<T>(&self, cf: Cf, key: &[u8], mut read: impl FnMut(&[u8]) -> T) -> Result<Option<T>> {
-        match self.read_cached(cf, key, &mut read)? {
+    pub fn read<T>(&self, cf: Cf, key: &[u8], read: impl FnMut(&[u8]) -> T) -> Result<Option<T>> {
+        self.read_for(Need::Record, cf, key, read)
+    }
+
+    /// [`Storage::read`] of what `need` asks.
+    fn read_for<T>(&self, need: Need, cf: Cf, key: &[u8], mut read: impl FnMut(&[u8]) -> T) -> Result<Option<T>> {
+        match self.read_cached_for(need, cf, key, &mut read)? {
             Some(found) => Ok(found),
             None => self.read_stored(cf, key, read),
         }
@@ -373,13 +402,24 @@ impl Storage {
 
     /// `read` answered by the thread's deferred writes or the record cache alone: `None` when
     /// neither knows the record, which then takes a RocksDB read.
-    pub fn read_cached<T>(&self, cf: Cf, key: &[u8], mut read: impl FnMut(&[u8]) -> T) -> Result<Option<Option<T>>> {
+    pub fn read_cached<T>(&self, cf: Cf, key: &[u8], read: impl FnMut(&[u8]) -> T) -> Result<Option<Option<T>>> {
+        self.read_cached_for(Need::Record, cf, key, read)
+    }
+
+    /// [`Storage::read_cached`] of what `need` asks.
+    fn read_cached_for<T>(
+        &self,
+        need: Need,
+        cf: Cf,
+        key: &[u8],
+        mut read: impl FnMut(&[u8]) -> T,
+    ) -> Result<Option<Option<T>>> {
         match deferred::lookup(cf, key, &mut read) {
             Seen::Value(value) => return Ok(Some(value)),
             Seen::MustLand => self.land_deferred(),
             Seen::Unknown => {}
         }
-        Ok(self.cache(cf).and_then(|cache| cache.answer(key)).map(|record| record.as_deref().map(read)))
+        Ok(self.cache(cf).and_then(|cache| need.answer(cache, key, read)))
     }
 
     /// The record cache in front of `cf`, if it has one: metadata records, and collection
@@ -394,22 +434,22 @@ impl Storage {
 
     /// Reads several keys of one column family in one call (deferred writes first, as `get`).
     pub fn multi_get(&self, cf: Cf, keys: &[Vec<u8>]) -> Result<Vec<Option<Vec<u8>>>> {
-        self.multi_read(cf, keys, <[u8]>::to_vec)
+        self.multi_read(Need::Record, cf, keys, <[u8]>::to_vec)
     }
 
     /// Which of `keys` hold a record, as `multi_get` would find them, without copying their
     /// values out: HSET, SADD and SREM ask only that (a 64-byte field's copy and free were
     /// ~100 instructions of a pipelined HSET).
     pub fn multi_contains(&self, cf: Cf, keys: &[Vec<u8>]) -> Result<Vec<bool>> {
-        Ok(self.multi_read(cf, keys, |_| ())?.into_iter().map(|found| found.is_some()).collect())
+        Ok(self.multi_read(Need::Presence, cf, keys, |_| ())?.into_iter().map(|found| found.is_some()).collect())
     }
 
-    /// `multi_get`, each value found seen through `read`.
-    fn multi_read<T>(&self, cf: Cf, keys: &[Vec<u8>], read: impl Fn(&[u8]) -> T) -> Result<Vec<Option<T>>> {
+    /// `multi_get` of what `need` asks, each value found seen through `read`.
+    fn multi_read<T>(&self, need: Need, cf: Cf, keys: &[Vec<u8>], read: impl Fn(&[u8]) -> T) -> Result<Vec<Option<T>>> {
         // One key (HSET, SADD, ZADD of one member) skips the working lists below: 250 of a
         // pipelined HSET's 8.6 k instructions.
         if let [key] = keys {
-            return Ok(vec![self.read(cf, key, read)?]);
+            return Ok(vec![self.read_for(need, cf, key, read)?]);
         }
         let mut found: Vec<Option<Option<T>>> = Vec::with_capacity(keys.len());
         for key in keys {
@@ -427,7 +467,7 @@ impl Storage {
         let cache = self.cache(cf);
         if let Some(cache) = cache {
             for (key, f) in keys.iter().zip(&mut found).filter(|(_, f)| f.is_none()) {
-                *f = cache.answer(key).map(|record| record.as_deref().map(&read));
+                *f = need.answer(cache, key, &read);
             }
         }
         let unknown: Vec<&Vec<u8>> = keys.iter().zip(&found).filter(|(_, f)| f.is_none()).map(|(k, _)| k).collect();
@@ -791,6 +831,26 @@ impl Batch<'_> {
             Cf::SubKeys => self.cached.sub_keys.put(key_bytes, value_bytes),
             Cf::ZSetScore | Cf::Internal => {}
         }
+        self.defer_put(cf, key, value);
+    }
+
+    /// A put of a collection member whose readers mostly ask only whether it exists (a hash
+    /// field, which HSET checks before it writes): the member cache may keep only that
+    /// (record_cache.rs, `PRESENCE_ONLY_RECORD_BYTES`).
+    pub fn put_read_for_presence(
+        &mut self,
+        key: impl Into<Vec<u8>> + AsRef<[u8]>,
+        value: impl Into<Vec<u8>> + AsRef<[u8]>,
+    ) {
+        self.note(Cf::SubKeys, key.as_ref());
+        self.check_size(key.as_ref().len().max(value.as_ref().len()));
+        let cache_had_room = self.storage.writer.sub_records.had_room();
+        self.cached.sub_keys.put_read_for_presence(key.as_ref(), value.as_ref(), cache_had_room);
+        self.defer_put(Cf::SubKeys, key, value);
+    }
+
+    /// Adds a put to the batch, whose cached records already know of it.
+    fn defer_put(&mut self, cf: Cf, key: impl Into<Vec<u8>> + AsRef<[u8]>, value: impl Into<Vec<u8>> + AsRef<[u8]>) {
         match &mut self.ops {
             Some(ops) => ops.push(deferred::Op { cf, key: key.into(), value: Some(value.into()) }),
             None => {

@@ -49,6 +49,12 @@ const ENTRY_OVERHEAD_BYTES: u64 = 64;
 /// push out thousands of small records, and copying them on every write would cost more than
 /// it saves.
 pub const MAX_CACHED_RECORD_BYTES: usize = 16 << 10;
+/// Records this long or longer that are mostly read for whether they exist
+/// ([`Changes::put_read_for_presence`]: a hash field, which HSET checks before it writes) are
+/// kept as present only once the cache is full. Such an entry weighs its key and overhead,
+/// a quarter or less of the record's; and HSET of 1 KB values into a hash larger than the cache
+/// read RocksDB for every field it checked (45% of the worker's time, perf).
+pub const PRESENCE_ONLY_RECORD_BYTES: usize = 256;
 /// Stores offered (fills, and writes of keys not cached) between two readings of the cache's
 /// weight, which lock every shard of it.
 const ROOM_CHECK_STORES: u64 = 1024;
@@ -74,7 +80,18 @@ type CachedKey = SmallVec<[u8; INLINE_KEY_BYTES]>;
 /// hit clones: the first clone of a `Bytes` made from a copy allocates its shared count, so
 /// every hit on a freshly written record paid an allocation (a pipelined HSET's field check).
 pub type CachedRecord = Arc<[u8]>;
-type Entries = Cache<CachedKey, Option<CachedRecord>, RecordWeight, DefaultHashBuilder, Evictions>;
+type Entries = Cache<CachedKey, Known, RecordWeight, DefaultHashBuilder, Evictions>;
+
+/// What the cache knows of a key.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Known {
+    /// The database holds no record under it.
+    Absent,
+    Record(CachedRecord),
+    /// The database holds a record under it, which the cache did not keep
+    /// (`PRESENCE_ONLY_RECORD_BYTES`): it answers whether the key exists, not what it holds.
+    Present,
+}
 
 /// `key` as a cache key. Not `key.into()` nor `clone()`, which copy a `SmallVec` byte by byte:
 /// 200 instructions of a pipelined SET, twice.
@@ -86,6 +103,10 @@ fn cached_key(key: &[u8]) -> CachedKey {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Change {
     Put(CachedRecord),
+    /// A put of a record mostly read for whether it exists (`Changes::put_read_for_presence`).
+    PutReadForPresence(CachedRecord),
+    /// A put of such a record too large to cache: the cache may keep that it exists.
+    Present,
     Delete,
     /// A put of a record not worth caching (too large): the key is just dropped from the
     /// cache.
@@ -141,6 +162,20 @@ impl Changes {
         self.records.push((cached_key(key), change));
     }
 
+    /// A put of a record that its readers mostly ask only whether it exists (a hash field,
+    /// which HSET checks): once the cache is full, one of `PRESENCE_ONLY_RECORD_BYTES` or more
+    /// is kept as present only, and one too large to cache always is. `cache_had_room` is
+    /// [`RecordCache::had_room`]: a record the cache will not keep is not copied for it.
+    pub fn put_read_for_presence(&mut self, key: &[u8], record: &[u8], cache_had_room: bool) {
+        let keeps_whole = cache_had_room || record.len() < PRESENCE_ONLY_RECORD_BYTES;
+        let change = if keeps_whole && key.len() + record.len() <= MAX_CACHED_RECORD_BYTES {
+            Change::PutReadForPresence(CachedRecord::from(record))
+        } else {
+            Change::Present
+        };
+        self.records.push((cached_key(key), change));
+    }
+
     /// A put whose record is not cached (what `put` makes of a record too large): tests.
     #[cfg(test)]
     pub fn forget(&mut self, key: &[u8]) {
@@ -183,9 +218,12 @@ impl Changes {
 #[derive(Clone)]
 struct RecordWeight;
 
-impl Weighter<CachedKey, Option<CachedRecord>> for RecordWeight {
-    fn weight(&self, key: &CachedKey, record: &Option<CachedRecord>) -> u64 {
-        RecordCache::weight_of(key, record.as_deref().unwrap_or_default())
+impl Weighter<CachedKey, Known> for RecordWeight {
+    fn weight(&self, key: &CachedKey, known: &Known) -> u64 {
+        match known {
+            Known::Record(record) => RecordCache::weight_of(key, record),
+            Known::Absent | Known::Present => RecordCache::weight_of(key, &[]),
+        }
     }
 }
 
@@ -203,12 +241,12 @@ thread_local! {
     static STORING: RefCell<Option<CachedKey>> = const { RefCell::new(None) };
 }
 
-impl Lifecycle<CachedKey, Option<CachedRecord>> for Evictions {
+impl Lifecycle<CachedKey, Known> for Evictions {
     type RequestState = ();
 
     fn begin_request(&self) {}
 
-    fn on_evict(&self, _: &mut (), key: CachedKey, _: Option<CachedRecord>) {
+    fn on_evict(&self, _: &mut (), key: CachedKey, _: Known) {
         if !STORING.with_borrow(|storing| storing.as_ref() == Some(&key)) {
             self.complete.store(false, Ordering::SeqCst);
         }
@@ -344,7 +382,7 @@ impl RecordCache {
         if key.len() + record.len() > MAX_CACHED_RECORD_BYTES {
             return false;
         }
-        entries.insert(cached_key(key), Some(CachedRecord::from(record)));
+        entries.insert(cached_key(key), Known::Record(CachedRecord::from(record)));
         true
     }
 
@@ -396,15 +434,15 @@ impl RecordCache {
         self.complete.store(false, Ordering::SeqCst);
     }
 
-    /// `Some(record)` on a hit (`Some(None)`: the key is known absent).
-    pub fn get(&self, key: &[u8]) -> Option<Option<CachedRecord>> {
+    /// What the cache holds of `key`, if anything.
+    pub fn get(&self, key: &[u8]) -> Option<Known> {
         self.entries.as_ref()?.get(key)
     }
 
     /// What the cache knows of `key`: a hit, or absence on a miss of a complete cache (asked
     /// after the miss, see `is_complete`); `None` when the database must be read.
-    pub fn answer(&self, key: &[u8]) -> Option<Option<CachedRecord>> {
-        self.get(key).or_else(|| self.is_complete().then_some(None))
+    pub fn answer(&self, key: &[u8]) -> Option<Known> {
+        self.get(key).or_else(|| self.is_complete().then_some(Known::Absent))
     }
 
     /// Stores the record of a landed write while the cache has room, or when the key is
@@ -415,9 +453,20 @@ impl RecordCache {
     /// lander's insertions for the same shards, was 12% of a pipelined SET's worker time.
     fn store_write(&self, entries: &Entries, key: CachedKey, record: CachedRecord) {
         if self.has_room(entries) {
-            entries.insert(key, Some(record));
+            entries.insert(key, Known::Record(record));
         } else {
-            let _not_cached = entries.replace(key, Some(record), false);
+            let _not_cached = entries.replace(key, Known::Record(record), false);
+        }
+    }
+
+    /// [`RecordCache::store_write`] of a record mostly read for whether it exists: once the
+    /// cache is full, a long one is kept as present only, cached or not, so that the next
+    /// check of the key is a hit that weighs little.
+    fn store_presence_read(&self, entries: &Entries, key: CachedKey, record: CachedRecord) {
+        if record.len() >= PRESENCE_ONLY_RECORD_BYTES && !self.has_room(entries) {
+            entries.insert(key, Known::Present);
+        } else {
+            self.store_write(entries, key, record);
         }
     }
 
@@ -446,7 +495,8 @@ impl RecordCache {
         }
         let state = self.lock(ticket.stripe);
         if state.writers == 0 && state.epoch == ticket.epoch {
-            entries.insert(cached_key(key), record.map(CachedRecord::from));
+            let known = record.map_or(Known::Absent, |record| Known::Record(CachedRecord::from(record)));
+            entries.insert(cached_key(key), known);
         }
     }
 
@@ -516,15 +566,20 @@ impl RecordCache {
                     continue;
                 }
                 match change {
-                    Change::Put(record) if landed && self.is_complete() => {
-                        STORING.with_borrow_mut(|storing| *storing = Some(cached_key(&key)));
-                        entries.insert(key, Some(record));
-                        STORING.with_borrow_mut(|storing| *storing = None);
+                    Change::Put(record) | Change::PutReadForPresence(record) if landed && self.is_complete() => {
+                        store_keeping_completeness(entries, key, Known::Record(record));
+                    }
+                    Change::Present if landed && self.is_complete() => {
+                        store_keeping_completeness(entries, key, Known::Present);
                     }
                     Change::Put(record) if landed => self.store_write(entries, key, record),
+                    Change::PutReadForPresence(record) if landed => self.store_presence_read(entries, key, record),
+                    Change::Present if landed => {
+                        entries.insert(key, Known::Present);
+                    }
                     // A complete cache knows absence without storing it.
                     Change::Delete if landed && self.knows_absence && !self.is_complete() => {
-                        let _absent = entries.replace(key, None, false);
+                        let _absent = entries.replace(key, Known::Absent, false);
                     }
                     Change::Delete if landed => {
                         entries.remove(&key[..]);
@@ -572,6 +627,12 @@ impl RecordCache {
         CacheUsage { entries, bytes, complete: self.is_complete() }
     }
 
+    /// [`RecordCache::has_room`] as last read, without counting a store: for a worker deciding
+    /// what of a record to hand the cache.
+    pub fn had_room(&self) -> bool {
+        self.has_room.load(Ordering::Relaxed)
+    }
+
     /// Whether a store evicts nothing, as of the last reading of the cache's weight. Until the
     /// cache first fills, the doorkeeper would only turn away records it has room for:
     /// redis-benchmark's GET of 100,000 random keys, three rounds of 100,000 requests, had
@@ -588,6 +649,14 @@ impl RecordCache {
     fn lock(&self, stripe: usize) -> std::sync::MutexGuard<'_, Stripe> {
         self.stripes[stripe].lock().unwrap_or_else(|e| e.into_inner())
     }
+}
+
+/// Stores `known` under `key` in a complete cache, which it stays: the entry it replaces is
+/// reported as evicted, and `Evictions` must tell that from the loss of another record.
+fn store_keeping_completeness(entries: &Entries, key: CachedKey, known: Known) {
+    STORING.with_borrow_mut(|storing| *storing = Some(cached_key(&key)));
+    entries.insert(key, known);
+    STORING.with_borrow_mut(|storing| *storing = None);
 }
 
 /// The stripe of a key hashed to `hash`: its low bits (`Admission` takes the high half).
@@ -620,17 +689,17 @@ mod tests {
         assert_eq!(cache.get(b"k"), None);
         let ticket = cache.ticket(b"k").expect("no write in flight");
         cache.fill(b"k", ticket, None);
-        assert_eq!(cache.get(b"k"), Some(None), "absence is cached");
+        assert_eq!(cache.get(b"k"), Some(Known::Absent), "absence is cached");
         write(&cache, &put(b"k", b"v1"));
-        assert_eq!(cache.get(b"k"), Some(Some(record(b"v1"))));
+        assert_eq!(cache.get(b"k"), Some(Known::Record(record(b"v1"))));
         let mut twice = put(b"k", b"v2");
         twice.extend(put(b"k", b"v3"));
         write(&cache, &twice);
-        assert_eq!(cache.get(b"k"), Some(Some(record(b"v3"))), "the last change wins");
+        assert_eq!(cache.get(b"k"), Some(Known::Record(record(b"v3"))), "the last change wins");
         let mut delete = Changes::default();
         delete.delete(b"k");
         write(&cache, &delete);
-        assert_eq!(cache.get(b"k"), Some(None));
+        assert_eq!(cache.get(b"k"), Some(Known::Absent));
     }
 
     /// Misses distinct keys until the cache counts itself full.
@@ -649,14 +718,14 @@ mod tests {
     fn writes_bring_keys_in_while_there_is_room_and_then_refresh_cached_keys_only() {
         let cache = RecordCache::admitting_every_miss(1 << 20);
         write(&cache, &put(b"w", b"1"));
-        assert_eq!(cache.get(b"w"), Some(Some(record(b"1"))), "an empty cache takes written keys");
+        assert_eq!(cache.get(b"w"), Some(Known::Record(record(b"1"))), "an empty cache takes written keys");
         fill_up(&cache);
         write(&cache, &put(b"fresh", b"1"));
         assert_eq!(cache.get(b"fresh"), None, "a full cache takes no written key");
         let ticket = cache.ticket(b"k").expect("ticket");
         cache.fill(b"k", ticket, Some(b"1"));
         write(&cache, &put(b"k", b"2"));
-        assert_eq!(cache.get(b"k"), Some(Some(record(b"2"))), "a full cache refreshes the keys it holds");
+        assert_eq!(cache.get(b"k"), Some(Known::Record(record(b"2"))), "a full cache refreshes the keys it holds");
         let mut forget = Changes::default();
         forget.forget(b"k");
         write(&cache, &forget);
@@ -678,7 +747,7 @@ mod tests {
             }
         }
         write(&cache, &changes);
-        assert!(keys.iter().all(|key| cache.get(key) == Some(Some(record(&[2])))));
+        assert!(keys.iter().all(|key| cache.get(key) == Some(Known::Record(record(&[2])))));
     }
 
     #[test]
@@ -714,8 +783,8 @@ mod tests {
             assert!(cache.ticket(&k1).is_none(), "no fills while writes are in flight");
             cache.end_write(b, second, true, || false);
             cache.end_write(a, first, true, || false);
-            assert_eq!(cache.get(&k1), Some(Some(record(b"1"))));
-            assert_eq!(cache.get(&k2), Some(Some(record(b"2"))));
+            assert_eq!(cache.get(&k1), Some(Known::Record(record(b"1"))));
+            assert_eq!(cache.get(&k2), Some(Known::Record(record(b"2"))));
         }
         let cache = complete(1 << 20);
         let (k1, k2) = stripe_mates(&cache);
@@ -778,7 +847,7 @@ mod tests {
         miss(b"k");
         assert_eq!(cache.get(b"k"), None, "a first miss only marks the key");
         miss(b"k");
-        assert_eq!(cache.get(b"k"), Some(Some(record(b"v"))));
+        assert_eq!(cache.get(b"k"), Some(Known::Record(record(b"v"))));
         // Window after window, the filter starts over rather than filling up.
         for i in 0..ADMISSION_WINDOW_MISSES * 3 {
             miss(&i.to_le_bytes());
@@ -788,6 +857,47 @@ mod tests {
             cache.get(key).is_some()
         });
         assert!(admitted_at_once.count() < 400, "most fresh keys wait for their second miss");
+    }
+
+    #[test]
+    fn records_read_for_presence_are_kept_as_present_only_once_the_cache_is_full() {
+        let cache = RecordCache::admitting_every_miss(1 << 20);
+        let long = [b'v'; PRESENCE_ONLY_RECORD_BYTES];
+        let put_read_for_presence = |key: &[u8], record: &[u8]| {
+            let mut changes = Changes::default();
+            changes.put_read_for_presence(key, record, cache.had_room());
+            write(&cache, &changes);
+        };
+        put_read_for_presence(b"roomy", &long);
+        assert_eq!(cache.get(b"roomy"), Some(Known::Record(record(&long))), "kept whole while there is room");
+        put_read_for_presence(b"huge", &vec![b'v'; MAX_CACHED_RECORD_BYTES]);
+        assert_eq!(cache.get(b"huge"), Some(Known::Present), "too large to keep whole");
+        fill_up(&cache);
+        put_read_for_presence(b"fresh", &long);
+        assert_eq!(cache.get(b"fresh"), Some(Known::Present), "a full cache takes the key as present");
+        put_read_for_presence(b"roomy", &long);
+        assert_eq!(cache.get(b"roomy"), Some(Known::Present), "and lets the long record go");
+        put_read_for_presence(b"short", b"1");
+        assert_eq!(cache.get(b"short"), None, "a short record is a plain write");
+        // What a value read of a key kept as present only stores: the record it read.
+        let ticket = cache.ticket(b"fresh").expect("no write in flight");
+        cache.fill(b"fresh", ticket, Some(b"v"));
+        assert_eq!(cache.get(b"fresh"), Some(Known::Record(record(b"v"))));
+        let mut delete = Changes::default();
+        delete.delete(b"huge");
+        write(&cache, &delete);
+        assert_eq!(cache.get(b"huge"), Some(Known::Absent));
+    }
+
+    #[test]
+    fn a_complete_cache_stays_complete_through_records_kept_as_present_only() {
+        let cache = complete(1 << 20);
+        let mut changes = Changes::default();
+        changes.put_read_for_presence(b"huge", &vec![b'v'; MAX_CACHED_RECORD_BYTES], true);
+        write(&cache, &changes);
+        assert_eq!(cache.answer(b"huge"), Some(Known::Present));
+        assert_eq!(cache.answer(b"other"), Some(Known::Absent));
+        assert!(cache.is_complete());
     }
 
     #[test]
@@ -810,7 +920,7 @@ mod tests {
         let cache = complete(1 << 20);
         write(&cache, &put(b"k", b"1"));
         write(&cache, &put(b"k", b"22"));
-        assert_eq!(cache.get(b"k"), Some(Some(record(b"22"))));
+        assert_eq!(cache.get(b"k"), Some(Known::Record(record(b"22"))));
         assert!(cache.is_complete(), "replacing a record loses nothing");
         let mut delete = Changes::default();
         delete.delete(b"k");
@@ -884,13 +994,13 @@ mod tests {
         enum Reader {
             Idle,
             Ticketed(u8, Option<Ticket>),
-            Read(u8, Option<Ticket>, Option<u8>),
+            Read(u8, Option<Ticket>, Option<Vec<u8>>),
         }
 
         enum Writer {
             Idle,
-            Built(u8, Option<u8>, Changes),
-            Begun(u8, Option<u8>, Changes, Flight),
+            Built(u8, Option<Vec<u8>>, Changes),
+            Begun(u8, Option<Vec<u8>>, Changes, Flight),
             Landed(u8, Changes, Flight),
         }
 
@@ -898,7 +1008,10 @@ mod tests {
             #[test]
             fn the_cache_never_contradicts_the_database(
                 starts_complete in any::<bool>(),
-                steps in proptest::collection::vec((any::<bool>(), 0..2usize, 0..2u8, proptest::option::of(0..4u8)), 1..200)
+                steps in proptest::collection::vec(
+                    (any::<bool>(), 0..2usize, 0..2u8, proptest::option::of(0..4u8), any::<bool>()),
+                    1..200,
+                )
             ) {
                 let cache = if starts_complete {
                     let cache = RecordCache::new(1 << 20);
@@ -907,22 +1020,25 @@ mod tests {
                 } else {
                     RecordCache::admitting_every_miss(1 << 20)
                 };
-                let mut db: HashMap<u8, Option<u8>> = HashMap::new();
+                let mut db: HashMap<u8, Option<Vec<u8>>> = HashMap::new();
                 let mut readers = [Reader::Idle, Reader::Idle];
                 let mut writers = [Writer::Idle, Writer::Idle];
                 // Keys whose write is between its begin and its end.
                 let mut in_flight: Vec<u8> = Vec::new();
-                for (is_reader, actor, key, value) in steps {
+                for (is_reader, actor, key, value, read_for_presence) in steps {
                     if is_reader {
                         let reader = &mut readers[actor];
                         *reader = match std::mem::replace(reader, Reader::Idle) {
-                            // As `Storage::get`: a hit, or a miss of a complete cache, reads nothing.
-                            Reader::Idle if cache.answer(&[key]).is_some() => Reader::Idle,
+                            // As `Storage::get`: a hit, or a miss of a complete cache, reads
+                            // nothing; a key kept as present only is read for its record.
+                            Reader::Idle if matches!(cache.answer(&[key]), Some(Known::Absent | Known::Record(_))) => {
+                                Reader::Idle
+                            }
                             Reader::Idle => Reader::Ticketed(key, cache.ticket(&[key])),
-                            Reader::Ticketed(k, ticket) => Reader::Read(k, ticket, db.get(&k).copied().flatten()),
+                            Reader::Ticketed(k, ticket) => Reader::Read(k, ticket, db.get(&k).cloned().flatten()),
                             Reader::Read(k, ticket, read) => {
                                 if let Some(ticket) = ticket {
-                                    cache.fill(&[k], ticket, read.as_ref().map(std::slice::from_ref));
+                                    cache.fill(&[k], ticket, read.as_deref());
                                 }
                                 Reader::Idle
                             }
@@ -932,11 +1048,20 @@ mod tests {
                         *writer = match std::mem::replace(writer, Writer::Idle) {
                             Writer::Idle => {
                                 let mut changes = Changes::default();
-                                match value {
+                                // A record read for its presence is one too large to cache,
+                                // which the cache keeps as present only.
+                                let record = value.map(|v| match read_for_presence {
+                                    true => vec![v; MAX_CACHED_RECORD_BYTES],
+                                    false => vec![v],
+                                });
+                                match &record {
                                     None => changes.delete(&[key]),
-                                    Some(v) => changes.put(&[key], &[v]),
+                                    Some(record) if read_for_presence => {
+                                        changes.put_read_for_presence(&[key], record, cache.had_room())
+                                    }
+                                    Some(record) => changes.put(&[key], record),
                                 }
-                                Writer::Built(key, value, changes)
+                                Writer::Built(key, record, changes)
                             }
                             // The key locks: a write begins once no other write of its
                             // key is in flight.
@@ -959,9 +1084,11 @@ mod tests {
                     }
                     if !writers.iter().any(|w| matches!(w, Writer::Landed(..))) {
                         for k in 0..2u8 {
-                            let expected = db.get(&k).copied().flatten();
+                            let expected = db.get(&k).cloned().flatten().map(|record| record[0]);
                             match cache.get(&[k]) {
-                                Some(cached) => prop_assert_eq!(cached.map(|r| r[0]), expected, "key {}", k),
+                                Some(Known::Absent) => prop_assert_eq!(None, expected, "key {}", k),
+                                Some(Known::Record(record)) => prop_assert_eq!(Some(record[0]), expected, "key {}", k),
+                                Some(Known::Present) => prop_assert!(expected.is_some(), "key {}", k),
                                 None if cache.is_complete() => prop_assert_eq!(None, expected, "key {}", k),
                                 None => {}
                             }

@@ -45,7 +45,7 @@ pub fn set(db: &Db<'_>, key: &[u8], pairs: &[(&[u8], &[u8])], only_new: bool) ->
         if only_new && !is_new {
             continue;
         }
-        batch.put(Cf::SubKeys, sub_key, &value[..]);
+        batch.put_read_for_presence(sub_key, &value[..]);
     }
     let created = created_fields.len() as u64;
     if batch.is_empty() {
