@@ -60,7 +60,7 @@ pub struct SubKeyFilter {
     /// it from RocksDB's own thread.
     db: Option<Weak<Rocks>>,
     /// The metadata key of the last sub-key judged, and its record as read then (`None`:
-    /// absent, or not a record that decodes).
+    /// absent). A record that could not be read or decoded is not kept: its sub-keys stay.
     last: Option<(Vec<u8>, Option<Metadata>)>,
 }
 

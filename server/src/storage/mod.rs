@@ -234,7 +234,7 @@ pub struct Storage {
 enum Need {
     /// Its bytes.
     Record,
-    /// Only whether it exists (HSET's, SADD's and SREM's checks): a member the cache keeps as
+    /// Only whether it exists (the checks of HSET, HDEL, SADD and SREM): a member the cache keeps as
     /// present only answers it.
     Presence,
 }
@@ -743,12 +743,6 @@ impl Storage {
     /// What the record cache holds; its bytes count against `record-cache-size`.
     pub fn record_cache_usage(&self) -> CacheUsage {
         self.writer.records.usage()
-    }
-
-    /// Whether the cache of collection members holds every member, so that a point read of
-    /// one costs a hash probe (record_cache.rs, `complete`).
-    pub fn caches_every_member(&self) -> bool {
-        self.writer.sub_records.is_complete()
     }
 
     /// What the cache of collection members holds; its bytes count against

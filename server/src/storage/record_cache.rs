@@ -105,7 +105,8 @@ pub enum Change {
     Put(CachedRecord),
     /// A put of a record mostly read for whether it exists (`Changes::put_read_for_presence`).
     PutReadForPresence(CachedRecord),
-    /// A put of such a record too large to cache: the cache may keep that it exists.
+    /// A put of such a record that the cache keeps as present only: too large to cache, or
+    /// long while the cache is full (`keeps_only_presence`).
     Present,
     Delete,
     /// A put of a record not worth caching (too large): the key is just dropped from the
@@ -167,11 +168,12 @@ impl Changes {
     /// is kept as present only, and one too large to cache always is. `cache_had_room` is
     /// [`RecordCache::had_room`]: a record the cache will not keep is not copied for it.
     pub fn put_read_for_presence(&mut self, key: &[u8], record: &[u8], cache_had_room: bool) {
-        let keeps_whole = cache_had_room || record.len() < PRESENCE_ONLY_RECORD_BYTES;
-        let change = if keeps_whole && key.len() + record.len() <= MAX_CACHED_RECORD_BYTES {
-            Change::PutReadForPresence(CachedRecord::from(record))
-        } else {
+        let change = if keeps_only_presence(record.len(), cache_had_room)
+            || key.len() + record.len() > MAX_CACHED_RECORD_BYTES
+        {
             Change::Present
+        } else {
+            Change::PutReadForPresence(CachedRecord::from(record))
         };
         self.records.push((cached_key(key), change));
     }
@@ -463,7 +465,7 @@ impl RecordCache {
     /// cache is full, a long one is kept as present only, cached or not, so that the next
     /// check of the key is a hit that weighs little.
     fn store_presence_read(&self, entries: &Entries, key: CachedKey, record: CachedRecord) {
-        if record.len() >= PRESENCE_ONLY_RECORD_BYTES && !self.has_room(entries) {
+        if keeps_only_presence(record.len(), self.has_room(entries)) {
             entries.insert(key, Known::Present);
         } else {
             self.store_write(entries, key, record);
@@ -649,6 +651,12 @@ impl RecordCache {
     fn lock(&self, stripe: usize) -> std::sync::MutexGuard<'_, Stripe> {
         self.stripes[stripe].lock().unwrap_or_else(|e| e.into_inner())
     }
+}
+
+/// Whether a record of `record_bytes` mostly read for whether it exists is kept as present
+/// only, in a cache that has room or not.
+fn keeps_only_presence(record_bytes: usize, has_room: bool) -> bool {
+    record_bytes >= PRESENCE_ONLY_RECORD_BYTES && !has_room
 }
 
 /// Stores `known` under `key` in a complete cache, which it stays: the entry it replaces is
