@@ -173,25 +173,3 @@ fn the_next_group_reads_a_group_in_flight_and_keeps_the_stripes_it_wrote_under()
     assert_eq!(execute_alone(&shared, &mut a, vec![Bytes::from_static(b"GET"), Bytes::from(last)]), expected);
     storage::stop_landing();
 }
-
-/// A landing writes its records in key order for RocksDB's memtable insertion hints
-/// (storage/mod.rs, `MEMTABLE_INSERT_HINTS`), which RocksDB's C API cannot set: they go
-/// through its options string, and the options it saves must show them for every column
-/// family, or every insertion searches the skiplist from the top again.
-#[test]
-fn every_column_family_reuses_the_previous_insertions_splice() {
-    let dir = scratch("insert-hints");
-    let shared = open(&dir);
-    drop(shared);
-    let options_file = std::fs::read_dir(dir.path().join("db"))
-        .expect("the database folder")
-        .map(|entry| entry.expect("an entry").path())
-        .filter(|path| path.file_name().is_some_and(|name| name.to_string_lossy().starts_with("OPTIONS-")))
-        .max()
-        .expect("RocksDB saved its options");
-    let options = std::fs::read_to_string(options_file).expect("readable options");
-    let families = options.matches("[CFOptions ").count();
-    let hinted = options.matches("memtable_insert_with_hint_prefix_extractor=rocksdb.FixedPrefix.0").count();
-    assert!(families >= 4, "metadata, members, scores and internal records: {families} column families");
-    assert_eq!(hinted, families, "every column family has the hint extractor");
-}

@@ -157,6 +157,27 @@ fn injected_failure() -> bool {
 /// Size of one partition of an SST file's filter and index.
 const METADATA_PARTITION_BYTES: usize = 4096;
 
+/// SST file options, over the block cache `cache`; `filtered` adds a bloom filter.
+fn table_options(cache: &rocksdb::Cache, filtered: bool) -> BlockBasedOptions {
+    let mut table = BlockBasedOptions::default();
+    table.set_block_cache(cache);
+    if filtered {
+        // Point reads (GET, HGET, SISMEMBER) dominate: a bloom filter skips files without
+        // the key.
+        table.set_bloom_filter(10.0, false);
+    }
+    table.set_cache_index_and_filter_blocks(true);
+    // Filters and indexes are cut into 4 KB partitions under a pinned top level. Whole, the
+    // filter of one SST file of 3 M sub-keys is 4 MB: more than a shard of the block cache
+    // (its capacity / 64), so it was never kept and every point read of that file read it
+    // again (2.5 ms per HGET in a 1 M-field hash, ci/bench-collections.sh).
+    table.set_index_type(BlockBasedIndexType::TwoLevelIndexSearch);
+    table.set_partition_filters(true);
+    table.set_metadata_block_size(METADATA_PARTITION_BYTES);
+    table.set_pin_top_level_index_and_filter(true);
+    table
+}
+
 /// Share of a memtable's memory given to its bloom filter.
 const MEMTABLE_BLOOM_RATIO: f64 = 0.02;
 
@@ -260,19 +281,8 @@ impl Storage {
         let is_new = format::check(dir)?;
 
         let cache = rocksdb::Cache::new_lru_cache(options.block_cache_bytes);
-        let mut table = BlockBasedOptions::default();
-        table.set_block_cache(&cache);
-        // Point reads (GET, HGET, SISMEMBER) dominate: a bloom filter skips files without the key.
-        table.set_bloom_filter(10.0, false);
-        table.set_cache_index_and_filter_blocks(true);
-        // Filters and indexes are cut into 4 KB partitions under a pinned top level. Whole, the
-        // filter of one SST file of 3 M sub-keys is 4 MB: more than a shard of the block cache
-        // (its capacity / 64), so it was never kept and every point read of that file read it
-        // again (2.5 ms per HGET in a 1 M-field hash, ci/bench-collections.sh).
-        table.set_index_type(BlockBasedIndexType::TwoLevelIndexSearch);
-        table.set_partition_filters(true);
-        table.set_metadata_block_size(METADATA_PARTITION_BYTES);
-        table.set_pin_top_level_index_and_filter(true);
+        let table = table_options(&cache, true);
+        let unfiltered_table = table_options(&cache, false);
 
         let mut db_options = Options::default();
         // An existing folder must open as it is: never silently recreated empty.
@@ -290,10 +300,18 @@ impl Storage {
         let descriptors = Cf::ALL.iter().map(|cf| {
             let mut cf_options = hinted.clone();
             cf_options.set_compression_type(DBCompressionType::Lz4);
-            cf_options.set_block_based_table_factory(&table);
             cf_options.set_write_buffer_size(options.write_buffer_bytes / Cf::ALL.len());
             match cf {
-                Cf::SubKeys | Cf::ZSetScore => {
+                Cf::ZSetScore => {
+                    cf_options
+                        .set_compaction_filter_factory(compaction::SubKeyFilterFactory { handle: handle.clone() });
+                    // The score index is only ever iterated (ZRANGEBYSCORE, ZRANK) and written
+                    // by exact key, never point-read: a bloom filter, in its memtable or its
+                    // SST files, would only cost hashing on every insertion, flush and
+                    // compaction, and room in the block cache.
+                    cf_options.set_block_based_table_factory(&unfiltered_table);
+                }
+                Cf::SubKeys => {
                     cf_options
                         .set_compaction_filter_factory(compaction::SubKeyFilterFactory { handle: handle.clone() });
                     // HSET, SADD and ZADD read whether each member exists; a new one is in
@@ -302,6 +320,7 @@ impl Storage {
                     // -> 19.3 k, ZADD 32.0 k -> 29.8 k).
                     cf_options.set_memtable_whole_key_filtering(true);
                     cf_options.set_memtable_prefix_bloom_ratio(MEMTABLE_BLOOM_RATIO);
+                    cf_options.set_block_based_table_factory(&table);
                 }
                 Cf::Metadata => {
                     // Every command reads metadata first. Once a dataset outgrows the memtables,
@@ -310,8 +329,9 @@ impl Storage {
                     // level, the largest cost of a GET in perf) for 2% more memtable memory.
                     cf_options.set_memtable_whole_key_filtering(true);
                     cf_options.set_memtable_prefix_bloom_ratio(MEMTABLE_BLOOM_RATIO);
+                    cf_options.set_block_based_table_factory(&table);
                 }
-                Cf::Internal => {}
+                Cf::Internal => cf_options.set_block_based_table_factory(&table),
             }
             ColumnFamilyDescriptor::new(cf.name(), cf_options)
         });
