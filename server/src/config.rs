@@ -37,6 +37,7 @@ const GB: u64 = 1 << 30;
 const MIN_HZ: i64 = 1;
 const MAX_HZ: i64 = 500;
 const MB: u64 = 1 << 20;
+const KB: u64 = 1 << 10;
 
 /// Every parameter Redrock has.
 pub const PARAMS: &[Param] = &[
@@ -117,6 +118,14 @@ pub const PARAMS: &[Param] = &[
         name: "rocksdb-block-cache-size",
         default: "201326592",
         kind: Kind::Memory { min: MB, max: 1024 * GB },
+        mutable: false,
+    },
+    // Kvrocks's `rocksdb.block_size` and its value: the uncompressed bytes of one SST data
+    // block (storage/mod.rs's `table_options` says why not RocksDB's 4 KB).
+    Param {
+        name: "rocksdb-block-size",
+        default: "16384",
+        kind: Kind::Memory { min: KB, max: 64 * MB },
         mutable: false,
     },
     Param {

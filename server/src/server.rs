@@ -19,6 +19,7 @@ pub fn open(config: Config) -> Result<Arc<Shared>, String> {
     let options = StorageOptions {
         durability: Durability::parse(config.get("appendfsync")).unwrap_or(Durability::EverySec),
         block_cache_bytes: config.get_u64("rocksdb-block-cache-size") as usize,
+        block_bytes: config.get_u64("rocksdb-block-size") as usize,
         write_buffer_bytes: config.get_u64("rocksdb-write-buffer-size") as usize,
         record_cache_bytes: config.get_u64("record-cache-size"),
         sub_key_cache_bytes: config.get_u64("sub-key-cache-size"),

@@ -55,3 +55,14 @@ fn only_point_read_families_carry_bloom_filters() {
         assert!(table.contains("filter_policy="), "{family}'s table options name their filter policy");
     }
 }
+
+/// Data blocks are `rocksdb-block-size` (16 KB by default, storage/mod.rs's `table_options`),
+/// in every family.
+#[test]
+fn every_family_writes_blocks_of_the_configured_size() {
+    let options = saved_options();
+    for family in ["metadata", "default", "zset_score", "internal"] {
+        let table = section(&options, &format!("TableOptions/BlockBasedTable \"{family}\""));
+        assert!(table.contains("\n  block_size=16384\n"), "{family}'s blocks: {table}");
+    }
+}
