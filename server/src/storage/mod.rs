@@ -294,7 +294,13 @@ impl Storage {
         std::fs::create_dir_all(dir).map_err(|e| StorageError::Io(format!("{}: {e}", dir.display())))?;
         let is_new = format::check(dir)?;
 
-        let cache = rocksdb::Cache::new_lru_cache(options.block_cache_bytes);
+        // RocksDB's HyperClockCache, sized as it goes (an estimated entry charge of 0), not
+        // its LRU cache: a point read that misses the record caches looks up an index
+        // partition, a filter partition and a data block, and the LRU's hash chains, list
+        // upkeep and shard mutex were 14.5% of such a GET's CPU (perf). Random GETs of 3 M
+        // 100-byte strings at `-P 16` went from 78 k to 97-101 k req/s (the worker's user CPU
+        // 11.0 -> 8.5 µs per GET).
+        let cache = rocksdb::Cache::new_hyper_clock_cache(options.block_cache_bytes, 0);
         let table = table_options(&cache, options.block_bytes, true);
         let unfiltered_table = table_options(&cache, options.block_bytes, false);
 
