@@ -321,26 +321,23 @@ impl Storage {
             let mut cf_options = hinted.clone();
             cf_options.set_compression_type(DBCompressionType::Lz4);
             cf_options.set_write_buffer_size(options.write_buffer_bytes / Cf::ALL.len());
+            // The score index is only ever iterated (ZRANGEBYSCORE, ZRANK) and written by exact
+            // key, never point-read: a bloom filter, in its memtable or its SST files, would
+            // only cost hashing on every insertion, flush and compaction, and room in the
+            // block cache.
+            let point_read = *cf != Cf::ZSetScore;
+            cf_options.set_block_based_table_factory(if point_read { &table } else { &unfiltered_table });
+            if matches!(cf, Cf::SubKeys | Cf::ZSetScore) {
+                cf_options.set_compaction_filter_factory(compaction::SubKeyFilterFactory { handle: handle.clone() });
+            }
             match cf {
-                Cf::ZSetScore => {
-                    cf_options
-                        .set_compaction_filter_factory(compaction::SubKeyFilterFactory { handle: handle.clone() });
-                    // The score index is only ever iterated (ZRANGEBYSCORE, ZRANK) and written
-                    // by exact key, never point-read: a bloom filter, in its memtable or its
-                    // SST files, would only cost hashing on every insertion, flush and
-                    // compaction, and room in the block cache.
-                    cf_options.set_block_based_table_factory(&unfiltered_table);
-                }
                 Cf::SubKeys => {
-                    cf_options
-                        .set_compaction_filter_factory(compaction::SubKeyFilterFactory { handle: handle.clone() });
                     // HSET, SADD and ZADD read whether each member exists; a new one is in
                     // no memtable, and the filter answers for it without the skiplist search
                     // (callgrind, pipelined: HSET 23.4 k -> 20.6 k instructions, SADD 21.8 k
                     // -> 19.3 k, ZADD 32.0 k -> 29.8 k).
                     cf_options.set_memtable_whole_key_filtering(true);
                     cf_options.set_memtable_prefix_bloom_ratio(MEMTABLE_BLOOM_RATIO);
-                    cf_options.set_block_based_table_factory(&table);
                 }
                 Cf::Metadata => {
                     // Every command reads metadata first. Once a dataset outgrows the memtables,
@@ -349,9 +346,8 @@ impl Storage {
                     // level, the largest cost of a GET in perf) for 2% more memtable memory.
                     cf_options.set_memtable_whole_key_filtering(true);
                     cf_options.set_memtable_prefix_bloom_ratio(MEMTABLE_BLOOM_RATIO);
-                    cf_options.set_block_based_table_factory(&table);
                 }
-                Cf::Internal => cf_options.set_block_based_table_factory(&table),
+                Cf::ZSetScore | Cf::Internal => {}
             }
             ColumnFamilyDescriptor::new(cf.name(), cf_options)
         });
