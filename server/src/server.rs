@@ -16,17 +16,30 @@ use crate::workers::{self, Workers};
 /// Opens the data folder named by `config` and builds the shared state.
 pub fn open(config: Config) -> Result<Arc<Shared>, String> {
     let dir = PathBuf::from(config.get("dir"));
-    let options = StorageOptions {
-        durability: Durability::parse(config.get("appendfsync")).unwrap_or(Durability::EverySec),
-        block_cache_bytes: config.get_u64("rocksdb-block-cache-size") as usize,
-        block_bytes: config.get_u64("rocksdb-block-size") as usize,
-        write_buffer_bytes: config.get_u64("rocksdb-write-buffer-size") as usize,
-        record_cache_bytes: config.get_u64("record-cache-size"),
-        sub_key_cache_bytes: config.get_u64("sub-key-cache-size"),
-    };
+    let options = StorageOptions::from(&config);
     let storage =
         Storage::open(&dir, &options).map_err(|e| format!("cannot open data folder {}: {e}", dir.display()))?;
     Shared::new(storage, config).map(Arc::new).map_err(|e| format!("cannot read server records: {e}"))
+}
+
+impl From<&Config> for StorageOptions {
+    fn from(config: &Config) -> Self {
+        StorageOptions {
+            durability: Durability::parse(config.get("appendfsync")).unwrap_or(Durability::EverySec),
+            block_cache_bytes: config.get_u64("rocksdb-block-cache-size") as usize,
+            block_bytes: config.get_u64("rocksdb-block-size") as usize,
+            write_buffer_bytes: config.get_u64("rocksdb-write-buffer-size") as usize,
+            record_cache_bytes: config.get_u64("record-cache-size"),
+            sub_key_cache_bytes: config.get_u64("sub-key-cache-size"),
+        }
+    }
+}
+
+/// The config table's defaults: the one place a default is written down is config.rs.
+impl Default for StorageOptions {
+    fn default() -> Self {
+        StorageOptions::from(&Config::default())
+    }
 }
 
 /// Serves until shutdown is requested. The caller's runtime accepts connections and runs the

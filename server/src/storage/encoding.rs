@@ -71,11 +71,17 @@ pub fn prefix_successor(prefix: &[u8]) -> Option<Vec<u8>> {
 /// Key of the metadata record of `user_key`.
 pub fn meta_key(ns: &[u8], db: u8, user_key: &[u8]) -> Vec<u8> {
     let mut out = Vec::with_capacity(2 + ns.len() + user_key.len());
+    write_meta_key(&mut out, ns, db, user_key);
+    out
+}
+
+/// `meta_key` written over `out`, for a caller that builds many in one buffer.
+pub fn write_meta_key(out: &mut Vec<u8>, ns: &[u8], db: u8, user_key: &[u8]) {
+    out.clear();
     out.push(ns.len() as u8);
     out.extend_from_slice(ns);
     out.push(db);
     out.extend_from_slice(user_key);
-    out
 }
 
 /// Splits a metadata key into its user key, given the length of its `[ns_len][ns][db]` prefix.

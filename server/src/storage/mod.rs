@@ -211,7 +211,8 @@ fn holds_nothing(db: &Rocks, cf: Cf) -> bool {
     !it.valid() && it.status().is_ok()
 }
 
-/// Tuning that has a config parameter.
+/// Tuning that has a config parameter. Its `Default` is the config table's defaults
+/// (server.rs builds both from a `Config`), so a test opens storage as the server would.
 #[derive(Clone, Debug)]
 pub struct StorageOptions {
     pub durability: Durability,
@@ -223,19 +224,6 @@ pub struct StorageOptions {
     pub record_cache_bytes: u64,
     /// Capacity of the cache of collection members (record_cache.rs); 0 turns it off.
     pub sub_key_cache_bytes: u64,
-}
-
-impl Default for StorageOptions {
-    fn default() -> Self {
-        StorageOptions {
-            durability: Durability::EverySec,
-            block_cache_bytes: 256 << 20,
-            block_bytes: 16 << 10,
-            write_buffer_bytes: 64 << 20,
-            record_cache_bytes: 64 << 20,
-            sub_key_cache_bytes: 64 << 20,
-        }
-    }
 }
 
 /// The open database.
