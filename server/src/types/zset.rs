@@ -428,7 +428,6 @@ impl<'a> ZSetWriter<'a> {
             return Ok(());
         }
         let stored_size = self.meta.collection.as_ref().map(|c| c.size);
-        let meta_key = self.db.meta_key(&self.key);
         if self.size == 0 {
             self.db.delete_if_exists_in(&mut self.batch, &self.key)?;
         } else if self.fresh || stored_size != Some(self.size) {
@@ -437,7 +436,7 @@ impl<'a> ZSetWriter<'a> {
             if let Some(c) = self.meta.collection.as_mut() {
                 c.size = self.size;
             }
-            self.batch.put(Cf::Metadata, &meta_key[..], self.meta.encode());
+            self.batch.put(Cf::Metadata, self.db.meta_key(&self.key), self.meta.encode());
         }
         self.db.storage.write(self.batch)?;
         Ok(())
