@@ -292,6 +292,26 @@ impl Storage {
         let table = table_options(&cache, options.block_bytes, true);
         let unfiltered_table = table_options(&cache, options.block_bytes, false);
 
+        // Left at RocksDB's defaults, each measured under redis-benchmark (docs/BENCHMARKS.md's
+        // tests, 64-byte values unless said, per-thread CPU and alternating req/s):
+        // - `enable_pipelined_write`: overlaps one writer's WAL append with another's memtable
+        //   insertions, but a worker's landings reach RocksDB one at a time (its lander, or
+        //   the worker once its lander is idle): no change beyond noise.
+        // - `inplace_update_support`: a rewrite of a key still in the memtable searches for
+        //   it, then inserts anyway when it is not there: MSET at `-P 1` went from 38 to 48 µs
+        //   of worker user CPU per request. Iterators and snapshots would also lose their
+        //   point-in-time view (RocksDB's documentation of the option).
+        // - `pin_l0_filter_and_index_blocks_in_cache` (Kvrocks sets it): 4% less worker CPU
+        //   per ZRANGEBYSCORE, but random GETs over 3 M strings went from 7.4 to 9.5 µs of
+        //   worker CPU each (two runs each).
+        // - No compression in levels 0 and 1 (Kvrocks's `compression_per_level`): under 1 KB
+        //   SETs at `-P 16` flush took 0.8 µs per request either way, and compaction more
+        //   system time (0.2 -> 0.7 µs) writing the larger files.
+        // - Write buffers: 32 MB per family, shared through `db_write_buffer_size`, cost a
+        //   10-key MSET's lander 3.5 µs (a deeper skiplist) to save compaction 1 µs. 8 MB
+        //   (`rocksdb-write-buffer-size 32mb`) did the reverse: MSET ran ~10% faster at `-P 1`
+        //   and `-P 16` and ZADD ~5%, but random GETs over 3 M strings took 9.5-10.9 µs of
+        //   worker CPU each rather than 7.2-8.7 (two runs each).
         let mut db_options = Options::default();
         // An existing folder must open as it is: never silently recreated empty.
         db_options.create_if_missing(is_new);
