@@ -297,9 +297,9 @@ impl Storage {
         // - `enable_pipelined_write`: overlaps one writer's WAL append with another's memtable
         //   insertions, but a worker's landings reach RocksDB one at a time (its lander, or
         //   the worker once its lander is idle): no change beyond noise.
-        // - `inplace_update_support`: a rewrite of a key still in the memtable searches for
-        //   it, then inserts anyway when it is not there: MSET at `-P 1` went from 38 to 48 µs
-        //   of worker user CPU per request. Iterators and snapshots would also lose their
+        // - `inplace_update_support`: every write searches the memtable for its key, to
+        //   overwrite the value there, and inserts anyway when the key is not in it: MSET at
+        //   `-P 1` went from 38 to 48 µs of worker user CPU per request. Iterators and snapshots would also lose their
         //   point-in-time view (RocksDB's documentation of the option).
         // - `pin_l0_filter_and_index_blocks_in_cache` (Kvrocks sets it): 4% less worker CPU
         //   per ZRANGEBYSCORE, but random GETs over 3 M strings went from 7.4 to 9.5 µs of
