@@ -96,8 +96,8 @@ for pipeline in $PIPELINES; do
   done
 done
 
-machine="$cores cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')"
-redis_version="$(redis-server --version | awk '{print $3}')"
+machine="$(machine_description)"
+redis_version="$(redis_server_version)"
 table="$(python3 - "$results" "$cores" <<'PY'
 import csv, statistics, sys
 rows = list(csv.reader(open(sys.argv[1])))

@@ -59,7 +59,7 @@ for pipeline in $PIPELINES; do
   done
 done
 
-redis_version="$(redis-server --version | awk '{print $3}')"
+redis_version="$(redis_server_version)"
 section="$(
   echo "## Instructions per request"
   echo

@@ -17,6 +17,10 @@ cleanup() {
 }
 trap cleanup EXIT
 
+# What docs/BENCHMARKS.md says a run was measured on and against.
+machine_description() { echo "$(nproc) cores, $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo), $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')"; }
+redis_server_version() { redis-server --version | awk '{print $3}'; }
+
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 # wait_port PORT: until a server answers there (WAIT_PORT_TRIES x 50 ms, default 10 s).
 wait_port() { for _ in $(seq "${WAIT_PORT_TRIES:-200}"); do redis-cli -p "$1" ping >/dev/null 2>&1 && return 0; sleep 0.05; done; echo "server on $1 did not start" >&2; exit 2; }

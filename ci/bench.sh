@@ -46,8 +46,8 @@ for size in 64 1024; do
   done
 done
 
-machine="$(nproc) cores, $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo), $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')"
-redis_version="$(redis-server --version | awk '{print $3}')"
+machine="$(machine_description)"
+redis_version="$(redis_server_version)"
 table="$(python3 - "$results" "${ALSO_REDROCK_ARGS:-}" <<'PY'
 import csv, statistics, sys
 rows = list(csv.reader(open(sys.argv[1])))
