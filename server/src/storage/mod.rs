@@ -299,8 +299,8 @@ impl Storage {
         //   the worker once its lander is idle): no change beyond noise.
         // - `inplace_update_support`: every write searches the memtable for its key, to
         //   overwrite the value there, and inserts anyway when the key is not in it: MSET at
-        //   `-P 1` went from 38 to 48 µs of worker user CPU per request. Iterators and snapshots would also lose their
-        //   point-in-time view (RocksDB's documentation of the option).
+        //   `-P 1` went from 38 to 48 µs of worker user CPU per request. Iterators and
+        //   snapshots would also lose their point-in-time view (RocksDB's documentation).
         // - `pin_l0_filter_and_index_blocks_in_cache` (Kvrocks sets it): 4% less worker CPU
         //   per ZRANGEBYSCORE, but random GETs over 3 M strings went from 7.4 to 9.5 µs of
         //   worker CPU each (two runs each).
