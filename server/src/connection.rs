@@ -15,12 +15,13 @@ use crate::blocking::{self, BlockedWait};
 use crate::client::{ClientHandle, ClientState};
 use crate::error::Error;
 use crate::output_limit::{self, Limit, OutputLimitState};
+use crate::read_size::ReadSize;
 use crate::shared::{Shared, Stats};
 use crate::write_session::{DeferredReplies, Parked, WriteSession};
 use crate::{dispatch, protected_mode};
 
-/// Initial read buffer; it grows with pipelines and large bulks, up to the query buffer limit.
-const READ_BUFFER_BYTES: usize = 16 * 1024;
+/// Initial reply buffer; it grows with the replies of a read.
+const OUTPUT_BUFFER_BYTES: usize = 16 * 1024;
 /// Past a soft output limit's deadline by this much, the next check is sure to see it passed.
 const SOFT_LIMIT_SLACK: Duration = Duration::from_millis(1);
 
@@ -65,8 +66,9 @@ pub async fn serve(shared: Arc<Shared>, mut stream: TcpStream) {
 }
 
 async fn run(shared: &Arc<Shared>, client: &mut ClientState, stream: &mut TcpStream) -> std::io::Result<()> {
-    let mut input = BytesMut::with_capacity(READ_BUFFER_BYTES);
-    let mut output = BytesMut::with_capacity(READ_BUFFER_BYTES);
+    let mut input = ReadSize::buffer();
+    let mut read_size = ReadSize::default();
+    let mut output = BytesMut::with_capacity(OUTPUT_BUFFER_BYTES);
     let mut parser = RequestParser::default();
     let shutdown = shared.shutdown.subscribe();
     let handle = client.handle.clone();
@@ -81,6 +83,7 @@ async fn run(shared: &Arc<Shared>, client: &mut ClientState, stream: &mut TcpStr
         if let Some(wanted) = parser.bulk_bytes_wanted(input.len()) {
             input.reserve(wanted);
         }
+        read_size.make_room(&mut input);
         let read = stream.read_buf(&mut input);
         let idle = async {
             if idle_timeout_s == 0 {
@@ -98,11 +101,26 @@ async fn run(shared: &Arc<Shared>, client: &mut ClientState, stream: &mut TcpStr
             _ = &mut stop => return Ok(()),
             _ = idle => return Ok(()),
         };
+        // A read that filled its room left the rest of a pipeline in the socket: read it now,
+        // so that the whole pipeline runs in this turn and is answered with one write.
+        let mut gathered = n;
+        let mut last = n;
+        while read_size.filled(last) && ReadSize::may_gather(input.len()) {
+            read_size.make_room(&mut input);
+            last = match stream.try_read_buf(&mut input) {
+                Ok(more) => more,
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => break,
+                Err(e) => return Err(e),
+            };
+            // 0 is the end of the stream: what came before it runs, and the next read ends.
+            gathered += last;
+        }
+        read_size.after_turn(gathered);
         if n == 0 || handle.killed.load(std::sync::atomic::Ordering::SeqCst) || shutdown.has_changed().unwrap_or(true) {
             return Ok(());
         }
         handle.touch();
-        Stats::add(&shared.stats.net_input_bytes, n as u64);
+        Stats::add(&shared.stats.net_input_bytes, gathered as u64);
         let mut postponed = None;
         let parked = loop {
             let mut buffered = Buffered {

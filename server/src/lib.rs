@@ -25,6 +25,7 @@ pub mod output_limit;
 pub mod pause;
 pub mod protected_mode;
 pub mod quota;
+pub mod read_size;
 pub mod server;
 pub mod shared;
 pub mod storage;

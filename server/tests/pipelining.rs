@@ -8,7 +8,7 @@ mod common;
 use std::io::Read;
 use std::time::{Duration, Instant};
 
-use common::{scratch, Conn, Server};
+use common::{multibulk, scratch, Conn, Server};
 
 /// Sends `commands` (inline, one per line) in one write and reads every reply.
 fn pipeline(port: u16, commands: &[&str]) -> Vec<Vec<u8>> {
@@ -224,6 +224,45 @@ fn a_pipeline_acknowledged_before_a_kill_9_is_all_there() {
     assert_eq!(conn.call(&[b"LLEN", b"list"]), b":2000\r\n");
     assert_eq!(conn.call(&[b"DBSIZE"]), b":2001\r\n");
     assert_eq!(conn.call(&[b"GET", b"key:1999"]), b"$10\r\nvalue:1999\r\n");
+}
+
+/// A pipeline of 1 KB values nearly three times the largest read (read_size.rs): each turn
+/// gathers what fits, ends on a partial request, and runs what it holds; every request runs
+/// once and in order, and the input counted in INFO is every byte sent.
+#[test]
+fn a_pipeline_longer_than_the_largest_read_runs_once_and_in_order() {
+    let dir = scratch("pipe-long");
+    let server = Server::redrock(dir.path(), &[]);
+    let mut conn = server.connect();
+    let value = vec![b'v'; 1000];
+    let mut bytes = Vec::new();
+    for i in 0..700 {
+        multibulk(&mut bytes, &[b"SET", format!("key:{}", i % 7).as_bytes(), &value]);
+        multibulk(&mut bytes, &[b"APPEND", b"log", format!("{i},").as_bytes()]);
+    }
+    let before = input_bytes(&mut conn);
+    conn.send_raw(&bytes);
+    let mut log = String::new();
+    for i in 0..700 {
+        assert_eq!(conn.read_reply().expect("SET reply"), b"+OK\r\n");
+        log.push_str(&format!("{i},"));
+        assert_eq!(number(&conn.read_reply().expect("APPEND reply")), log.len() as i64);
+    }
+    assert_eq!(conn.call(&[b"GET", b"log"]), format!("${}\r\n{log}\r\n", log.len()).into_bytes());
+    let info_request = {
+        let mut out = Vec::new();
+        multibulk(&mut out, &[b"GET", b"log"]);
+        multibulk(&mut out, &[b"INFO", b"stats"]);
+        out.len() as u64
+    };
+    assert_eq!(input_bytes(&mut conn) - before, bytes.len() as u64 + info_request);
+}
+
+/// INFO's `total_net_input_bytes`.
+fn input_bytes(conn: &mut Conn) -> u64 {
+    let info = String::from_utf8(conn.call(&[b"INFO", b"stats"])).unwrap();
+    let line = info.lines().find(|l| l.starts_with("total_net_input_bytes:")).expect("total_net_input_bytes");
+    line["total_net_input_bytes:".len()..].parse().unwrap()
 }
 
 /// A write whose reply is off still lands at once: its key's stripe stays locked until it
