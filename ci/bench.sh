@@ -57,17 +57,26 @@ for server, p, d, test, rps in rows:
     med.setdefault((p, d, test, server), []).append(float(rps))
 keys = sorted({(p, d, t) for p, d, t, _ in med}, key=lambda k: (int(k[1]), int(k[0]), k[2]))
 extra_head = f" Redrock `{also}` req/s | its ratio |" if also else ""
-print("| test | -P | value bytes | Redis req/s | Redrock req/s | Redrock/Redis |" + extra_head)
-print("| --- | ---: | ---: | ---: | ---: | ---: |" + (" ---: | ---: |" if also else ""))
+print("| test | -P | value bytes | Redis req/s | Redrock req/s | Redrock/Redis | per round |" + extra_head)
+print("| --- | ---: | ---: | ---: | ---: | ---: | ---: |" + (" ---: | ---: |" if also else ""))
 ratio = lambda k, r: f"{k / r:.2f}x" if r else "n/a"
+
+def spread(redrock, redis):
+    """The lowest and highest ratio of one round's runs, which ran one after the other: how
+    far this machine's noise moves a ratio."""
+    rounds = [k / r for k, r in zip(redrock, redis) if r]
+    return f"{min(rounds):.2f}-{max(rounds):.2f}x" if rounds else "n/a"
+
 for p, d, t in keys:
-    r = statistics.median(med.get((p, d, t, "redis"), [0]))
-    k = statistics.median(med.get((p, d, t, "redrock"), [0]))
+    rs = med.get((p, d, t, "redis"), [0])
+    ks = med.get((p, d, t, "redrock"), [0])
+    r = statistics.median(rs)
+    k = statistics.median(ks)
     extra = ""
     if also:
         a = statistics.median(med.get((p, d, t, "also"), [0]))
         extra = f" {a:,.0f} | {ratio(a, r)} |"
-    print(f"| {t} | {p} | {d} | {r:,.0f} | {k:,.0f} | {ratio(k, r)} |" + extra)
+    print(f"| {t} | {p} | {d} | {r:,.0f} | {k:,.0f} | {ratio(k, r)} | {spread(ks, rs)} |" + extra)
 PY
 )"
 mkdir -p docs
@@ -81,8 +90,9 @@ other_sections="$( [ -f docs/BENCHMARKS.md ] && sed -n '/^## /,$p' docs/BENCHMAR
   requests_text="$REQUESTS requests"
   if [ "$PIPELINED_REQUESTS" != "$REQUESTS" ]; then requests_text="$REQUESTS requests ($PIPELINED_REQUESTS at -P 16)"; fi
   echo "on the same machine in the same run, alternating, $REPEATS round(s) of $requests_text, $CLIENTS clients,"
-  echo "random keys (-r 100000); medians. Machine: $machine. Redrock runs with its defaults"
-  echo "(appendfsync everysec: every write is in the RocksDB WAL before its reply); Redis runs without persistence."
+  echo "random keys (-r 100000); medians, and the lowest and highest ratio of a round. Machine: $machine."
+  echo "Redrock runs with its defaults (appendfsync everysec: every write is in the RocksDB WAL before"
+  echo "its reply); Redis runs without persistence."
   if [ -n "${ALSO_REDROCK_ARGS:-}" ]; then
     echo "The last two columns are a second Redrock started with \`$ALSO_REDROCK_ARGS\`, in the same alternation."
   fi
