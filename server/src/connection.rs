@@ -15,7 +15,7 @@ use crate::blocking::{self, BlockedWait};
 use crate::client::{ClientHandle, ClientState};
 use crate::error::Error;
 use crate::output_limit::{self, Limit, OutputLimitState};
-use crate::read_size::ReadSize;
+use crate::read_size::{self, ReadSize};
 use crate::shared::{Shared, Stats};
 use crate::write_session::{DeferredReplies, Parked, WriteSession};
 use crate::{dispatch, protected_mode};
@@ -84,7 +84,17 @@ async fn run(shared: &Arc<Shared>, client: &mut ClientState, stream: &mut TcpStr
             input.reserve(wanted);
         }
         read_size.make_room(&mut input);
+        let holds_room = read_size.holds_room(&input);
         let read = stream.read_buf(&mut input);
+        // A connection that goes quiet gives its grown buffer back, as Redis's clients cron
+        // resizes the query buffer of a client idle for 2 s.
+        let release = async {
+            if holds_room {
+                tokio::time::sleep(read_size::IDLE_BEFORE_RELEASE).await
+            } else {
+                std::future::pending::<()>().await
+            }
+        };
         let idle = async {
             if idle_timeout_s == 0 {
                 std::future::pending::<()>().await
@@ -97,9 +107,14 @@ async fn run(shared: &Arc<Shared>, client: &mut ClientState, stream: &mut TcpStr
             // other branches are never polled (that polling was ~450 of a GET's 11,500
             // instructions at `-P 1`). A kill or a shutdown is also checked right after.
             biased;
-            n = read => n?,
+            n = read => Some(n?),
             _ = &mut stop => return Ok(()),
             _ = idle => return Ok(()),
+            _ = release => None,
+        };
+        let Some(n) = n else {
+            read_size.release(&mut input);
+            continue;
         };
         // A read that filled its room left the rest of a pipeline in the socket: read it now,
         // so that the whole pipeline runs in this turn and is answered with one write.

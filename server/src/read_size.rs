@@ -9,6 +9,8 @@
 //! running anything; turns whose reads gather a quarter of it or less halve it again, down
 //! to `MIN_READ_BYTES`, so a connection that once pipelined keeps no large buffer.
 
+use std::time::Duration;
+
 use bytes::BytesMut;
 
 /// What a connection's first read asks for, and the least any read asks for (Redis's
@@ -18,6 +20,12 @@ pub const MIN_READ_BYTES: usize = 16 * 1024;
 /// (more of a long pipeline waits for the next turn): 50 clients pipelining at once hold
 /// 12.5 MB.
 pub const MAX_READ_BYTES: usize = 256 * 1024;
+
+/// How long a connection whose buffer grew past its first size waits for input before it
+/// gives the buffer back (Redis's `clientsCronResizeQueryBuffer` waits 2 s too): a client
+/// that sent one long pipeline and then idles keeps `MIN_READ_BYTES`, not up to twice
+/// `MAX_READ_BYTES`.
+pub const IDLE_BEFORE_RELEASE: Duration = Duration::from_secs(2);
 
 /// A connection's read size, learnt from its reads.
 #[derive(Debug)]
@@ -69,6 +77,18 @@ impl ReadSize {
         }
     }
 
+    /// Whether `input`, empty, holds more room than a connection starts with: worth giving
+    /// back if no input comes for `IDLE_BEFORE_RELEASE`.
+    pub fn holds_room(&self, input: &BytesMut) -> bool {
+        input.is_empty() && input.capacity() > MIN_READ_BYTES
+    }
+
+    /// Gives back the room of an idle connection's empty `input`, and starts learning again.
+    pub fn release(&mut self, input: &mut BytesMut) {
+        *input = ReadSize::buffer();
+        *self = ReadSize::default();
+    }
+
     /// Whether a turn that gathered `buffered` bytes may read again before it runs them.
     pub fn may_gather(buffered: usize) -> bool {
         buffered < MAX_READ_BYTES
@@ -118,6 +138,23 @@ mod tests {
         size.make_room(&mut input);
         assert_eq!(&input[..], b"*3\r\n$3\r\nSET");
         assert!(size.room >= MIN_READ_BYTES);
+    }
+
+    #[test]
+    fn an_idle_connection_gives_its_grown_buffer_back() {
+        let mut size = ReadSize::default();
+        let mut input = ReadSize::buffer();
+        size.make_room(&mut input);
+        assert!(!size.holds_room(&input), "a new connection has nothing to give back");
+        assert!(size.filled(size.room));
+        size.make_room(&mut input);
+        assert!(size.holds_room(&input));
+        input.extend_from_slice(b"*1\r\n");
+        assert!(!size.holds_room(&input), "a partial request is kept");
+        input.clear();
+        size.release(&mut input);
+        assert!(input.capacity() <= MIN_READ_BYTES && input.is_empty());
+        assert_eq!(size.bytes, MIN_READ_BYTES);
     }
 
     #[test]

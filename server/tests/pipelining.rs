@@ -248,9 +248,17 @@ fn a_pipeline_longer_than_the_largest_read_runs_once_and_in_order() {
         log.push_str(&format!("{i},"));
         assert_eq!(number(&conn.read_reply().expect("APPEND reply")), log.len() as i64);
     }
+    // Idle past `IDLE_BEFORE_RELEASE` right after the pipeline, the connection gives its grown
+    // buffer back and goes on: a request split over two reads, the first right after.
+    std::thread::sleep(redrock::read_size::IDLE_BEFORE_RELEASE + Duration::from_millis(300));
+    conn.send_raw(b"*2\r\n$3\r\nGET\r\n$3\r\nlog");
+    std::thread::sleep(Duration::from_millis(50));
+    conn.send_raw(b"\r\n");
+    assert_eq!(conn.read_reply().expect("GET reply"), format!("${}\r\n{log}\r\n", log.len()).into_bytes());
     assert_eq!(conn.call(&[b"GET", b"log"]), format!("${}\r\n{log}\r\n", log.len()).into_bytes());
     let info_request = {
         let mut out = Vec::new();
+        multibulk(&mut out, &[b"GET", b"log"]);
         multibulk(&mut out, &[b"GET", b"log"]);
         multibulk(&mut out, &[b"INFO", b"stats"]);
         out.len() as u64
