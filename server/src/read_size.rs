@@ -16,9 +16,9 @@ use bytes::BytesMut;
 /// What a connection's first read asks for, and the least any read asks for (Redis's
 /// `PROTO_IOBUF_LEN`).
 pub const MIN_READ_BYTES: usize = 16 * 1024;
-/// The most one read asks for, and the most a turn gathers before it runs its requests
-/// (more of a long pipeline waits for the next turn): 50 clients pipelining at once hold
-/// 12.5 MB.
+/// The most one read asks for, and what a turn gathers before it stops reading and runs its
+/// requests (the rest of a long pipeline waits for the next turn). A connection's buffer then
+/// holds at most twice this: 50 clients pipelining at once, 25 MB.
 pub const MAX_READ_BYTES: usize = 256 * 1024;
 
 /// How long a connection whose buffer grew past its first size waits for input before it
