@@ -65,8 +65,8 @@ print("| --- | ---: | ---: | ---: | ---: | ---: | ---: |" + (" ---: | ---: |" if
 ratio = lambda k, r: f"{k / r:.2f}x" if r else "n/a"
 
 def spread(redrock, redis):
-    """The lowest and highest ratio of one round's runs, which ran one after the other: how
-    far this machine's noise moves a ratio."""
+    """The lowest and highest of the rounds' ratios. A round runs the two servers one right
+    after the other, so the spread is how far this machine's noise moves a ratio."""
     rounds = [k / r for k, r in zip(redrock, redis) if r]
     return f"{min(rounds):.2f}-{max(rounds):.2f}x" if rounds else "n/a"
 
