@@ -7,6 +7,9 @@
 #   REPEATS=1 REQUESTS=20000 ci/bench.sh    quick look
 #   ALSO_REDROCK_ARGS="--workers 2" ci/bench.sh   also a second Redrock configuration, in
 #                                   the same alternation, as its own column
+#   ALSO_REDROCK_BIN=/tmp/main-redrock-server ci/bench.sh   also a second Redrock build (say,
+#                                   main's, before a change) the same way: an A/B of the two
+#                                   builds beside Redis, in one run
 #   PIPELINED_REQUESTS=1000000 ci/bench.sh   more requests for the -P 16 runs, which last
 #                                   about 0.1 s each at REQUESTS=100000 and move by up to 30%
 set -euo pipefail
@@ -21,9 +24,11 @@ TESTS="${TESTS:-set,get,incr,lpush,rpop,sadd,hset,zadd,lrange_100,mset}"
 
 start_both
 servers=(redis redrock)
-if [ -n "${ALSO_REDROCK_ARGS:-}" ]; then
+# The second Redrock's label in the table: its build's path and its arguments.
+also="$(echo "${ALSO_REDROCK_BIN:-} ${ALSO_REDROCK_ARGS:-}" | sed 's/^ *//; s/ *$//')"
+if [ -n "$also" ]; then
   also_port=$(free_port)
-  pids+=("$(REDROCK_ARGS="${REDROCK_ARGS:-} $ALSO_REDROCK_ARGS" start_redrock "$also_port" "$work/redrock-also")")
+  pids+=("$(SERVER="${ALSO_REDROCK_BIN:-$SERVER}" REDROCK_ARGS="${REDROCK_ARGS:-} ${ALSO_REDROCK_ARGS:-}" start_redrock "$also_port" "$work/redrock-also")")
   wait_port "$also_port"
   servers+=(also)
 fi
@@ -51,7 +56,7 @@ done
 
 machine="$(machine_description)"
 redis_version="$(redis_server_version)"
-table="$(python3 - "$results" "${ALSO_REDROCK_ARGS:-}" <<'PY'
+table="$(python3 - "$results" "$also" <<'PY'
 import csv, statistics, sys
 rows = list(csv.reader(open(sys.argv[1])))
 also = sys.argv[2]
@@ -96,8 +101,8 @@ other_sections="$( [ -f docs/BENCHMARKS.md ] && sed -n '/^## /,$p' docs/BENCHMAR
   echo "random keys (-r 100000); medians, and the lowest and highest ratio of a round. Machine: $machine."
   echo "Redrock runs with its defaults (appendfsync everysec: every write is in the RocksDB WAL before"
   echo "its reply); Redis runs without persistence."
-  if [ -n "${ALSO_REDROCK_ARGS:-}" ]; then
-    echo "The last two columns are a second Redrock started with \`$ALSO_REDROCK_ARGS\`, in the same alternation."
+  if [ -n "$also" ]; then
+    echo "The last two columns are a second Redrock (\`$also\`: its build and arguments), in the same alternation."
   fi
   echo
   echo "$table"
