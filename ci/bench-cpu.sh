@@ -83,9 +83,7 @@ results="$work/results.csv"   # server,pipeline,test,class,us_per_request
 : > "$results"
 for pipeline in $PIPELINES; do
   for round in $(seq "$REPEATS"); do
-    order="redis redrock"
-    [ $((round % 2)) = 0 ] && order="redrock redis"
-    for server in $order; do
+    for server in $(round_order "$round" redis redrock); do
       case $server in redis) pid=$redis_pid port=$redis_port ;; redrock) pid=$redrock_pid port=$redrock_port ;; esac
       redis-cli -p "$port" flushall >/dev/null
       for test in ${TESTS//,/ }; do

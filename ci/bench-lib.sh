@@ -21,6 +21,18 @@ trap cleanup EXIT
 machine_description() { echo "$(nproc) cores, $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo), $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')"; }
 redis_server_version() { redis-server --version | awk '{print $3}'; }
 
+# round_order ROUND SERVER...: the servers in the order round ROUND runs them, as words:
+# as given in odd rounds, reversed in even ones, so that none always follows another.
+round_order() {
+  local round=$1; shift
+  if [ $((round % 2)) = 0 ]; then
+    local reversed=() server
+    for server in "$@"; do reversed=("$server" "${reversed[@]}"); done
+    set -- "${reversed[@]}"
+  fi
+  echo "$@"
+}
+
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 # wait_port PORT: until a server answers there (WAIT_PORT_TRIES x 50 ms, default 10 s).
 wait_port() { for _ in $(seq "${WAIT_PORT_TRIES:-200}"); do redis-cli -p "$1" ping >/dev/null 2>&1 && return 0; sleep 0.05; done; echo "server on $1 did not start" >&2; exit 2; }

@@ -38,10 +38,7 @@ results="$work/results.csv"   # server,pipeline,size,test,rps
 for size in 64 1024; do
   for pipeline in 1 16; do
     for round in $(seq "$REPEATS"); do
-      # Odd rounds run Redis first, even rounds last: neither server always follows the other.
-      order=("${servers[@]}")
-      if [ $((round % 2)) = 0 ]; then order=(); for ((i = ${#servers[@]} - 1; i >= 0; i--)); do order+=("${servers[$i]}"); done; fi
-      for server in "${order[@]}"; do
+      for server in $(round_order "$round" "${servers[@]}"); do
         case "$server" in redis) port=$redis_port ;; redrock) port=$redrock_port ;; also) port=$also_port ;; esac
         redis-cli -p "$port" flushall >/dev/null
         requests=$REQUESTS
