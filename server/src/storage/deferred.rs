@@ -24,7 +24,7 @@
 
 use std::cell::{Cell, RefCell};
 use std::collections::{HashMap, VecDeque};
-use std::sync::{Arc, Condvar, Mutex, OnceLock};
+use std::sync::{Arc, OnceLock};
 
 use rocksdb::WriteBatch;
 use smallvec::SmallVec;
@@ -227,9 +227,11 @@ pub struct Outcome {
     awaited: tokio::sync::Notify,
     /// Wakes a thread blocked on it (`wait`): one that must read what no overlay can show.
     /// `set` takes the lock between setting `result` and signalling, so a waiter that saw
-    /// no result under the lock is waiting by the time it is signalled.
-    set: Mutex<()>,
-    set_signal: Condvar,
+    /// no result under the lock is waiting by the time it is signalled. parking_lot's, as
+    /// std's `notify_all` makes a `futex` call even with no one waiting, and nearly no
+    /// landing has a waiter: that was one system call per landing.
+    set: parking_lot::Mutex<()>,
+    set_signal: parking_lot::Condvar,
 }
 
 impl Outcome {
@@ -242,7 +244,7 @@ impl Outcome {
     pub(super) fn set(&self, result: &Result<(), StorageError>) {
         let _ = self.result.set(result.clone());
         self.awaited.notify_waiters();
-        drop(self.set.lock().unwrap_or_else(|e| e.into_inner()));
+        drop(self.set.lock());
         self.set_signal.notify_all();
     }
 
@@ -262,12 +264,12 @@ impl Outcome {
 
     /// [`Outcome::landed`], blocking the thread.
     fn wait(&self) -> &Result<(), StorageError> {
-        let mut set = self.set.lock().unwrap_or_else(|e| e.into_inner());
+        let mut set = self.set.lock();
         loop {
             if let Some(result) = self.result.get() {
                 return result;
             }
-            set = self.set_signal.wait(set).unwrap_or_else(|e| e.into_inner());
+            self.set_signal.wait(&mut set);
         }
     }
 }
