@@ -383,10 +383,17 @@ pub fn begin() {
 /// Stops deferring, once what was deferred has landed (`take`); the failure of a landing
 /// under an iterator since [`begin`], if one failed.
 pub fn end() -> Option<StorageError> {
-    let joined = PENDING.with(|p| p.borrow_mut().take())?;
-    // Dropping unlanded writes would lose writes whose replies may be on their way.
-    assert_eq!(joined.commands, 0, "deferring ended before its writes landed");
-    joined.failed
+    PENDING.with(|p| {
+        let mut pending = p.borrow_mut();
+        let joined = pending.as_mut()?;
+        // Dropping unlanded writes would lose writes whose replies may be on their way.
+        assert_eq!(joined.commands, 0, "deferring ended before its writes landed");
+        let failed = joined.failed.take();
+        // Dropped in place: moved out first, the group (its overlay's table slots and cached
+        // changes inline) was a copy at every read's end.
+        *pending = None;
+        failed
+    })
 }
 
 /// What was deferred so far, taken out; deferring goes on.
