@@ -16,7 +16,6 @@
 //! did, and fails with its error otherwise (`Job::after`).
 
 use std::cell::RefCell;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc::{self, Sender};
 use std::sync::{Arc, Weak};
 use std::thread::JoinHandle;
@@ -36,9 +35,6 @@ pub(super) struct Writer {
     pub records: RecordCache,
     /// Collection members (the `SubKeys` column family), in front of the database.
     pub sub_records: RecordCache,
-    pub manual_wal_flush: bool,
-    /// Writes made so far (manual WAL flush: their records may sit in RocksDB's buffer).
-    pub wal_written: AtomicU64,
 }
 
 impl Writer {
@@ -54,11 +50,7 @@ impl Writer {
         if let Some(flight) = sub_flight {
             self.sub_records.end_write(flight, sub_keys, written.is_ok(), || holds_nothing(&self.db, Cf::SubKeys));
         }
-        written?;
-        if self.manual_wal_flush {
-            self.wal_written.fetch_add(1, Ordering::SeqCst);
-        }
-        Ok(())
+        Ok(written?)
     }
 }
 

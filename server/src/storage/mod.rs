@@ -235,9 +235,10 @@ pub struct Storage {
     /// Where batches go in, here and on the worker threads' landers (lander.rs); it holds the
     /// record caches (metadata records, collection members) in front of the database.
     writer: Arc<Writer>,
-    /// How many of those writes are known to be in the WAL file.
+    /// The newest RocksDB sequence number known to be in the WAL file.
     wal_flushed: AtomicU64,
-    /// One WAL flush at a time, so a flush that returns covers every write counted before it.
+    /// One WAL flush at a time, so a flush that returns covers every write published before
+    /// it began.
     wal_flush: Mutex<()>,
     /// Metadata records with an expiry written so far: the active expiry walk rests while
     /// no key can expire, and wakes when this moves (expire.rs).
@@ -386,9 +387,9 @@ impl Storage {
             sub_records: RecordCache::of_present_records(options.sub_key_cache_bytes),
             db: db.clone(),
             write_options,
-            manual_wal_flush,
-            wal_written: AtomicU64::new(0),
         });
+        // What the database recovered at open is in its files already.
+        let recovered = db.latest_sequence_number();
         warm_up::warm_up(&db, Cf::Metadata, &writer.records);
         warm_up::warm_up(&db, Cf::SubKeys, &writer.sub_records);
         Ok(Storage {
@@ -397,7 +398,7 @@ impl Storage {
             durability: options.durability,
             versions: VersionGenerator::new(),
             writer,
-            wal_flushed: AtomicU64::new(0),
+            wal_flushed: AtomicU64::new(recovered),
             wal_flush: Mutex::new(()),
             volatile_writes: AtomicU64::new(0),
             written_interest: written::Interest::default(),
@@ -736,11 +737,21 @@ impl Storage {
         self.writer.write_batch(batch, cached)
     }
 
-    /// How far the WAL file must reach for everything written so far to survive a process
-    /// crash; `None` when it already does (nothing buffered, or manual flush off).
+    /// How far the WAL file must reach for every write a reader may have seen so far to
+    /// survive a process crash; `None` when it already does (or nothing is buffered: the
+    /// `always` durability writes and syncs each batch).
+    ///
+    /// Marks are RocksDB sequence numbers, published for readers only after the write's WAL
+    /// record is in RocksDB's buffer: a flush that begins once sequence S is published writes
+    /// every record a reader could have seen up to S. (A count of writes that the writer
+    /// raised after its write returned left a window in which a reader on another worker
+    /// saw a write no mark covered yet, and could reply before it reached the file.)
     pub fn wal_unflushed(&self) -> Option<WalMark> {
-        let written = self.writer.wal_written.load(Ordering::SeqCst);
-        (self.wal_flushed.load(Ordering::SeqCst) < written).then_some(WalMark(written))
+        if self.durability == Durability::Always {
+            return None;
+        }
+        let visible = self.db.latest_sequence_number();
+        (self.wal_flushed.load(Ordering::SeqCst) < visible).then_some(WalMark(visible))
     }
 
     /// Writes the WAL records RocksDB buffers to the WAL file (the OS's page cache), unless a
@@ -754,8 +765,8 @@ impl Storage {
         if self.wal_flushed.load(Ordering::SeqCst) >= mark.0 {
             return Ok(());
         }
-        // Everything counted now is in RocksDB's buffer, which this flush writes out.
-        let covered = self.writer.wal_written.load(Ordering::SeqCst);
+        // Every write published now is in RocksDB's buffer, which this flush writes out.
+        let covered = self.db.latest_sequence_number();
         self.db.flush_wal(false)?;
         self.wal_flushed.fetch_max(covered, Ordering::SeqCst);
         Ok(())
@@ -764,9 +775,9 @@ impl Storage {
     /// Flushes and fsyncs the WAL; the `everysec` ticker calls it.
     pub fn sync_wal(&self) -> Result<()> {
         // Not under `wal_flush`: connections flushing before their replies must not wait for
-        // the fsync. RocksDB orders concurrent flushes itself; what was counted before this
+        // the fsync. RocksDB orders concurrent flushes itself; what was published before this
         // call is in its buffer, which this flush writes.
-        let covered = self.writer.wal_written.load(Ordering::SeqCst);
+        let covered = self.db.latest_sequence_number();
         self.db.flush_wal(true)?;
         self.wal_flushed.fetch_max(covered, Ordering::SeqCst);
         Ok(())
@@ -825,8 +836,8 @@ impl Storage {
     }
 }
 
-/// A point in the stream of writes: the WAL file holds every write up to it once
-/// [`Storage::flush_wal_through`] returns.
+/// A point in the stream of writes (a RocksDB sequence number): the WAL file holds every
+/// write up to it once [`Storage::flush_wal_through`] returns.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub struct WalMark(u64);
 
