@@ -510,8 +510,8 @@ async fn wait_unblocked(
 /// The server's shutdown needs no waker here: the worker thread then drops its runtime, and
 /// with it every connection's task, wherever it waits. Watching for it too (a `watch`
 /// beside the kill's `Notify`, polled with it whenever a read would block) cost a `-P 1`
-/// GET ~290 of its 7,400 instructions. A connection that reads after the request still
-/// checks for it (`run`), so none starts a command once the shutdown is under way.
+/// GET ~290 of its 7,400 instructions. A connection still checks for it after every read
+/// (`run`), so none starts a command once the shutdown is under way.
 async fn stop_signal(handle: &ClientHandle) {
     handle.kill_signal.notified().await
 }
