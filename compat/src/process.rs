@@ -146,14 +146,10 @@ pub fn spawn_on_free_port(
     let mut last = None;
     for _ in 0..START_ATTEMPTS {
         let port = free_port()?;
-        let mut child = Command::new(bin)
-            .args(args(port, dir))
-            .current_dir(dir)
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(stderr())
-            .spawn()
-            .map_err(|source| ProcessError::Spawn { bin: bin.to_string(), source })?;
+        let mut command = Command::new(bin);
+        command.args(args(port, dir)).current_dir(dir).stdin(Stdio::null()).stdout(Stdio::null()).stderr(stderr());
+        die_with_parent(&mut command);
+        let mut child = command.spawn().map_err(|source| ProcessError::Spawn { bin: bin.to_string(), source })?;
         let deadline = Instant::now() + STARTUP_TIMEOUT;
         loop {
             if TcpStream::connect(("127.0.0.1", port)).is_ok() {
@@ -183,6 +179,35 @@ pub fn spawn_on_free_port(
         last = Some(ProcessError::NotReady { bin: bin.to_string(), port });
     }
     Err(last.expect("at least one attempt"))
+}
+
+/// A spawned server is sent SIGTERM when the thread that spawned it ends (Linux's
+/// `PR_SET_PDEATHSIG`), so a harness that dies without unwinding, killed by a CI job's
+/// timeout or by `kill`, leaves no server listening behind it (Ctrl-C reaches the servers
+/// anyway: they are in its process group). Servers are spawned by the thread that uses
+/// them: the CLI's main thread, a test's own thread.
+fn die_with_parent(command: &mut Command) {
+    #[cfg(target_os = "linux")]
+    {
+        use std::os::unix::process::CommandExt;
+        let parent = std::process::id() as libc::pid_t;
+        // SAFETY: between fork and exec the closure makes async-signal-safe calls only
+        // (prctl, getppid, _exit) and allocates nothing.
+        unsafe {
+            command.pre_exec(move || {
+                if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGTERM) != 0 {
+                    return Err(std::io::Error::last_os_error());
+                }
+                // The parent died before the request took effect: nobody will signal.
+                if libc::getppid() != parent {
+                    libc::_exit(1);
+                }
+                Ok(())
+            });
+        }
+    }
+    #[cfg(not(target_os = "linux"))]
+    let _ = command;
 }
 
 impl ServerProcess {
