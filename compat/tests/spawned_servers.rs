@@ -55,6 +55,10 @@ fn servers_spawned_by_a_killed_harness_stop() {
         std::thread::sleep(Duration::from_millis(20));
     };
     assert!(harness.try_wait().expect("the harness's state").is_none(), "the harness must still wait on BLPOP");
+    // A killed harness leaves its servers' temporary folders (each server runs in its own):
+    // the test removes them once the servers are gone.
+    let folders: Vec<_> =
+        servers.iter().filter_map(|pid| std::fs::read_link(format!("/proc/{pid}/cwd")).ok()).collect();
 
     // SAFETY: a plain kill(2) of our own child.
     assert_eq!(unsafe { libc::kill(harness.id() as libc::pid_t, libc::SIGTERM) }, 0);
@@ -63,5 +67,10 @@ fn servers_spawned_by_a_killed_harness_stop() {
     while servers.iter().any(|&pid| runs(pid)) {
         assert!(Instant::now() < deadline, "servers {servers:?} outlived the harness");
         std::thread::sleep(Duration::from_millis(20));
+    }
+    for folder in folders {
+        if folder.file_name().is_some_and(|name| name.to_string_lossy().starts_with("redrock-compat-server")) {
+            let _ = std::fs::remove_dir_all(folder);
+        }
     }
 }
