@@ -84,7 +84,7 @@ async fn run(shared: &Arc<Shared>, client: &mut ClientState, stream: &mut TcpStr
             input.reserve(wanted);
         }
         read_size.make_room(&mut input);
-        let holds_room = read_size.holds_room(&input);
+        let holds_room = ReadSize::holds_room(&input);
         let read = stream.read_buf(&mut input);
         // A connection that goes quiet gives its grown buffer back, as Redis's clients cron
         // resizes the query buffer of a client idle for 2 s.

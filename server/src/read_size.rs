@@ -79,7 +79,7 @@ impl ReadSize {
 
     /// Whether `input`, empty, holds more room than a connection starts with: worth giving
     /// back if no input comes for `IDLE_BEFORE_RELEASE`.
-    pub fn holds_room(&self, input: &BytesMut) -> bool {
+    pub fn holds_room(input: &BytesMut) -> bool {
         input.is_empty() && input.capacity() > MIN_READ_BYTES
     }
 
@@ -145,12 +145,12 @@ mod tests {
         let mut size = ReadSize::default();
         let mut input = ReadSize::buffer();
         size.make_room(&mut input);
-        assert!(!size.holds_room(&input), "a new connection has nothing to give back");
+        assert!(!ReadSize::holds_room(&input), "a new connection has nothing to give back");
         assert!(size.filled(size.room));
         size.make_room(&mut input);
-        assert!(size.holds_room(&input));
+        assert!(ReadSize::holds_room(&input));
         input.extend_from_slice(b"*1\r\n");
-        assert!(!size.holds_room(&input), "a partial request is kept");
+        assert!(!ReadSize::holds_room(&input), "a partial request is kept");
         input.clear();
         size.release(&mut input);
         assert!(input.capacity() <= MIN_READ_BYTES && input.is_empty());

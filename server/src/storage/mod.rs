@@ -107,6 +107,12 @@ impl Durability {
             Durability::No => "no",
         }
     }
+
+    /// Whether RocksDB keeps WAL records in the process until a flush (`manual_wal_flush`):
+    /// everywhere but `always`, which writes and syncs each batch.
+    fn buffers_wal(self) -> bool {
+        self != Durability::Always
+    }
 }
 
 #[derive(Clone, Debug, Error)]
@@ -329,8 +335,7 @@ impl Storage {
         db_options.set_max_background_jobs(2);
         db_options.set_compression_type(DBCompressionType::Lz4);
         db_options.set_block_based_table_factory(&table);
-        let manual_wal_flush = options.durability != Durability::Always;
-        db_options.set_manual_wal_flush(manual_wal_flush);
+        db_options.set_manual_wal_flush(options.durability.buffers_wal());
 
         // The compaction filter reads metadata; it gets the handle once the database is open.
         let handle: Arc<OnceLock<Weak<Rocks>>> = Arc::new(OnceLock::new());
@@ -376,7 +381,7 @@ impl Storage {
         }
 
         let mut write_options = WriteOptions::default();
-        write_options.set_sync(options.durability == Durability::Always);
+        write_options.set_sync(!options.durability.buffers_wal());
         let mut cf_ids = [0; Cf::ALL.len()];
         for cf in Cf::ALL {
             let handle = db.cf_handle(cf.name()).expect("column families are created at open");
@@ -747,7 +752,7 @@ impl Storage {
     /// raised after its write returned left a window in which a reader on another worker
     /// saw a write no mark covered yet, and could reply before it reached the file.)
     pub fn wal_unflushed(&self) -> Option<WalMark> {
-        if self.durability == Durability::Always {
+        if !self.durability.buffers_wal() {
             return None;
         }
         let visible = self.db.latest_sequence_number();
@@ -765,20 +770,22 @@ impl Storage {
         if self.wal_flushed.load(Ordering::SeqCst) >= mark.0 {
             return Ok(());
         }
-        // Every write published now is in RocksDB's buffer, which this flush writes out.
-        let covered = self.db.latest_sequence_number();
-        self.db.flush_wal(false)?;
-        self.wal_flushed.fetch_max(covered, Ordering::SeqCst);
-        Ok(())
+        self.flush_wal(false)
     }
 
     /// Flushes and fsyncs the WAL; the `everysec` ticker calls it.
     pub fn sync_wal(&self) -> Result<()> {
         // Not under `wal_flush`: connections flushing before their replies must not wait for
-        // the fsync. RocksDB orders concurrent flushes itself; what was published before this
-        // call is in its buffer, which this flush writes.
+        // the fsync. RocksDB orders concurrent flushes itself.
+        self.flush_wal(true)
+    }
+
+    /// Writes RocksDB's buffered WAL records to the file (and fsyncs it if `sync`), and notes
+    /// how far that reached: every write published before the flush began is in the buffer
+    /// it writes, so the mark is read first.
+    fn flush_wal(&self, sync: bool) -> Result<()> {
         let covered = self.db.latest_sequence_number();
-        self.db.flush_wal(true)?;
+        self.db.flush_wal(sync)?;
         self.wal_flushed.fetch_max(covered, Ordering::SeqCst);
         Ok(())
     }
