@@ -9,7 +9,7 @@ use redrock_protocol::Reply;
 
 use crate::acl;
 use crate::client::ClientState;
-use crate::cmd::spec::flag;
+use crate::cmd::spec::{flag, Handler};
 use crate::cmd::{table, CommandSpec, Ctx};
 use crate::error::Error;
 use crate::shared::{Shared, Stats};
@@ -222,6 +222,11 @@ fn run_in(
     let physical_db = shared.physical_db(client.db);
     let namespace = client.namespace.clone();
     let keys = || positions.iter().map(|&i| &args[i][..]);
+    if positions.len() == 1 && spec.flags & flag::READS_ONE_RECORD != 0 && matches!(writes, Writes::Session(_)) {
+        if let Some(reply) = run_unlocked(shared, client, handler, args) {
+            return reply;
+        }
+    }
     let mut deferring = None;
     let mut _straight = None;
     let mut _guards = None;
@@ -267,6 +272,23 @@ fn run_in(
     reply
 }
 
+/// Runs a command that reads one record without its key lock (`flag::READS_ONE_RECORD`,
+/// locks.rs): `None` if a command holding the whole keyspace ran meanwhile, or is running, on
+/// another thread; the command must then run under its lock. (Its keyspace hit or miss then
+/// counts twice, in INFO's `keyspace_hits`/`keyspace_misses`: the key was looked up twice.)
+fn run_unlocked(shared: &Arc<Shared>, client: &mut ClientState, handler: Handler, args: &[Bytes]) -> Option<Reply> {
+    let epoch = shared.locks.whole_keyspace_epoch()?;
+    let reply = match handler(&mut Ctx { shared, client }, args) {
+        Ok(reply) => reply,
+        Err(e) => e.into(),
+    };
+    if !shared.locks.whole_keyspace_unchanged_since(epoch) {
+        return None;
+    }
+    Stats::add(&shared.stats.total_commands_processed, 1);
+    Some(reply)
+}
+
 /// Tells WATCH exactly the keys that the batches written on this thread since the last
 /// `storage::written::take()` changed (Redis's signalModifiedKey): `SET k v NX` on an
 /// existing key or `DEL missing` change nothing. Called after every handler, here and when
@@ -278,5 +300,68 @@ pub fn signal_written_keys(shared: &Shared) {
     }
     for (ns, db) in &written.whole_dbs {
         shared.watches.touch_db(ns, Some(*db));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    use super::*;
+    use crate::cmd::spec::{key_flags, Group, KeySpec};
+    use crate::config::Config;
+    use crate::storage::{Storage, StorageOptions};
+    use crate::types::string;
+
+    fn words(line: &str) -> Vec<Bytes> {
+        line.split(' ').map(|word| Bytes::copy_from_slice(word.as_bytes())).collect()
+    }
+
+    fn client(shared: &Shared, db: usize) -> ClientState {
+        let mut client = ClientState::new(shared.clients.register("127.0.0.1:1".into(), "127.0.0.1:2".into()), true);
+        client.db = db;
+        client
+    }
+
+    static RUNS: AtomicUsize = AtomicUsize::new(0);
+
+    /// GET, but between naming its database and reading the key it lets another thread swap
+    /// databases 0 and 1 and write the key in database 1, which now names the one it read.
+    fn get_across_a_swap(ctx: &mut Ctx<'_>, args: &[Bytes]) -> crate::error::Result<Reply> {
+        let db = ctx.db();
+        if RUNS.fetch_add(1, Ordering::SeqCst) == 0 {
+            let shared = ctx.shared.clone();
+            std::thread::spawn(move || {
+                shared.swap_dbs(0, 1).unwrap();
+                run(&shared, &mut client(&shared, 1), table::lookup(b"set").unwrap(), &words("SET k written-after"));
+            })
+            .join()
+            .unwrap();
+        }
+        Ok(string::get(&db, &args[1])?.map_or(Reply::Null, |record| Reply::Bulk(string::value_of(record))))
+    }
+
+    #[test]
+    fn an_unlocked_read_that_overlapped_a_whole_keyspace_command_runs_again_under_its_lock() {
+        let dir = tempfile::TempDir::with_prefix("redrock-unlocked-read-").unwrap();
+        let storage = Storage::open(dir.path(), &StorageOptions::default()).unwrap();
+        let shared = Arc::new(Shared::new(storage, Config::default()).unwrap());
+        run(&shared, &mut client(&shared, 0), table::lookup(b"set").unwrap(), &words("SET k zero"));
+        run(&shared, &mut client(&shared, 1), table::lookup(b"set").unwrap(), &words("SET k one"));
+        let spec: &'static CommandSpec = Box::leak(Box::new(
+            CommandSpec::new("get", 2, Group::String, get_across_a_swap)
+                .flags(flag::READONLY | flag::READS_ONE_RECORD)
+                .keys(Box::leak(Box::new([KeySpec::single(1, key_flags::RO_ACCESS)]))),
+        ));
+        let mut session = WriteSession::begin(&shared);
+        let mut reader = client(&shared, 0);
+        let get = words("GET k");
+        let reply = run_in(&shared, &mut reader, spec, &get, Writes::Session(&mut session));
+        drop(session.park());
+        // The first run read "written-after", which database 0 never held.
+        assert_eq!(RUNS.load(Ordering::SeqCst), 2, "run again");
+        assert_eq!(reply, Reply::Bulk(Bytes::from_static(b"one")), "database 0 after the swap");
+        drop(shared);
+        drop(dir);
     }
 }

@@ -17,10 +17,18 @@
 //! their own (they see the group's writes), and a thread never waits for a stripe while it
 //! has parked ones: it lands its group first, so two threads can never wait for each other's
 //! parked stripes.
+//!
+//! A command that only reads its one key's record (`flag::READS_ONE_RECORD`) takes no stripe:
+//! one read of one record is atomic by itself, and a write it may miss is not acknowledged yet
+//! (its reply waits for its landing), as Kvrocks's reads take no lock. What such a read must
+//! not overlap is a command holding the whole keyspace, which may change what a key names
+//! (SWAPDB's database map, read before the record) or drop records the caches still hold
+//! (FLUSHALL): [`KeyLocks::whole_keyspace_epoch`] tells it whether one did.
 
 use std::cell::RefCell;
 use std::collections::VecDeque;
 use std::hash::{BuildHasher, Hasher};
+use std::sync::atomic::{fence, AtomicU64, Ordering};
 use std::sync::Arc;
 
 use parking_lot::lock_api::RawMutex as _;
@@ -51,6 +59,9 @@ pub struct KeyLocks {
     /// aHash, not SipHash: a stripe is hashed per key per command, and SipHash showed in
     /// pipelined profiles; aHash's keys are random per process, so stripes stay unguessable.
     hasher: ahash::RandomState,
+    /// Raised as a thread takes every stripe and again before it lets them go: odd while one
+    /// holds the whole keyspace (a seqlock's count; see [`KeyLocks::whole_keyspace_epoch`]).
+    whole_keyspace: AtomicU64,
 }
 
 /// Held locks; released on drop unless parked.
@@ -58,7 +69,13 @@ pub struct KeyGuards<'a> {
     locks: &'a KeyLocks,
     /// Stripes these guards took (and so must unlock): never one the thread held already.
     taken: Stripes,
+    /// They took the whole keyspace (`lock_all`), so the epoch moves again as they go.
+    whole_keyspace: bool,
 }
+
+/// [`KeyLocks::whole_keyspace_epoch`] as an unlocked read began.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Epoch(u64);
 
 /// Stripes of one request's keys, sorted, inline up to a few.
 pub type Stripes = SmallVec<[usize; INLINE_KEYS]>;
@@ -114,6 +131,10 @@ impl Parked {
 
 impl Drop for KeyGuards<'_> {
     fn drop(&mut self) {
+        if self.whole_keyspace {
+            // After every write made under the guards: a read that saw one sees this too.
+            self.locks.whole_keyspace.fetch_add(1, Ordering::Release);
+        }
         HELD.with(|held| {
             let mut held = held.borrow_mut();
             for &stripe in &self.taken {
@@ -142,7 +163,28 @@ impl Drop for Parked {
 
 impl KeyLocks {
     pub fn new() -> KeyLocks {
-        KeyLocks { stripes: (0..LOCK_STRIPES).map(|_| RawMutex::INIT).collect(), hasher: Default::default() }
+        KeyLocks {
+            stripes: (0..LOCK_STRIPES).map(|_| RawMutex::INIT).collect(),
+            hasher: Default::default(),
+            whole_keyspace: AtomicU64::new(0),
+        }
+    }
+
+    /// The epoch an unlocked read starts in; `None` while a thread holds the whole keyspace
+    /// (the read takes its lock instead).
+    pub fn whole_keyspace_epoch(&self) -> Option<Epoch> {
+        let epoch = self.whole_keyspace.load(Ordering::Acquire);
+        epoch.is_multiple_of(2).then_some(Epoch(epoch))
+    }
+
+    /// Whether no thread took the whole keyspace since `epoch`, by everything this thread read
+    /// before asking: if one did, an unlocked read since may have seen part of its work (or a
+    /// record under a database map it changed) and must be made again under its lock.
+    pub fn whole_keyspace_unchanged_since(&self, epoch: Epoch) -> bool {
+        // Pairs with the fence in `lock_all`: a read that saw a write made after it sees the
+        // epoch it raised.
+        fence(Ordering::Acquire);
+        self.whole_keyspace.load(Ordering::Relaxed) == epoch.0
     }
 
     fn stripe(&self, ns: &[u8], db: u8, key: &[u8]) -> usize {
@@ -170,7 +212,7 @@ impl KeyLocks {
     /// another thread; `None`, holding nothing more, otherwise. Never waits, so a thread that
     /// already holds stripes (write_session.rs) can ask for more without a deadlock.
     pub fn try_lock_stripes(&self, sorted: &[usize]) -> Option<KeyGuards<'_>> {
-        let mut guards = KeyGuards { locks: self, taken: SmallVec::new() };
+        let mut guards = KeyGuards { locks: self, taken: SmallVec::new(), whole_keyspace: false };
         for &stripe in sorted {
             if HELD.with(|held| held.borrow()[stripe]) {
                 continue;
@@ -187,7 +229,15 @@ impl KeyLocks {
 
     /// Locks every stripe: for commands that touch a whole database (FLUSHALL, SWAPDB).
     pub fn lock_all(&self) -> KeyGuards<'_> {
-        self.lock_sorted((0..LOCK_STRIPES).collect())
+        let mut guards = self.lock_sorted((0..LOCK_STRIPES).collect());
+        // Taken here, not inside an outer `lock_all` (EXEC's, whose guards move the epoch).
+        if !guards.taken.is_empty() {
+            self.whole_keyspace.fetch_add(1, Ordering::Relaxed);
+            // Before every write made under the guards (a seqlock writer's fence).
+            fence(Ordering::Release);
+            guards.whole_keyspace = true;
+        }
+        guards
     }
 
     /// Locks the `sorted` stripes, waiting for them (see [`KeyLocks::lock`]).
@@ -209,7 +259,7 @@ impl KeyLocks {
                 held[stripe] = true;
             }
         });
-        KeyGuards { locks: self, taken }
+        KeyGuards { locks: self, taken, whole_keyspace: false }
     }
 
     /// Keeps the stripes of a command that wrote into write group `group` held by this
@@ -219,6 +269,7 @@ impl KeyLocks {
     pub fn park(self: &Arc<Self>, guards: Option<KeyGuards<'_>>, used: &[usize], group: u64) {
         let taken = guards.map_or_else(Stripes::new, |mut guards| {
             assert!(std::ptr::eq(guards.locks, &**self), "guards of other locks");
+            assert!(!guards.whole_keyspace, "the whole keyspace is never parked");
             std::mem::take(&mut guards.taken)
         });
         PARKED.with(|parked| {
@@ -373,6 +424,28 @@ mod tests {
         let guards = locks.try_lock_stripes(&wanted).expect("both free now");
         assert!(!guards.is_empty());
         assert!(locks.try_lock_stripes(&wanted).expect("held by this thread: re-entrant").is_empty());
+    }
+
+    #[test]
+    fn the_whole_keyspace_epoch_moves_while_every_stripe_is_held() {
+        let locks = KeyLocks::new();
+        let before = locks.whole_keyspace_epoch().expect("nobody holds the whole keyspace");
+        {
+            let _key = locks.lock(b"", 0, std::iter::once(&b"k"[..]));
+            assert!(locks.whole_keyspace_unchanged_since(before), "a key's lock is not the keyspace's");
+        }
+        {
+            let _all = locks.lock_all();
+            assert_eq!(locks.whole_keyspace_epoch(), None, "unlocked reads wait for their lock meanwhile");
+            assert!(!locks.whole_keyspace_unchanged_since(before));
+            let nested = locks.lock_all();
+            drop(nested);
+            assert_eq!(locks.whole_keyspace_epoch(), None, "an inner lock_all takes nothing and lets nothing go");
+        }
+        let after = locks.whole_keyspace_epoch().expect("released");
+        assert_ne!(after, before, "a read that began before it must not pass");
+        assert!(!locks.whole_keyspace_unchanged_since(before));
+        assert!(locks.whole_keyspace_unchanged_since(after));
     }
 
     #[test]

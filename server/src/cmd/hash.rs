@@ -54,7 +54,7 @@ pub const COMMANDS: &[CommandSpec] = &[
         .tips(&["nondeterministic_output_order"])
         .doc("2.0.0", "Get all the fields in a hash", "O(N) where N is the size of the hash."),
     CommandSpec::new("hlen", 2, Group::Hash, hlen)
-        .flags(flag::READONLY | flag::FAST)
+        .flags(flag::READONLY | flag::FAST | flag::READS_ONE_RECORD)
         .acl(acl::HASH)
         .keys(&[KeySpec::single(1, key_flags::RO)])
         .doc("2.0.0", "Get the number of fields in a hash", "O(1)"),

@@ -20,7 +20,7 @@ pub const COMMANDS: &[CommandSpec] = &[
         .keys(&[KeySpec::single(1, key_flags::RW_INSERT)])
         .doc("1.0.0", "Add one or more members to a set", "O(1) for each element added, so O(N) to add N elements when the command is called with multiple arguments."),
     CommandSpec::new("scard", 2, Group::Set, scard)
-        .flags(flag::READONLY | flag::FAST)
+        .flags(flag::READONLY | flag::FAST | flag::READS_ONE_RECORD)
         .acl(acl::SET)
         .keys(&[KeySpec::single(1, key_flags::RO)])
         .doc("1.0.0", "Get the number of members in a set", "O(1)"),

@@ -54,7 +54,7 @@ pub const COMMANDS: &[CommandSpec] = &[
         .keys(&[KeySpec::single(1, key_flags::RW_UPDATE)])
         .doc("1.2.0", "Add one or more members to a sorted set, or update its score if it already exists", "O(log(N)) for each item added, where N is the number of elements in the sorted set."),
     CommandSpec::new("zcard", 2, Group::SortedSet, zcard)
-        .flags(READ_FAST)
+        .flags(READ_FAST | flag::READS_ONE_RECORD)
         .acl(SS)
         .keys(&[KeySpec::single(1, key_flags::RO)])
         .doc("1.2.0", "Get the number of members in a sorted set", "O(1)"),
