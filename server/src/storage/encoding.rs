@@ -84,6 +84,17 @@ pub fn write_meta_key(out: &mut Vec<u8>, ns: &[u8], db: u8, user_key: &[u8]) {
     out.extend_from_slice(user_key);
 }
 
+/// `meta_key` written into `buf` when it fits (a read's key, on the stack); `None` when not.
+pub fn meta_key_in<'b>(buf: &'b mut [u8], ns: &[u8], db: u8, user_key: &[u8]) -> Option<&'b [u8]> {
+    let len = 2 + ns.len() + user_key.len();
+    let key = buf.get_mut(..len)?;
+    key[0] = ns.len() as u8;
+    key[1..1 + ns.len()].copy_from_slice(ns);
+    key[1 + ns.len()] = db;
+    key[2 + ns.len()..].copy_from_slice(user_key);
+    Some(key)
+}
+
 /// Splits a metadata key into its user key, given the length of its `[ns_len][ns][db]` prefix.
 pub fn user_key_of_meta_key(meta_key: &[u8], prefix_len: usize) -> &[u8] {
     &meta_key[prefix_len.min(meta_key.len())..]
@@ -162,6 +173,17 @@ pub fn decode_f64_ordered(code: u64) -> f64 {
 mod tests {
     use super::*;
     use proptest::prelude::*;
+
+    #[test]
+    fn a_meta_key_in_a_buffer_is_the_meta_key_when_it_fits() {
+        let mut buf = [0xffu8; 16];
+        for (ns, key) in [(&b""[..], &b""[..]), (b"", b"k"), (b"tenant", b"user:1"), (b"", &[7; 14]), (b"ns", &[7; 12])]
+        {
+            assert_eq!(meta_key_in(&mut buf, ns, 3, key), Some(&meta_key(ns, 3, key)[..]));
+        }
+        assert_eq!(meta_key_in(&mut buf, b"", 3, &[7; 15]), None, "one byte too long");
+        assert_eq!(meta_key_in(&mut buf, b"ns", 3, &[7; 13]), None);
+    }
 
     #[test]
     fn sub_key_round_trips() {

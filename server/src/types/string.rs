@@ -2,7 +2,7 @@
 //! is one point read and a SET one put. A string record *is* its encoding: header, then the
 //! value, so APPEND and SETRANGE patch the record they read and write it back whole.
 
-use bytes::Bytes;
+use bytes::{Buf, Bytes};
 
 use crate::db::{Db, Record};
 use crate::error::{Error, Result};
@@ -22,9 +22,13 @@ pub fn get_read(db: &Db<'_>, key: &[u8], stats: &Stats) -> Result<Option<Record>
     db.lookup_typed_read(key, KeyType::String, stats)
 }
 
-/// The value of a string record, without copying it.
+/// The value of a string record, without copying it. Advanced past the header rather than
+/// sliced: a slice of a `Bytes` made from a `Vec` allocates the shared header that lets the
+/// two share it (an allocation and a free per GET).
 pub fn value_of(record: Record) -> Bytes {
-    Bytes::from(record.raw).slice(HEADER_LEN..)
+    let mut value = Bytes::from(record.raw);
+    value.advance(HEADER_LEN);
+    value
 }
 
 /// How Redis would encode the value of `record` (see [`StringEncoding`]).
@@ -49,7 +53,7 @@ pub fn get_many(db: &Db<'_>, keys: &[Bytes], now_ms: u64, stats: &Stats) -> Resu
             Stats::add(if live.is_some() { &stats.keyspace_hits } else { &stats.keyspace_misses }, 1);
             Ok(live
                 .filter(|(meta, _)| meta.key_type == KeyType::String)
-                .map(|(_, raw)| Bytes::from(raw).slice(HEADER_LEN..)))
+                .map(|(meta, raw)| value_of(Record { meta, raw })))
         })
         .collect()
 }
