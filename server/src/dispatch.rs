@@ -222,7 +222,7 @@ fn run_in(
     let physical_db = shared.physical_db(client.db);
     let namespace = client.namespace.clone();
     let keys = || positions.iter().map(|&i| &args[i][..]);
-    if positions.len() == 1 && spec.flags & flag::READS_ONE_RECORD != 0 && matches!(writes, Writes::Session(_)) {
+    if positions.len() == 1 && spec.flags & flag::POINT_READ != 0 && matches!(writes, Writes::Session(_)) {
         if let Some(reply) = run_unlocked(shared, client, handler, args) {
             return reply;
         }
@@ -272,7 +272,7 @@ fn run_in(
     reply
 }
 
-/// Runs a command that reads one record without its key lock (`flag::READS_ONE_RECORD`,
+/// Runs a point read without its key lock (`flag::POINT_READ`,
 /// locks.rs): `None` if a command holding the whole keyspace ran meanwhile, or is running, on
 /// another thread; the command must then run under its lock. (Its keyspace hit or miss then
 /// counts twice, in INFO's `keyspace_hits`/`keyspace_misses`: the key was looked up twice.)
@@ -350,7 +350,7 @@ mod tests {
         run(&shared, &mut client(&shared, 1), table::lookup(b"set").unwrap(), &words("SET k one"));
         let spec: &'static CommandSpec = Box::leak(Box::new(
             CommandSpec::new("get", 2, Group::String, get_across_a_swap)
-                .flags(flag::READONLY | flag::READS_ONE_RECORD)
+                .flags(flag::READONLY | flag::POINT_READ)
                 .keys(Box::leak(Box::new([KeySpec::single(1, key_flags::RO_ACCESS)]))),
         ));
         let mut session = WriteSession::begin(&shared);

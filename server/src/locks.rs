@@ -18,10 +18,13 @@
 //! has parked ones: it lands its group first, so two threads can never wait for each other's
 //! parked stripes.
 //!
-//! A command that only reads its one key's record (`flag::READS_ONE_RECORD`) takes no stripe:
-//! one read of one record is atomic by itself, and a write it may miss is not acknowledged yet
-//! (its reply waits for its landing), as Kvrocks's reads take no lock. What such a read must
-//! not overlap is a command holding the whole keyspace, which may change what a key names
+//! A point read (`flag::POINT_READ`: its key's metadata record, then at most one member)
+//! takes no stripe, as Kvrocks's reads take no lock. One read of one record is atomic by
+//! itself, and a write it may miss is not acknowledged yet (its reply waits for its landing).
+//! A member read after the metadata read reads the member of the incarnation (version) the
+//! metadata named: versions are never reused, so what it finds was that member's value while
+//! that incarnation was live, at or after the metadata read. What such a read must not
+//! overlap is a command holding the whole keyspace, which may change what a key names
 //! (SWAPDB's database map, read before the record) or drop records the caches still hold
 //! (FLUSHALL): [`KeyLocks::whole_keyspace_epoch`] tells it whether one did.
 

@@ -37,24 +37,24 @@ pub const COMMANDS: &[CommandSpec] = &[
         .keys(EXPIRE_KEYS)
         .doc("2.6.0", "Set the expiration for a key as a UNIX timestamp specified in milliseconds", "O(1)"),
     CommandSpec::new("ttl", 2, Group::Generic, ttl)
-        .flags(flag::READONLY | flag::FAST | flag::READS_ONE_RECORD)
+        .flags(flag::READONLY | flag::FAST | flag::POINT_READ)
         .acl(acl::KEYSPACE)
         .keys(TTL_KEYS)
         .tips(&["nondeterministic_output"])
         .doc("1.0.0", "Get the time to live for a key in seconds", "O(1)"),
     CommandSpec::new("pttl", 2, Group::Generic, pttl)
-        .flags(flag::READONLY | flag::FAST | flag::READS_ONE_RECORD)
+        .flags(flag::READONLY | flag::FAST | flag::POINT_READ)
         .acl(acl::KEYSPACE)
         .keys(TTL_KEYS)
         .tips(&["nondeterministic_output"])
         .doc("2.6.0", "Get the time to live for a key in milliseconds", "O(1)"),
     CommandSpec::new("expiretime", 2, Group::Generic, expiretime)
-        .flags(flag::READONLY | flag::FAST | flag::READS_ONE_RECORD)
+        .flags(flag::READONLY | flag::FAST | flag::POINT_READ)
         .acl(acl::KEYSPACE)
         .keys(TTL_KEYS)
         .doc("7.0.0", "Get the expiration Unix timestamp for a key", "O(1)"),
     CommandSpec::new("pexpiretime", 2, Group::Generic, pexpiretime)
-        .flags(flag::READONLY | flag::FAST | flag::READS_ONE_RECORD)
+        .flags(flag::READONLY | flag::FAST | flag::POINT_READ)
         .acl(acl::KEYSPACE)
         .keys(TTL_KEYS)
         .doc("7.0.0", "Get the expiration Unix timestamp for a key in milliseconds", "O(1)"),

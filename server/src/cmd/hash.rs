@@ -22,12 +22,12 @@ pub const COMMANDS: &[CommandSpec] = &[
         .keys(&[KeySpec::single(1, RW_DELETE)])
         .doc("2.0.0", "Delete one or more hash fields", "O(N) where N is the number of fields to be removed."),
     CommandSpec::new("hexists", 3, Group::Hash, hexists)
-        .flags(flag::READONLY | flag::FAST)
+        .flags(flag::READONLY | flag::FAST | flag::POINT_READ)
         .acl(acl::HASH)
         .keys(&[KeySpec::single(1, key_flags::RO)])
         .doc("2.0.0", "Determine if a hash field exists", "O(1)"),
     CommandSpec::new("hget", 3, Group::Hash, hget)
-        .flags(flag::READONLY | flag::FAST)
+        .flags(flag::READONLY | flag::FAST | flag::POINT_READ)
         .acl(acl::HASH)
         .keys(&[KeySpec::single(1, key_flags::RO_ACCESS)])
         .doc("2.0.0", "Get the value of a hash field", "O(1)"),
@@ -54,7 +54,7 @@ pub const COMMANDS: &[CommandSpec] = &[
         .tips(&["nondeterministic_output_order"])
         .doc("2.0.0", "Get all the fields in a hash", "O(N) where N is the size of the hash."),
     CommandSpec::new("hlen", 2, Group::Hash, hlen)
-        .flags(flag::READONLY | flag::FAST | flag::READS_ONE_RECORD)
+        .flags(flag::READONLY | flag::FAST | flag::POINT_READ)
         .acl(acl::HASH)
         .keys(&[KeySpec::single(1, key_flags::RO)])
         .doc("2.0.0", "Get the number of fields in a hash", "O(1)"),
@@ -92,7 +92,7 @@ pub const COMMANDS: &[CommandSpec] = &[
         .keys(&[KeySpec::single(1, key_flags::RW_INSERT)])
         .doc("2.0.0", "Set the value of a hash field, only if the field does not exist", "O(1)"),
     CommandSpec::new("hstrlen", 3, Group::Hash, hstrlen)
-        .flags(flag::READONLY | flag::FAST)
+        .flags(flag::READONLY | flag::FAST | flag::POINT_READ)
         .acl(acl::HASH)
         .keys(&[KeySpec::single(1, key_flags::RO)])
         .doc("3.2.0", "Get the length of the value of a hash field", "O(1)"),

@@ -38,7 +38,7 @@ pub const COMMANDS: &[CommandSpec] = &[
             "O(1) for each key removed regardless of its size. Then the command does O(N) work in a different thread in order to reclaim memory, where N is the number of allocations the deleted objects where composed of.",
         ),
     CommandSpec::new("exists", -2, Group::Generic, exists)
-        .flags(flag::READONLY | flag::FAST | flag::READS_ONE_RECORD)
+        .flags(flag::READONLY | flag::FAST | flag::POINT_READ)
         .acl(acl::KEYSPACE)
         .keys(&[KeySpec::range(1, -1, 1, key_flags::RO)])
         .tips(MULTI_SHARD_SUM)
@@ -54,7 +54,7 @@ pub const COMMANDS: &[CommandSpec] = &[
             "O(N) where N is the number of keys that will be touched.",
         ),
     CommandSpec::new("type", 2, Group::Generic, type_)
-        .flags(flag::READONLY | flag::FAST | flag::READS_ONE_RECORD)
+        .flags(flag::READONLY | flag::FAST | flag::POINT_READ)
         .acl(acl::KEYSPACE)
         .keys(&[KeySpec::single(1, key_flags::RO)])
         .doc("1.0.0", "Determine the type stored at key", "O(1)"),

@@ -87,7 +87,7 @@ pub const COMMANDS: &[CommandSpec] = &[
             "O(N) where N is the number of elements to traverse before seeing the value pivot. This means that inserting somewhere on the left end on the list (head) can be considered O(1) and inserting somewhere on the right end (tail) is O(N).",
         ),
     CommandSpec::new("llen", 2, Group::List, llen)
-        .flags(flag::READONLY | flag::FAST | flag::READS_ONE_RECORD)
+        .flags(flag::READONLY | flag::FAST | flag::POINT_READ)
         .acl(acl::LIST)
         .keys(&[KeySpec::single(1, key_flags::RO)])
         .doc("1.0.0", "Get the length of a list", "O(1)"),

@@ -20,7 +20,7 @@ pub const COMMANDS: &[CommandSpec] = &[
         .keys(&[KeySpec::single(1, key_flags::RW_INSERT)])
         .doc("1.0.0", "Add one or more members to a set", "O(1) for each element added, so O(N) to add N elements when the command is called with multiple arguments."),
     CommandSpec::new("scard", 2, Group::Set, scard)
-        .flags(flag::READONLY | flag::FAST | flag::READS_ONE_RECORD)
+        .flags(flag::READONLY | flag::FAST | flag::POINT_READ)
         .acl(acl::SET)
         .keys(&[KeySpec::single(1, key_flags::RO)])
         .doc("1.0.0", "Get the number of members in a set", "O(1)"),
@@ -52,7 +52,7 @@ pub const COMMANDS: &[CommandSpec] = &[
         .keys(&[KeySpec::single(1, key_flags::RW_UPDATE), KeySpec::range(2, -1, 1, key_flags::RO_ACCESS)])
         .doc("1.0.0", "Intersect multiple sets and store the resulting set in a key", "O(N*M) worst case where N is the cardinality of the smallest set and M is the number of sets."),
     CommandSpec::new("sismember", 3, Group::Set, sismember)
-        .flags(flag::READONLY | flag::FAST)
+        .flags(flag::READONLY | flag::FAST | flag::POINT_READ)
         .acl(acl::SET)
         .keys(&[KeySpec::single(1, key_flags::RO)])
         .doc("1.0.0", "Determine if a given value is a member of a set", "O(1)"),

@@ -38,11 +38,12 @@ pub mod flag {
     /// Redrock's own, not shown by COMMAND INFO: the command reaches keys outside its key
     /// specs (another database, or all of them), so dispatch locks every key stripe.
     pub const LOCKS_ALL_KEYS: u32 = 1 << 26;
-    /// Redrock's own, not shown by COMMAND INFO: the command reads its key's metadata record,
-    /// once, and nothing else, and writes nothing. Named with one key, it takes no key lock
-    /// (locks.rs says why that is safe; a GET at `-P 16` spent 0.5 k of its 3.5 k
-    /// instructions hashing, taking and dropping its stripe).
-    pub const READS_ONE_RECORD: u32 = 1 << 27;
+    /// Redrock's own, not shown by COMMAND INFO: a point read. The command reads its key's
+    /// metadata record, then at most one member of that key (HGET's field), each once, and
+    /// writes nothing. Named with one key, it takes no key lock (locks.rs says why that is
+    /// safe; a GET at `-P 16` spent 0.5 k of its 3.5 k instructions hashing, taking and
+    /// dropping its stripe).
+    pub const POINT_READ: u32 = 1 << 27;
 
     pub const NAMES: &[(u32, &str)] = &[
         (WRITE, "write"),

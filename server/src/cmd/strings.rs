@@ -34,7 +34,7 @@ pub const COMMANDS: &[CommandSpec] = &[
         .keys(&[KeySpec::single(1, key_flags::RW_ACCESS_UPDATE)])
         .doc("1.0.0", "Decrement the integer value of a key by the given number", O1),
     CommandSpec::new("get", 2, Group::String, get)
-        .flags(flag::READONLY | flag::FAST | flag::READS_ONE_RECORD)
+        .flags(flag::READONLY | flag::FAST | flag::POINT_READ)
         .acl(acl::STRING)
         .keys(&[KeySpec::single(1, key_flags::RO_ACCESS)])
         .doc("1.0.0", "Get the value of a key", O1),
@@ -50,7 +50,7 @@ pub const COMMANDS: &[CommandSpec] = &[
         .key_notes(&["RW and UPDATE because it changes the TTL"])
         .doc("6.2.0", "Get the value of a key and optionally set its expiration", O1),
     CommandSpec::new("getrange", 4, Group::String, getrange)
-        .flags(flag::READONLY | flag::READS_ONE_RECORD)
+        .flags(flag::READONLY | flag::POINT_READ)
         .acl(acl::STRING)
         .keys(&[KeySpec::single(1, key_flags::RO_ACCESS)])
         .doc("2.4.0", "Get a substring of the string stored at a key", RANGE_COMPLEXITY),
@@ -129,13 +129,13 @@ pub const COMMANDS: &[CommandSpec] = &[
         .keys(&[KeySpec::single(1, key_flags::RW_UPDATE)])
         .doc("2.2.0", "Overwrite part of a string at key starting at the specified offset", "O(1), not counting the time taken to copy the new string in place. Usually, this string is very small so the amortized complexity is O(1). Otherwise, complexity is O(M) with M being the length of the value argument."),
     CommandSpec::new("strlen", 2, Group::String, strlen)
-        .flags(flag::READONLY | flag::FAST | flag::READS_ONE_RECORD)
+        .flags(flag::READONLY | flag::FAST | flag::POINT_READ)
         .acl(acl::STRING)
         .keys(&[KeySpec::single(1, key_flags::RO)])
         .doc("2.2.0", "Get the length of the value stored in a key", O1),
     CommandSpec::new("substr", 4, Group::String, getrange)
         .deprecated("2.0.0", "`GETRANGE`")
-        .flags(flag::READONLY | flag::READS_ONE_RECORD)
+        .flags(flag::READONLY | flag::POINT_READ)
         .acl(acl::STRING)
         .keys(&[KeySpec::single(1, key_flags::RO_ACCESS)])
         .doc("1.0.0", "Get a substring of the string stored at a key", RANGE_COMPLEXITY),

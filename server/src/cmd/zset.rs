@@ -54,7 +54,7 @@ pub const COMMANDS: &[CommandSpec] = &[
         .keys(&[KeySpec::single(1, key_flags::RW_UPDATE)])
         .doc("1.2.0", "Add one or more members to a sorted set, or update its score if it already exists", "O(log(N)) for each item added, where N is the number of elements in the sorted set."),
     CommandSpec::new("zcard", 2, Group::SortedSet, zcard)
-        .flags(READ_FAST | flag::READS_ONE_RECORD)
+        .flags(READ_FAST | flag::POINT_READ)
         .acl(SS)
         .keys(&[KeySpec::single(1, key_flags::RO)])
         .doc("1.2.0", "Get the number of members in a sorted set", "O(1)"),
@@ -201,7 +201,7 @@ pub const COMMANDS: &[CommandSpec] = &[
         .tips(&["nondeterministic_output"])
         .doc("2.8.0", "Incrementally iterate sorted sets elements and associated scores", "O(1) for every call. O(N) for a complete iteration, including enough command calls for the cursor to return back to 0. N is the number of elements inside the collection.."),
     CommandSpec::new("zscore", 3, Group::SortedSet, zscore)
-        .flags(READ_FAST)
+        .flags(READ_FAST | flag::POINT_READ)
         .acl(SS)
         .keys(ONE_RO)
         .doc("1.2.0", "Get the score associated with the given member in a sorted set", "O(1)"),
