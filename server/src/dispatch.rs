@@ -219,14 +219,14 @@ fn run_in(
         return Error::unknown_subcommand(spec.name, args.get(1).map(|a| &a[..]).unwrap_or(b"")).into();
     };
     let positions = spec.key_positions(args);
-    let physical_db = shared.physical_db(client.db);
-    let namespace = client.namespace.clone();
-    let keys = || positions.iter().map(|&i| &args[i][..]);
     if positions.len() == 1 && spec.flags & flag::POINT_READ != 0 && matches!(writes, Writes::Session(_)) {
         if let Some(reply) = run_unlocked(shared, client, handler, args) {
             return reply;
         }
     }
+    let physical_db = shared.physical_db(client.db);
+    let namespace = client.namespace.clone();
+    let keys = || positions.iter().map(|&i| &args[i][..]);
     let mut deferring = None;
     let mut _straight = None;
     let mut _guards = None;
@@ -272,10 +272,10 @@ fn run_in(
     reply
 }
 
-/// Runs a point read without its key lock (`flag::POINT_READ`,
-/// locks.rs): `None` if a command holding the whole keyspace ran meanwhile, or is running, on
-/// another thread; the command must then run under its lock. (Its keyspace hit or miss then
-/// counts twice, in INFO's `keyspace_hits`/`keyspace_misses`: the key was looked up twice.)
+/// Runs a point read without its key lock (`flag::POINT_READ`, locks.rs): `None` if a command
+/// holding the whole keyspace ran meanwhile, or is running, on another thread; the command
+/// must then run under its lock. (Its keyspace hit or miss then counts twice, in INFO's
+/// `keyspace_hits`/`keyspace_misses`: the key was looked up twice.)
 fn run_unlocked(shared: &Arc<Shared>, client: &mut ClientState, handler: Handler, args: &[Bytes]) -> Option<Reply> {
     let epoch = shared.locks.whole_keyspace_epoch()?;
     let reply = match handler(&mut Ctx { shared, client }, args) {
