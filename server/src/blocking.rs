@@ -311,8 +311,7 @@ impl Blocking {
                 None => continue,
             };
             let positions = spec.key_positions(&args);
-            let physical_db = shared.physical_db(key.db);
-            let _guards = shared.locks.lock(&key.ns, physical_db, positions.iter().map(|&i| &args[i][..]));
+            let _guards = shared.lock_keys(&key.ns, key.db, positions.iter().map(|&i| &args[i][..]));
             let mut waiters = self.lock_waiters();
             let Some(waiter) = waiters.by_client.get(&id) else {
                 continue;

@@ -224,7 +224,6 @@ fn run_in(
             return reply;
         }
     }
-    let physical_db = shared.physical_db(client.db);
     let namespace = client.namespace.clone();
     let keys = || positions.iter().map(|&i| &args[i][..]);
     let mut deferring = None;
@@ -232,7 +231,17 @@ fn run_in(
     let mut _guards = None;
     match writes {
         Writes::Session(session) if !positions.is_empty() && spec.flags & flag::LOCKS_ALL_KEYS == 0 => {
-            session.lock(shared.locks.stripes(&namespace, physical_db, keys()));
+            // As `Shared::lock_keys`: the map read before the stripes are held may be stale.
+            let mut physical_db = shared.physical_db(client.db);
+            loop {
+                session.lock(shared.locks.stripes(&namespace, physical_db, keys()));
+                let named = shared.physical_db(client.db);
+                if named == physical_db {
+                    break;
+                }
+                session.unlock();
+                physical_db = named;
+            }
             deferring = Some((session, deferred::deferred_batches()));
         }
         writes => {
@@ -247,7 +256,7 @@ fn run_in(
             _guards = if spec.flags & flag::LOCKS_ALL_KEYS != 0 {
                 Some(shared.locks.lock_all())
             } else {
-                (!positions.is_empty()).then(|| shared.locks.lock(&namespace, physical_db, keys()))
+                (!positions.is_empty()).then(|| shared.lock_keys(&namespace, client.db, keys()))
             };
         }
     }
@@ -339,6 +348,56 @@ mod tests {
             .unwrap();
         }
         Ok(string::get(&db, &args[1])?.map_or(Reply::Null, |record| Reply::Bulk(string::value_of(record))))
+    }
+
+    /// A write that checks, as it runs, that its thread holds its key's stripe in the database
+    /// it works on.
+    fn write_checking_its_stripe(ctx: &mut Ctx<'_>, args: &[Bytes]) -> crate::error::Result<Reply> {
+        let db = ctx.db();
+        assert!(ctx.shared.locks.holds(db.ns, db.index, &args[1]), "works on keys whose stripe another may hold");
+        Ok(Reply::ok())
+    }
+
+    #[test]
+    fn a_command_that_waited_for_its_stripe_through_a_swapdb_holds_it_in_the_database_it_works_on() {
+        let dir = tempfile::TempDir::with_prefix("redrock-lock-across-swap-").unwrap();
+        let storage = Storage::open(dir.path(), &StorageOptions::default()).unwrap();
+        let shared = Arc::new(Shared::new(storage, Config::default()).unwrap());
+        let spec: &'static CommandSpec = Box::leak(Box::new(
+            CommandSpec::new("set", 3, Group::String, write_checking_its_stripe)
+                .flags(flag::WRITE)
+                .keys(Box::leak(Box::new([KeySpec::single(1, key_flags::RW_ACCESS_UPDATE)]))),
+        ));
+        let args = words("SET k v");
+        for in_session in [true, false] {
+            // SWAPDB on another thread, holding every stripe as it does, while this thread
+            // reads the database map and waits for its key's stripe.
+            let (held, holding) = std::sync::mpsc::channel();
+            let swapper = {
+                let shared = shared.clone();
+                std::thread::spawn(move || {
+                    let all = shared.locks.lock_all();
+                    held.send(()).unwrap();
+                    std::thread::sleep(std::time::Duration::from_millis(100));
+                    shared.swap_dbs(0, 1).unwrap();
+                    drop(all);
+                })
+            };
+            holding.recv().unwrap();
+            let mut writer = client(&shared, 0);
+            let reply = if in_session {
+                let mut session = WriteSession::begin(&shared);
+                let reply = run_in(&shared, &mut writer, spec, &args, Writes::Session(&mut session));
+                drop(session.park());
+                reply
+            } else {
+                run(&shared, &mut writer, spec, &args)
+            };
+            assert_eq!(reply, Reply::ok());
+            swapper.join().unwrap();
+        }
+        drop(shared);
+        drop(dir);
     }
 
     #[test]

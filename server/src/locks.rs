@@ -190,6 +190,12 @@ impl KeyLocks {
         self.whole_keyspace.load(Ordering::Relaxed) == epoch.0
     }
 
+    /// Whether this thread holds the stripe of `key` (running or parked).
+    #[cfg(test)]
+    pub fn holds(&self, ns: &[u8], db: u8, key: &[u8]) -> bool {
+        HELD.with(|held| held.borrow()[self.stripe(ns, db, key)])
+    }
+
     fn stripe(&self, ns: &[u8], db: u8, key: &[u8]) -> usize {
         let mut h = self.hasher.build_hasher();
         h.write(ns);

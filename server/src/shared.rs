@@ -13,7 +13,7 @@ use crate::client::ClientRegistry;
 use crate::config::Config;
 use crate::db::Db;
 use crate::error::Result;
-use crate::locks::KeyLocks;
+use crate::locks::{KeyGuards, KeyLocks};
 use crate::namespace::Namespaces;
 use crate::pause::ClientPause;
 use crate::quota::DiskQuota;
@@ -197,6 +197,25 @@ impl Shared {
     /// A handle on logical database `logical` of namespace `ns`.
     pub fn db<'a>(&'a self, ns: &'a [u8], logical: usize) -> Db<'a> {
         Db { storage: &self.storage, ns, index: self.physical_db(logical) }
+    }
+
+    /// Locks `keys` of logical database `logical`, in the physical database it names once their
+    /// stripes are held. SWAPDB holds every stripe while it changes the map: read after taking
+    /// a stripe, the map stays as read until the stripe goes; read before, it may have changed
+    /// meanwhile, and a command would lock one database's keys and work on the other's.
+    pub fn lock_keys<'k>(
+        &self,
+        ns: &[u8],
+        logical: usize,
+        keys: impl Iterator<Item = &'k [u8]> + Clone,
+    ) -> KeyGuards<'_> {
+        loop {
+            let physical = self.physical_db(logical);
+            let guards = self.locks.lock(ns, physical, keys.clone());
+            if self.physical_db(logical) == physical {
+                return guards;
+            }
+        }
     }
 
     pub fn physical_db(&self, logical: usize) -> u8 {

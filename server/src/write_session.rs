@@ -117,6 +117,12 @@ impl<'s> WriteSession<'s> {
         self.running_stripes = sorted;
     }
 
+    /// Lets go of the stripes [`WriteSession::lock`] took (not those parked before it).
+    pub fn unlock(&mut self) {
+        self.running = None;
+        self.running_stripes = Stripes::new();
+    }
+
     /// After a command that took its locks with [`WriteSession::lock`]: if it deferred writes
     /// (`deferred_batches_before` is `deferred::deferred_batches()` before it ran), its locks
     /// stay until they land; otherwise they go at once.

@@ -106,7 +106,6 @@ fn exec(ctx: &mut Ctx<'_>, _args: &[Bytes]) -> Result<Reply> {
     // up front: then the transaction holds every stripe.
     let whole_db = specs.iter().any(|s| s.flags & flag::LOCKS_ALL_KEYS != 0 || s.name == "select");
     let namespace = ctx.client.namespace.clone();
-    let db = ctx.shared.physical_db(ctx.client.db);
     let _guards = if whole_db {
         ctx.shared.locks.lock_all()
     } else {
@@ -115,7 +114,7 @@ fn exec(ctx: &mut Ctx<'_>, _args: &[Bytes]) -> Result<Reply> {
             .zip(&specs)
             .flat_map(|(args, spec)| spec.key_positions(args).into_iter().map(move |i| &args[i][..]))
             .collect();
-        ctx.shared.locks.lock(&namespace, db, keys.into_iter())
+        ctx.shared.lock_keys(&namespace, ctx.client.db, keys.iter().copied())
     };
     let aborted = ctx.client.watched.iter().any(|(key, seen)| ctx.shared.watches.modified(key, *seen));
     ctx.client.unwatch_all(&ctx.shared.watches);
