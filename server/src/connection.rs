@@ -70,6 +70,8 @@ async fn run(shared: &Arc<Shared>, client: &mut ClientState, stream: &mut TcpStr
     let mut read_size = ReadSize::default();
     let mut output = BytesMut::with_capacity(OUTPUT_BUFFER_BYTES);
     let mut parser = RequestParser::default();
+    // Each request's arguments, parsed into the room the one before left.
+    let mut request = Vec::new();
     let shutdown = shared.shutdown.subscribe();
     let handle = client.handle.clone();
     let stop = stop_signal(&handle);
@@ -140,6 +142,7 @@ async fn run(shared: &Arc<Shared>, client: &mut ClientState, stream: &mut TcpStr
         let parked = loop {
             let mut buffered = Buffered {
                 parser: &mut parser,
+                request: &mut request,
                 input: &mut input,
                 output: &mut output,
                 proto_max_bulk_len,
@@ -244,6 +247,7 @@ enum Next {
 /// The connection's buffers, for the part of its loop that never waits.
 struct Buffered<'a> {
     parser: &'a mut RequestParser,
+    request: &'a mut Vec<Bytes>,
     input: &'a mut BytesMut,
     output: &'a mut BytesMut,
     proto_max_bulk_len: u64,
@@ -268,23 +272,22 @@ impl Buffered<'_> {
             if session.is_full() {
                 session.hand_off();
             }
-            let args = match postponed.take() {
-                Some(args) => args,
+            match postponed.take() {
+                Some(args) => *self.request = args,
                 None => {
                     let limits =
                         Limits { proto_max_bulk_len: self.proto_max_bulk_len, authenticated: client.authenticated };
-                    match self.parser.parse(self.input, &limits) {
-                        Ok(Some(args)) => {
+                    match self.parser.parse_into(self.input, &limits, self.request) {
+                        Ok(true) => {
                             if shared.pause.is_active() {
-                                if let Some(writes) = dispatch::pausable(&args) {
+                                if let Some(writes) = dispatch::pausable(self.request) {
                                     if shared.pause.must_wait_until(writes).is_some() {
-                                        break Next::Pause(args, writes);
+                                        break Next::Pause(std::mem::take(self.request), writes);
                                     }
                                 }
                             }
-                            args
                         }
-                        Ok(None) => break Next::Read,
+                        Ok(false) => break Next::Read,
                         Err(e) => {
                             // Redis replies to a protocol error and then closes the connection.
                             protocol_error = Some(e);
@@ -292,8 +295,8 @@ impl Buffered<'_> {
                         }
                     }
                 }
-            };
-            let reply = dispatch::execute(shared, client, args, &mut session);
+            }
+            let reply = dispatch::execute(shared, client, self.request, &mut session);
             if let Some((replies, error)) = session.take_failure() {
                 replace_replies(self.output, replies, error, client.resp);
             }

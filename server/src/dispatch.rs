@@ -61,11 +61,12 @@ pub fn pausable(args: &[Bytes]) -> Option<bool> {
 
 /// Executes one request from a client and returns its reply; its writes go through the
 /// connection's `session` (write_session.rs). Clients blocked on keys the command made ready
-/// are served before the reply leaves (see blocking.rs), once those writes landed.
+/// are served before the reply leaves (see blocking.rs), once those writes landed. `args` is
+/// taken only by MULTI's queue; otherwise its room serves the connection's next request.
 pub fn execute(
     shared: &Arc<Shared>,
     client: &mut ClientState,
-    args: Vec<Bytes>,
+    args: &mut Vec<Bytes>,
     session: &mut WriteSession<'_>,
 ) -> Reply {
     let reply = execute_checked(shared, client, args, session);
@@ -84,9 +85,9 @@ pub fn execute(
 
 /// [`execute`] for a request that arrives alone (in-process callers: tests, benchmarks): in its
 /// own write session, whose writes land before this returns.
-pub fn execute_alone(shared: &Arc<Shared>, client: &mut ClientState, args: Vec<Bytes>) -> Reply {
+pub fn execute_alone(shared: &Arc<Shared>, client: &mut ClientState, mut args: Vec<Bytes>) -> Reply {
     let mut session = WriteSession::begin(shared);
-    let reply = execute(shared, client, args, &mut session);
+    let reply = execute(shared, client, &mut args, &mut session);
     session.replied(0);
     match session.finish() {
         Some((_, error)) => error.into(),
@@ -97,10 +98,10 @@ pub fn execute_alone(shared: &Arc<Shared>, client: &mut ClientState, args: Vec<B
 fn execute_checked(
     shared: &Arc<Shared>,
     client: &mut ClientState,
-    args: Vec<Bytes>,
+    args: &mut Vec<Bytes>,
     session: &mut WriteSession<'_>,
 ) -> Reply {
-    let (spec, parent) = match resolve(&args) {
+    let (spec, parent) = match resolve(args) {
         Ok(found) => found,
         Err(e) => {
             client.flag_transaction();
@@ -116,7 +117,7 @@ fn execute_checked(
         client.multi_dirty = true;
         return Error::err("Command not allowed inside a transaction").into();
     }
-    if let Some(reply) = acl_denied(shared, client, spec, parent, &args) {
+    if let Some(reply) = acl_denied(shared, client, spec, parent, args) {
         client.flag_transaction();
         return reply;
     }
@@ -138,11 +139,11 @@ fn execute_checked(
                 client.multi_dirty = true;
                 return Error::err("Transaction queue is full").into();
             }
-            queue.push(args);
+            queue.push(std::mem::take(args));
             return Reply::Simple(Bytes::from_static(b"QUEUED"));
         }
     }
-    run_in(shared, client, spec, &args, Writes::Session(session))
+    run_in(shared, client, spec, args, Writes::Session(session))
 }
 
 /// How a command's writes reach the database.

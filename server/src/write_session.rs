@@ -350,7 +350,7 @@ mod tests {
         let mut session = WriteSession::begin(shared);
         let mut replies = Vec::new();
         for (mark, line) in lines.iter().enumerate() {
-            replies.push(execute(shared, client, args(line), &mut session));
+            replies.push(execute(shared, client, &mut args(line), &mut session));
             assert!(session.take_failure().is_none());
             session.replied(mark);
         }
@@ -423,7 +423,7 @@ mod tests {
         for (mark, (line, read)) in
             [("GET k1", Reply::Bulk(Bytes::from_static(b"1"))), ("INCR k1", Reply::Integer(2))].into_iter().enumerate()
         {
-            assert_eq!(execute(&shared, &mut reader, args(line), &mut session), read, "read in flight");
+            assert_eq!(execute(&shared, &mut reader, &mut args(line), &mut session), read, "read in flight");
             // The lander may have failed the first group already: the replies that read it
             // fail now, or else when the connection settles.
             failed_replies += session.take_failure().map_or(0, |(replies, _)| replies.count);
@@ -454,7 +454,7 @@ mod tests {
         let (mut writer, mut reader) = (client(&shared), client(&shared));
         let mut session = WriteSession::begin(&shared);
         // CLIENT REPLY OFF: the connection encodes no reply, so counts none.
-        assert_eq!(execute(&shared, &mut writer, args("SET x 1"), &mut session), Reply::ok());
+        assert_eq!(execute(&shared, &mut writer, &mut args("SET x 1"), &mut session), Reply::ok());
         let parked = session.park();
         assert!(parked.must_wait(), "its write must land before the connection reads again");
         assert!(settle(parked).is_none());

@@ -42,7 +42,7 @@ fn turn<'s>(shared: &'s Arc<Shared>, client: &mut ClientState, lines: &[&str]) -
     let mut session = WriteSession::begin(shared);
     let mut replies = Vec::new();
     for (mark, line) in lines.iter().enumerate() {
-        replies.push(execute(shared, client, args(line), &mut session));
+        replies.push(execute(shared, client, &mut args(line), &mut session));
         assert!(session.take_failure().is_none());
         session.replied(mark);
     }

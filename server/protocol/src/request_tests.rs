@@ -385,3 +385,24 @@ proptest! {
         prop_assert_eq!(parse_all(&input, &limits), parse_all_line_by_line(&input, &limits));
     }
 }
+
+#[test]
+fn parsing_into_one_vector_holds_each_request_alone() {
+    let mut parser = RequestParser::default();
+    let mut args = Vec::new();
+    let mut buf = BytesMut::from(&b"*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$1\r\nv\r\nPING\r\n*2\r\n$3\r\nGET\r\n$1\r\nk"[..]);
+    assert_eq!(parser.parse_into(&mut buf, &OPEN, &mut args), Ok(true));
+    assert_eq!(args, vec![&b"SET"[..], b"k", b"v"]);
+    let room = args.capacity();
+    assert_eq!(parser.parse_into(&mut buf, &OPEN, &mut args), Ok(true), "an inline request, the general path");
+    assert_eq!(args, vec![&b"PING"[..]]);
+    assert_eq!(parser.parse_into(&mut buf, &OPEN, &mut args), Ok(false), "not fully arrived");
+    assert!(args.is_empty(), "no argument of an incomplete request");
+    buf.extend_from_slice(b"\r\n");
+    assert_eq!(parser.parse_into(&mut buf, &OPEN, &mut args), Ok(true));
+    assert_eq!(args, vec![&b"GET"[..], b"k"]);
+    let mut buf = BytesMut::from(&b"*1\r\n$4\r\nPING\r\n"[..]);
+    let mut reused = Vec::with_capacity(room);
+    assert_eq!(parser.parse_into(&mut buf, &OPEN, &mut reused), Ok(true));
+    assert_eq!(reused.capacity(), room, "an arrived request fills the room it is given");
+}
