@@ -349,11 +349,7 @@ fn rerun(shared: &Arc<Shared>, command: &BlockedCommand) -> Option<Reply> {
     client.serving_blocked = true;
     // The log of written keys is this command's alone (see storage/written.rs).
     let _ = crate::storage::written::take();
-    let mut ctx = Ctx { shared, client: &mut client };
-    let reply = match handler(&mut ctx, &command.args) {
-        Ok(reply) => reply,
-        Err(e) => e.into(),
-    };
+    let reply = crate::dispatch::call(shared, &mut client, handler, &command.args);
     if client.block_request.is_some() {
         return None;
     }

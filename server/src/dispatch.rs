@@ -263,11 +263,7 @@ fn run_in(
     }
     // Whatever an earlier command on this thread left in the log is not this command's.
     let _ = storage::written::take();
-    let mut ctx = Ctx { shared, client };
-    let reply = match handler(&mut ctx, args) {
-        Ok(reply) => reply,
-        Err(e) => e.into(),
-    };
+    let reply = call(shared, client, handler, args);
     // Counted once the command ran, as Redis's `call()` does (rejected requests are not).
     Stats::add(&shared.stats.total_commands_processed, 1);
     signal_written_keys(shared);
@@ -288,15 +284,20 @@ fn run_in(
 /// `keyspace_hits`/`keyspace_misses`: the key was looked up twice.)
 fn run_unlocked(shared: &Arc<Shared>, client: &mut ClientState, handler: Handler, args: &[Bytes]) -> Option<Reply> {
     let epoch = shared.locks.whole_keyspace_epoch()?;
-    let reply = match handler(&mut Ctx { shared, client }, args) {
-        Ok(reply) => reply,
-        Err(e) => e.into(),
-    };
+    let reply = call(shared, client, handler, args);
     if !shared.locks.whole_keyspace_unchanged_since(epoch) {
         return None;
     }
     Stats::add(&shared.stats.total_commands_processed, 1);
     Some(reply)
+}
+
+/// Runs a command's `handler`: its reply, or its error rendered as one.
+pub fn call(shared: &Arc<Shared>, client: &mut ClientState, handler: Handler, args: &[Bytes]) -> Reply {
+    match handler(&mut Ctx { shared, client }, args) {
+        Ok(reply) => reply,
+        Err(e) => e.into(),
+    }
 }
 
 /// Tells WATCH exactly the keys that the batches written on this thread since the last

@@ -557,14 +557,9 @@ pub(super) fn defer(writes: Writes, cached: CachedChanges) -> Option<(Writes, Ca
     if !DEFERRING.get() {
         return Some((writes, cached));
     }
-    PENDING.with(|p| match p.borrow_mut().as_mut() {
-        Some(joined) => {
-            joined.push(writes, cached);
-            DEFERRED_BATCHES.with(|n| n.set(n.get() + 1));
-            None
-        }
-        None => Some((writes, cached)),
-    })
+    PENDING.with(|p| p.borrow_mut().as_mut().expect("a thread that defers has a group").push(writes, cached));
+    DEFERRED_BATCHES.with(|n| n.set(n.get() + 1));
+    None
 }
 
 /// What the deferred writes, then the groups in flight, say of `key`, its value seen
@@ -599,9 +594,7 @@ pub(super) fn record_failure(error: StorageError) {
         return;
     }
     PENDING.with(|p| {
-        if let Some(joined) = p.borrow_mut().as_mut() {
-            joined.failed.get_or_insert(error);
-        }
+        p.borrow_mut().as_mut().expect("a thread that defers has a group").failed.get_or_insert(error);
     });
 }
 
