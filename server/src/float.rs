@@ -70,8 +70,34 @@ pub fn incr_long_double(current: Option<&[u8]>, incr: &[u8]) -> std::result::Res
     }
 }
 
+/// Digits of the longest integer read without strtod: below 10^15, under 2^53, so every one
+/// is exact in an `f64` and no rounding can tell a reading apart.
+const EXACT_INTEGER_DIGITS: usize = 15;
+
 /// Redis's `string2d`: the whole argument must be a number strtod reads (no NaN, no overflow).
 pub fn parse_f64(bytes: &[u8]) -> Option<f64> {
+    // Scores are mostly integers ("ZADD key 0 member"; redis-benchmark's are 12 digits with
+    // leading zeros): strtod's answer for one is the integer itself, and reading it here
+    // skips the copy and the C call, ~600 of a pipelined ZADD's ~12 k worker instructions.
+    plain_integer(bytes).or_else(|| strtod(bytes))
+}
+
+/// `bytes` as an integer of at most `EXACT_INTEGER_DIGITS` digits, with an optional `-`
+/// (kept on zero, as strtod keeps it: "-0" is -0.0); `None` for any other spelling.
+fn plain_integer(bytes: &[u8]) -> Option<f64> {
+    let (negative, digits) = match bytes {
+        [b'-', digits @ ..] => (true, digits),
+        digits => (false, digits),
+    };
+    if digits.is_empty() || digits.len() > EXACT_INTEGER_DIGITS || !digits.iter().all(u8::is_ascii_digit) {
+        return None;
+    }
+    let magnitude = digits.iter().fold(0u64, |n, digit| n * 10 + u64::from(digit - b'0')) as f64;
+    Some(if negative { -magnitude } else { magnitude })
+}
+
+/// [`parse_f64`] through the C library's `strtod`, as Redis reads every spelling.
+fn strtod(bytes: &[u8]) -> Option<f64> {
     let mut value = 0.0;
     // SAFETY: `bytes` is valid for its length; the C side copies it before reading.
     let ok = unsafe { redrock_string2d(bytes.as_ptr() as *const c_char, bytes.len(), &mut value) };
@@ -117,6 +143,33 @@ mod tests {
         assert_eq!(seconds_to_ms(b"-1"), Some(-1000));
         assert_eq!(seconds_to_ms(b"abc"), None);
         assert_eq!(seconds_to_ms(b""), None);
+    }
+
+    #[test]
+    fn integers_read_as_strtod_reads_them() {
+        let mut spellings: Vec<String> =
+            ["0", "-0", "-0000", "+5", "007", "000000012345", "-", "", "1e3", "1.0", " 1", "1 "]
+                .map(String::from)
+                .to_vec();
+        // 15 digits are read here, 16 go to strtod; both with and without leading zeros.
+        for digits in ["999999999999999", "9999999999999999", "000000000000001", "0000000000000001"] {
+            spellings.push(digits.to_string());
+            spellings.push(format!("-{digits}"));
+        }
+        // A walk through the magnitudes, each with a spread of low digits.
+        let mut n: i64 = 1;
+        while let Some(next) = n.checked_mul(3) {
+            for delta in [-1, 0, 1] {
+                spellings.push((n + delta).to_string());
+                spellings.push((-n - delta).to_string());
+            }
+            n = next;
+        }
+        for spelling in &spellings {
+            let (fast, slow) = (parse_f64(spelling.as_bytes()), strtod(spelling.as_bytes()));
+            assert_eq!(fast.map(f64::to_bits), slow.map(f64::to_bits), "{spelling:?}");
+        }
+        assert_eq!(plain_integer(b"000000012345"), Some(12345.0), "the integer path is taken");
     }
 
     #[test]
