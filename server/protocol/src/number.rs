@@ -133,6 +133,33 @@ pub(crate) fn bulk_header(len: usize, buf: &mut [u8; BULK_HEADER_MAX_BYTES]) -> 
     &buf[pos..]
 }
 
+/// Bytes of the word a short bulk string header is written in: `$`, up to
+/// `SHORT_BULK_LEN_DIGITS` digits, CRLF, padding.
+const SHORT_BULK_HEADER_WORD_BYTES: usize = 8;
+/// Digits of the longest length [`short_bulk_header`] writes.
+const SHORT_BULK_LEN_DIGITS: usize = SHORT_BULK_HEADER_WORD_BYTES - 3;
+
+/// The header of a bulk string of `len` bytes, padded to one 8-byte word, and how many of
+/// its bytes are the header; `None` past five digits. Appended whole and then truncated,
+/// it is one store: a header of variable length was a call to `memcpy`, and a 100-item
+/// LRANGE appends a hundred headers.
+pub(crate) fn short_bulk_header(len: usize) -> Option<([u8; SHORT_BULK_HEADER_WORD_BYTES], usize)> {
+    let digits = match len {
+        0..=9 => 1,
+        10..=99 => 2,
+        100..=999 => 3,
+        1_000..=9_999 => 4,
+        10_000..=99_999 => 5,
+        _ => return None,
+    };
+    debug_assert!(digits <= SHORT_BULK_LEN_DIGITS);
+    let mut word = [0u8; SHORT_BULK_HEADER_WORD_BYTES];
+    word[0] = b'$';
+    write_digits(len as u64, &mut word, 1 + digits);
+    word[1 + digits..3 + digits].copy_from_slice(b"\r\n");
+    Some((word, 3 + digits))
+}
+
 /// Writes `value` in decimal into the end of `buf` and returns the used tail.
 pub(crate) fn write_i64(value: i64, buf: &mut [u8; I64_MAX_CHARS]) -> &[u8] {
     let mut pos = write_digits(value.unsigned_abs(), buf, I64_MAX_CHARS);
@@ -168,6 +195,16 @@ mod tests {
         for len in [0, 9, 10, 99, 100, 65_535, usize::MAX] {
             assert_eq!(bulk_header(len, &mut buf), format!("${len}\r\n").as_bytes());
         }
+    }
+
+    #[test]
+    fn short_bulk_header_is_the_header_up_to_five_digits() {
+        for len in [0, 1, 9, 10, 64, 99, 100, 999, 1_000, 9_999, 10_000, 65_535, 99_999] {
+            let (word, used) = short_bulk_header(len).expect("five digits at most");
+            assert_eq!(&word[..used], format!("${len}\r\n").as_bytes());
+        }
+        assert_eq!(short_bulk_header(100_000), None);
+        assert_eq!(short_bulk_header(usize::MAX), None);
     }
 
     /// glibc's own `snprintf("%.17g")`, the reference.
