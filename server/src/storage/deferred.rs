@@ -162,6 +162,19 @@ pub(super) struct Op {
 /// inline: a vector was an allocation per pipelined SET.
 pub(super) type Ops = SmallVec<[Op; 1]>;
 
+/// Room a command's writes get when they first outgrow `Ops`'s inline one: a ZADD of a new
+/// member writes three records (member, score index, metadata), and growing to two and
+/// then to four was ~400 of its ~12 k pipelined worker instructions.
+const OPS_FIRST_SPILL: usize = 4;
+
+/// Appends `op` to `ops`, spilling them to the heap at `OPS_FIRST_SPILL` at once.
+pub(super) fn push_op(ops: &mut Ops, op: Op) {
+    if !ops.spilled() && ops.len() == ops.inline_size() {
+        ops.reserve_exact(OPS_FIRST_SPILL.saturating_sub(ops.len()));
+    }
+    ops.push(op);
+}
+
 /// One command's writes.
 pub(super) enum Writes {
     /// Puts and deletes, which the overlay describes.
@@ -622,6 +635,21 @@ impl Drop for Suspended {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_commands_writes_spill_once_and_keep_their_order() {
+        let mut ops = Ops::new();
+        for i in 0..OPS_FIRST_SPILL {
+            push_op(&mut ops, Op { cf: Cf::SubKeys, key: vec![i as u8], value: None });
+            assert_eq!(ops.spilled(), i > 0, "one write sits inline");
+            if i > 0 {
+                assert_eq!(ops.capacity(), OPS_FIRST_SPILL, "room for {OPS_FIRST_SPILL} at the first spill");
+            }
+        }
+        push_op(&mut ops, Op { cf: Cf::SubKeys, key: vec![OPS_FIRST_SPILL as u8], value: None });
+        let keys: Vec<u8> = ops.iter().map(|op| op.key[0]).collect();
+        assert_eq!(keys, (0..=OPS_FIRST_SPILL as u8).collect::<Vec<_>>());
+    }
 
     /// What `lookup` says of `key`, copied out.
     fn seen(cf: Cf, key: &[u8]) -> Seen<Vec<u8>> {

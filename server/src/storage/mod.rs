@@ -920,7 +920,7 @@ impl Batch<'_> {
     /// Adds a put to the batch, whose cached records already know of it.
     fn defer_put(&mut self, cf: Cf, key: impl Into<Vec<u8>> + AsRef<[u8]>, value: impl Into<Vec<u8>> + AsRef<[u8]>) {
         match &mut self.ops {
-            Some(ops) => ops.push(deferred::Op { cf, key: key.into(), value: Some(value.into()) }),
+            Some(ops) => deferred::push_op(ops, deferred::Op { cf, key: key.into(), value: Some(value.into()) }),
             None => {
                 let storage = self.storage;
                 self.rocks().put_cf(storage.cf(cf), key, value);
@@ -950,7 +950,7 @@ impl Batch<'_> {
             Cf::ZSetScore | Cf::Internal => {}
         }
         match &mut self.ops {
-            Some(ops) => ops.push(deferred::Op { cf, key: key.to_vec(), value: None }),
+            Some(ops) => deferred::push_op(ops, deferred::Op { cf, key: key.to_vec(), value: None }),
             None => {
                 let storage = self.storage;
                 self.rocks().delete_cf(storage.cf(cf), key);
