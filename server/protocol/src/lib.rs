@@ -12,7 +12,7 @@ pub use splitargs::split_args;
 
 pub use encode::{encode, VERBATIM_FORMAT_LEN};
 pub use error::ProtocolError;
-pub use number::{format_double, string2ll, DOUBLE_PRECISION, LONG_STR_SIZE};
+pub use number::{format_double, string2ll, write_i64, DOUBLE_PRECISION, I64_MAX_CHARS, LONG_STR_SIZE};
 pub use reply::{Aggregate, BulkStrings, Reply, RespVersion};
 pub use request::{
     Limits, RequestParser, PROTO_INLINE_MAX_SIZE, PROTO_MAX_ARGV_PREALLOC, PROTO_MAX_BULK_LEN_DEFAULT,

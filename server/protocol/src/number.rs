@@ -18,7 +18,7 @@ pub const DOUBLE_PRECISION: i32 = 17;
 const G_MIN_FIXED_EXPONENT: i32 = -4;
 
 /// Bytes needed for any `i64` in decimal: sign plus 19 digits.
-pub(crate) const I64_MAX_CHARS: usize = 20;
+pub const I64_MAX_CHARS: usize = 20;
 
 /// Parses `s` as Redis util.c `string2ll` does: optional `-`, then `0` alone or a
 /// non-zero digit followed by digits; no `+`, no spaces, no leading zeros, `-0` rejected,
@@ -161,7 +161,7 @@ pub(crate) fn short_bulk_header(len: usize) -> Option<([u8; SHORT_BULK_HEADER_WO
 }
 
 /// Writes `value` in decimal into the end of `buf` and returns the used tail.
-pub(crate) fn write_i64(value: i64, buf: &mut [u8; I64_MAX_CHARS]) -> &[u8] {
+pub fn write_i64(value: i64, buf: &mut [u8; I64_MAX_CHARS]) -> &[u8] {
     let mut pos = write_digits(value.unsigned_abs(), buf, I64_MAX_CHARS);
     if value < 0 {
         pos -= 1;

@@ -335,7 +335,9 @@ fn incr_by(ctx: &mut Ctx<'_>, key: &[u8], increment: i64) -> Result<Reply> {
     };
     let value = string::increment(current, increment)?;
     let expire_ms = record.map_or(0, |r| r.meta.expire_ms);
-    string::put(&db, key, value.to_string().as_bytes(), expire_ms)?;
+    // Printed on the stack: `to_string` was a String and core::fmt's machinery per INCR.
+    let mut digits = [0; redrock_protocol::I64_MAX_CHARS];
+    string::put(&db, key, redrock_protocol::write_i64(value, &mut digits), expire_ms)?;
     Ok(Reply::Integer(value))
 }
 

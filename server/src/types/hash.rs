@@ -105,7 +105,8 @@ pub fn incr_by(db: &Db<'_>, key: &[u8], field: &[u8], incr: i64) -> Result<i64> 
         None => 0,
     };
     let new = old.checked_add(incr).ok_or(Error::Overflow)?;
-    put_one(db, key, live, field, new.to_string().as_bytes(), current.is_none())?;
+    let mut digits = [0; redrock_protocol::I64_MAX_CHARS];
+    put_one(db, key, live, field, redrock_protocol::write_i64(new, &mut digits), current.is_none())?;
     Ok(new)
 }
 
