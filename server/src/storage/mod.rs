@@ -504,7 +504,13 @@ impl Storage {
 
     /// Reads several keys of one column family in one call (deferred writes first, as `get`).
     pub fn multi_get(&self, cf: Cf, keys: &[Vec<u8>]) -> Result<Vec<Option<Vec<u8>>>> {
-        self.multi_read(Need::Record, cf, keys, <[u8]>::to_vec)
+        self.multi_get_with(cf, keys, <[u8]>::to_vec)
+    }
+
+    /// [`Storage::multi_get`] with each value found seen through `read` where it is, not
+    /// copied out (ZADD decodes the score it needs).
+    pub fn multi_get_with<T>(&self, cf: Cf, keys: &[Vec<u8>], read: impl Fn(&[u8]) -> T) -> Result<Vec<Option<T>>> {
+        self.multi_read(Need::Record, cf, keys, read)
     }
 
     /// Which of `keys` hold a record, as `multi_get` would find them, without copying their

@@ -45,6 +45,16 @@ impl<K: Eq + Hash, V> SmallMap<K, V> {
         self.get(key).is_some()
     }
 
+    pub fn get_mut<Q: Eq + Hash + ?Sized>(&mut self, key: &Q) -> Option<&mut V>
+    where
+        K: Borrow<Q>,
+    {
+        match &mut self.many {
+            Some(many) => many.get_mut(key),
+            None => self.few.iter_mut().find(|(k, _)| k.borrow() == key).map(|(_, v)| v),
+        }
+    }
+
     /// Sets `key` to `value`; the value it had, if any.
     pub fn insert(&mut self, key: K, value: V) -> Option<V> {
         if let Some(many) = &mut self.many {
@@ -81,10 +91,18 @@ mod tests {
         /// A hash map is the model, on both sides of the linear bound.
         #[test]
         fn behaves_as_a_hash_map(writes in proptest::collection::vec((proptest::collection::vec(0u8..4, 0..3), 0u8..3), 0..40)) {
-            let mut map = SmallMap::default();
+            let mut map: SmallMap<Vec<u8>, u8> = SmallMap::default();
             let mut model = HashMap::new();
             for (key, value) in writes {
                 prop_assert_eq!(map.get(&key[..]), model.get(&key[..]));
+                // Even values are written through `get_mut` where the key is present.
+                if value % 2 == 0 {
+                    if let (Some(v), Some(m)) = (map.get_mut(&key[..]), model.get_mut(&key[..])) {
+                        *v = v.wrapping_add(10);
+                        *m = m.wrapping_add(10);
+                    }
+                    prop_assert_eq!(map.get_mut(&key[..]).is_some(), model.contains_key(&key[..]));
+                }
                 prop_assert_eq!(map.insert(key.clone(), value), model.insert(key.clone(), value));
                 prop_assert_eq!(map.contains_key(&key[..]), true);
                 prop_assert_eq!(map.len(), model.len());

@@ -382,11 +382,22 @@ impl<'a> ZSetWriter<'a> {
         let wanted: SmallVec<[&[u8]; INLINE_MEMBERS]> =
             members.iter().map(AsRef::as_ref).filter(|m| !self.known.contains_key(*m)).collect();
         let keys: SmallVec<[Vec<u8>; INLINE_MEMBERS]> = wanted.iter().map(|m| sub_key(&self.prefix, m)).collect();
-        for (member, value) in wanted.into_iter().zip(self.db.storage.multi_get(Cf::SubKeys, &keys)?) {
-            let score = value.map(|v| decode_score(&v)).transpose()?;
-            self.known.insert(member.to_vec(), score);
+        for (member, score) in
+            wanted.into_iter().zip(self.db.storage.multi_get_with(Cf::SubKeys, &keys, decode_score)?)
+        {
+            self.known.insert(member.to_vec(), score.transpose()?);
         }
         Ok(())
+    }
+
+    /// Notes `member`'s score as this command leaves it (`None`: removed), reusing its entry.
+    fn remember(&mut self, member: &[u8], score: Option<f64>) {
+        match self.known.get_mut(member) {
+            Some(known) => *known = score,
+            None => {
+                self.known.insert(member.to_vec(), score);
+            }
+        }
     }
 
     /// Sets `member`'s score; `old` is its current score (from [`Self::score`] or a walk).
@@ -400,7 +411,7 @@ impl<'a> ZSetWriter<'a> {
         let code = encode_score(score);
         self.batch.put(Cf::SubKeys, sub_key(&self.prefix, member), &code[..]);
         self.batch.put(Cf::ZSetScore, self.index_key(member, score), b"");
-        self.known.insert(member.to_vec(), Some(score));
+        self.remember(member, Some(score));
     }
 
     /// Removes `member`, whose current score is `score`.
@@ -408,7 +419,7 @@ impl<'a> ZSetWriter<'a> {
         self.batch.delete(Cf::SubKeys, &sub_key(&self.prefix, member));
         self.batch.delete(Cf::ZSetScore, &self.index_key(member, score));
         self.size = self.size.saturating_sub(1);
-        self.known.insert(member.to_vec(), None);
+        self.remember(member, None);
     }
 
     fn index_key(&self, member: &[u8], score: f64) -> Vec<u8> {
