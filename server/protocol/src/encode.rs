@@ -2,7 +2,7 @@
 
 use bytes::{BufMut, BytesMut};
 
-use crate::number::{bulk_header, format_double, short_bulk_header, write_i64, BULK_HEADER_MAX_BYTES, I64_MAX_CHARS};
+use crate::number::{format_double, put_bulk_header, write_i64, BULK_HEADER_MAX_BYTES, I64_MAX_CHARS};
 use crate::reply::{Aggregate, Reply, RespVersion};
 
 const CRLF: &[u8] = b"\r\n";
@@ -100,14 +100,7 @@ fn write_aggregate(prefix: u8, items: &[Reply], version: RespVersion, out: &mut 
 
 fn write_bulk(bytes: &[u8], out: &mut BytesMut) {
     out.reserve(BULK_HEADER_MAX_BYTES + bytes.len() + 2);
-    if let Some((word, used)) = short_bulk_header(bytes.len()) {
-        let at = out.len();
-        out.put_slice(&word);
-        out.truncate(at + used);
-    } else {
-        let mut header = [0u8; BULK_HEADER_MAX_BYTES];
-        out.put_slice(bulk_header(bytes.len(), &mut header));
-    }
+    put_bulk_header(bytes.len(), out);
     out.put_slice(bytes);
     out.put_slice(CRLF);
 }

@@ -3,7 +3,7 @@
 use bytes::Bytes;
 
 use crate::error::ProtocolError;
-use crate::number::{bulk_header, short_bulk_header, BULK_HEADER_MAX_BYTES};
+use crate::number::{put_bulk_header, BULK_HEADER_MAX_BYTES};
 
 /// The protocol version a connection speaks (`HELLO 2` / `HELLO 3`).
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
@@ -95,14 +95,7 @@ impl BulkStrings {
     /// Appends one bulk string.
     pub fn push(&mut self, bytes: &[u8]) {
         self.encoded.reserve(bytes.len() + BULK_FRAMING_MAX_BYTES);
-        if let Some((word, used)) = short_bulk_header(bytes.len()) {
-            let at = self.encoded.len();
-            self.encoded.extend_from_slice(&word);
-            self.encoded.truncate(at + used);
-        } else {
-            let mut header = [0u8; BULK_HEADER_MAX_BYTES];
-            self.encoded.extend_from_slice(bulk_header(bytes.len(), &mut header));
-        }
+        put_bulk_header(bytes.len(), &mut self.encoded);
         self.encoded.extend_from_slice(bytes);
         self.encoded.extend_from_slice(b"\r\n");
         self.count += 1;
