@@ -109,7 +109,7 @@ impl<'a> Db<'a> {
     /// Deletes `key`'s record in `batch`. Sub-keys stay behind, invisible, for the
     /// compaction filter: deletion is O(1) whatever the size.
     pub fn delete_in(&self, batch: &mut Batch<'_>, key: &[u8]) {
-        batch.delete(Cf::Metadata, &self.meta_key(key));
+        batch.delete(Cf::Metadata, self.meta_key(key));
     }
 
     /// Deletes `key` in `batch` if it exists (live): a command that deletes nothing must
@@ -328,7 +328,7 @@ impl<'a> Db<'a> {
             it.status().map_err(crate::storage::StorageError::from)?;
         }
         for key in keys {
-            batch.delete(Cf::Metadata, &key);
+            batch.delete(Cf::Metadata, key);
         }
         Ok(())
     }

@@ -135,7 +135,7 @@ fn delete_if_still_expired(
     let mut deleted = Vec::new();
     for ((meta_key, key), record) in run.iter().zip(&keys).zip(records) {
         if record.and_then(|raw| Metadata::decode(&raw).ok()).is_some_and(|m| m.is_expired(now)) {
-            batch.delete(Cf::Metadata, meta_key);
+            batch.delete(Cf::Metadata, meta_key.as_slice());
             deleted.push(*key);
         }
     }

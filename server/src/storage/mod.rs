@@ -947,16 +947,19 @@ impl Batch<'_> {
         }
     }
 
-    pub fn delete(&mut self, cf: Cf, key: &[u8]) {
-        self.check_size(key.len());
-        self.note(cf, key);
+    /// Deletes `key`, taken as it comes as `put` takes it: a key the command built is kept as
+    /// the deferred record itself rather than copied.
+    pub fn delete(&mut self, cf: Cf, key: impl Into<Vec<u8>> + AsRef<[u8]>) {
+        let key_bytes = key.as_ref();
+        self.check_size(key_bytes.len());
+        self.note(cf, key_bytes);
         match cf {
-            Cf::Metadata => self.cached.metadata.delete(key),
-            Cf::SubKeys => self.cached.sub_keys.delete(key),
+            Cf::Metadata => self.cached.metadata.delete(key_bytes),
+            Cf::SubKeys => self.cached.sub_keys.delete(key_bytes),
             Cf::ZSetScore | Cf::Internal => {}
         }
         match &mut self.ops {
-            Some(ops) => deferred::push_op(ops, deferred::Op { cf, key: key.to_vec(), value: None }),
+            Some(ops) => deferred::push_op(ops, deferred::Op { cf, key: key.into(), value: None }),
             None => {
                 let storage = self.storage;
                 self.rocks().delete_cf(storage.cf(cf), key);

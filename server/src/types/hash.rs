@@ -72,7 +72,7 @@ pub fn delete(db: &Db<'_>, key: &[u8], fields: &[&[u8]]) -> Result<u64> {
     let mut deleted: super::SeenMembers = Default::default();
     for ((sub_key, field), existed) in sub_keys.iter().zip(fields).zip(existed) {
         if existed && deleted.insert(field) {
-            batch.delete(Cf::SubKeys, sub_key);
+            batch.delete(Cf::SubKeys, sub_key.as_slice());
         }
     }
     if deleted.is_empty() {

@@ -54,7 +54,7 @@ pub fn remove(db: &Db<'_>, key: &[u8], members: &[&[u8]]) -> Result<u64> {
     let mut removed: super::SeenMembers = Default::default();
     for ((sub_key, member), existed) in sub_keys.iter().zip(members).zip(existed) {
         if existed && removed.insert(member) {
-            batch.delete(Cf::SubKeys, sub_key);
+            batch.delete(Cf::SubKeys, sub_key.as_slice());
         }
     }
     if removed.is_empty() {
@@ -72,7 +72,7 @@ pub fn remove(db: &Db<'_>, key: &[u8], members: &[&[u8]]) -> Result<u64> {
 pub fn remove_known_in(db: &Db<'_>, batch: &mut Batch<'_>, key: &[u8], live: &mut Live, members: &[Vec<u8>]) {
     if (members.len() as u64) < live.size() {
         for member in members {
-            batch.delete(Cf::SubKeys, &live.sub_key(member));
+            batch.delete(Cf::SubKeys, live.sub_key(member));
         }
     }
     live.add_size(-(members.len() as i64));

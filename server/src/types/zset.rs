@@ -405,7 +405,7 @@ impl<'a> ZSetWriter<'a> {
         let score = if score == 0.0 { 0.0 } else { score };
         match old {
             Some(old) if old == score => return,
-            Some(old) => self.batch.delete(Cf::ZSetScore, &self.index_key(member, old)),
+            Some(old) => self.batch.delete(Cf::ZSetScore, self.index_key(member, old)),
             None => self.size += 1,
         }
         let code = encode_score(score);
@@ -416,8 +416,8 @@ impl<'a> ZSetWriter<'a> {
 
     /// Removes `member`, whose current score is `score`.
     pub fn remove(&mut self, member: &[u8], score: f64) {
-        self.batch.delete(Cf::SubKeys, &sub_key(&self.prefix, member));
-        self.batch.delete(Cf::ZSetScore, &self.index_key(member, score));
+        self.batch.delete(Cf::SubKeys, sub_key(&self.prefix, member));
+        self.batch.delete(Cf::ZSetScore, self.index_key(member, score));
         self.size = self.size.saturating_sub(1);
         self.remember(member, None);
     }
