@@ -70,9 +70,9 @@ pub fn delete(db: &Db<'_>, key: &[u8], fields: &[&[u8]]) -> Result<u64> {
     let existed = live.contains_keys(db, &sub_keys)?;
     let mut batch = db.storage.batch();
     let mut deleted: super::SeenMembers = Default::default();
-    for ((sub_key, field), existed) in sub_keys.iter().zip(fields).zip(existed) {
+    for ((sub_key, field), existed) in sub_keys.into_iter().zip(fields).zip(existed) {
         if existed && deleted.insert(field) {
-            batch.delete(Cf::SubKeys, sub_key.as_slice());
+            batch.delete(Cf::SubKeys, sub_key);
         }
     }
     if deleted.is_empty() {

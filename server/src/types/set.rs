@@ -52,9 +52,9 @@ pub fn remove(db: &Db<'_>, key: &[u8], members: &[&[u8]]) -> Result<u64> {
     let existed = live.contains_keys(db, &sub_keys)?;
     let mut batch = db.storage.batch();
     let mut removed: super::SeenMembers = Default::default();
-    for ((sub_key, member), existed) in sub_keys.iter().zip(members).zip(existed) {
+    for ((sub_key, member), existed) in sub_keys.into_iter().zip(members).zip(existed) {
         if existed && removed.insert(member) {
-            batch.delete(Cf::SubKeys, sub_key.as_slice());
+            batch.delete(Cf::SubKeys, sub_key);
         }
     }
     if removed.is_empty() {
