@@ -232,17 +232,12 @@ fn run_in(
     let mut _guards = None;
     match writes {
         Writes::Session(session) if !positions.is_empty() && spec.flags & flag::LOCKS_ALL_KEYS == 0 => {
-            // As `Shared::lock_keys`: the map read before the stripes are held may be stale.
-            let mut physical_db = shared.physical_db(client.db);
-            loop {
-                session.lock(shared.locks.stripes(&namespace, physical_db, keys()));
-                let named = shared.physical_db(client.db);
-                if named == physical_db {
-                    break;
-                }
-                session.unlock();
-                physical_db = named;
-            }
+            shared.lock_in_named_db(
+                client.db,
+                session,
+                |session, physical_db| session.lock(shared.locks.stripes(&namespace, physical_db, keys())),
+                |session, ()| session.unlock(),
+            );
             deferring = Some((session, deferred::deferred_batches()));
         }
         writes => {

@@ -200,21 +200,38 @@ impl Shared {
     }
 
     /// Locks `keys` of logical database `logical`, in the physical database it names once their
-    /// stripes are held. SWAPDB holds every stripe while it changes the map: read after taking
-    /// a stripe, the map stays as read until the stripe goes; read before, it may have changed
-    /// meanwhile, and a command would lock one database's keys and work on the other's.
+    /// stripes are held (see [`Shared::lock_in_named_db`]).
     pub fn lock_keys<'k>(
         &self,
         ns: &[u8],
         logical: usize,
         keys: impl Iterator<Item = &'k [u8]> + Clone,
     ) -> KeyGuards<'_> {
+        self.lock_in_named_db(logical, &mut (), |_, physical| self.locks.lock(ns, physical, keys.clone()), |_, _| {})
+    }
+
+    /// Takes stripes with `lock` in the physical database that logical database `logical`
+    /// names, and again, after `unlock`, until the map still names it once they are held.
+    /// SWAPDB holds every stripe while it changes the map: read after taking a stripe, the map
+    /// stays as read until the stripe goes; read before, it may have changed meanwhile, and a
+    /// command would lock one database's keys and work on the other's. `locker` is what both
+    /// lock through (a connection's write session; nothing for guards that unlock on drop).
+    pub fn lock_in_named_db<L: ?Sized, H>(
+        &self,
+        logical: usize,
+        locker: &mut L,
+        lock: impl Fn(&mut L, u8) -> H,
+        unlock: impl Fn(&mut L, H),
+    ) -> H {
+        let mut physical = self.physical_db(logical);
         loop {
-            let physical = self.physical_db(logical);
-            let guards = self.locks.lock(ns, physical, keys.clone());
-            if self.physical_db(logical) == physical {
-                return guards;
+            let held = lock(locker, physical);
+            let named = self.physical_db(logical);
+            if named == physical {
+                return held;
             }
+            unlock(locker, held);
+            physical = named;
         }
     }
 
