@@ -171,39 +171,29 @@ pub(crate) trait ReplyBuffer {
     fn truncate_to(&mut self, len: usize);
 }
 
-impl ReplyBuffer for Vec<u8> {
-    #[inline]
-    fn filled(&self) -> usize {
-        self.len()
-    }
+/// Both buffers have the same inherent methods, which no trait of theirs shares.
+macro_rules! reply_buffer {
+    ($($buffer:ty),*) => {$(
+        impl ReplyBuffer for $buffer {
+            #[inline]
+            fn filled(&self) -> usize {
+                self.len()
+            }
 
-    #[inline]
-    fn append(&mut self, bytes: &[u8]) {
-        self.extend_from_slice(bytes);
-    }
+            #[inline]
+            fn append(&mut self, bytes: &[u8]) {
+                self.extend_from_slice(bytes);
+            }
 
-    #[inline]
-    fn truncate_to(&mut self, len: usize) {
-        self.truncate(len);
-    }
+            #[inline]
+            fn truncate_to(&mut self, len: usize) {
+                self.truncate(len);
+            }
+        }
+    )*};
 }
 
-impl ReplyBuffer for BytesMut {
-    #[inline]
-    fn filled(&self) -> usize {
-        self.len()
-    }
-
-    #[inline]
-    fn append(&mut self, bytes: &[u8]) {
-        self.extend_from_slice(bytes);
-    }
-
-    #[inline]
-    fn truncate_to(&mut self, len: usize) {
-        self.truncate(len);
-    }
-}
+reply_buffer!(Vec<u8>, BytesMut);
 
 /// Appends the header of a bulk string of `len` bytes (`$<len>\r\n`) to `out`, which the
 /// caller has reserved `BULK_HEADER_MAX_BYTES` for.

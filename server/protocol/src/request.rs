@@ -206,11 +206,11 @@ const LINE_TERMINATOR_LEN: usize = 2;
 const ARRIVED_REQUEST_MAX_ARGS: usize = 32;
 
 /// The request at the front of `buf`, pushed onto `args`, when it has fully arrived and is
-/// valid, the common case: its arguments are then sliced from one `Bytes` split off the buffer, where the
-/// general path consumes the buffer line by line (at `-P 16`, advancing the buffer was
-/// half the parser's instructions). Anything else (an incomplete, empty, long or invalid
-/// request) is `None`, with `buf` and `args` untouched, and is left to the general path,
-/// which reaches Redis's verdict on the same bytes.
+/// valid, the common case: its arguments are then sliced from one `Bytes` split off the
+/// buffer, where the general path consumes the buffer line by line (at `-P 16`, advancing
+/// the buffer was half the parser's instructions). Anything else (an incomplete, empty,
+/// long or invalid request) is `None`, with `buf` and `args` untouched, and is left to the
+/// general path, which reaches Redis's verdict on the same bytes.
 fn take_arrived_request(buf: &mut BytesMut, limits: &Limits, args: &mut Vec<Bytes>) -> Option<()> {
     let bytes: &[u8] = buf;
     let (count, mut at) = arrived_line(bytes, 0)?;
