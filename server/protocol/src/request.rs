@@ -243,15 +243,37 @@ fn take_arrived_request(buf: &mut BytesMut, limits: &Limits, args: &mut Vec<Byte
     Some(())
 }
 
+/// Most digits `arrived_line` reads: any such number fits an `i64`, and every count or
+/// length this long is past its limit anyway, which the general path reports.
+const ARRIVED_LINE_MAX_DIGITS: usize = 18;
+
 /// The number on the `*<count>` or `$<len>` line at `at`, and where the line's successor
-/// starts, when the line has fully arrived and holds a valid number.
+/// starts, when the line has fully arrived and holds plain decimal digits without a leading
+/// zero (a lone `0` included): what `string2ll` accepts, but for a sign, which no valid
+/// count or length has. Anything else is left to the general path. The digits are read as
+/// the line is scanned for its `\r`, rather than found first and parsed after: a separate
+/// `find_line_end` and `string2ll` were ~270 of a pipelined HSET's 8.2 k worker instructions.
 fn arrived_line(bytes: &[u8], at: usize) -> Option<(i64, usize)> {
-    let line = &bytes[at..];
-    let cr = find_line_end(line, b'\r')?;
-    if !line_terminator_arrived(line, cr) {
+    let digits_start = at + 1;
+    let mut value: i64 = 0;
+    let mut end = digits_start;
+    loop {
+        let digit = bytes.get(end)?.wrapping_sub(b'0');
+        if digit > 9 {
+            break;
+        }
+        value = value * 10 + i64::from(digit);
+        end += 1;
+        if end - digits_start > ARRIVED_LINE_MAX_DIGITS {
+            return None;
+        }
+    }
+    let digits = end - digits_start;
+    let leading_zero = digits > 1 && bytes[digits_start] == b'0';
+    if digits == 0 || leading_zero || bytes[end] != b'\r' || !line_terminator_arrived(&bytes[at..], end - at) {
         return None;
     }
-    Some((string2ll(&line[1..cr])?, at + cr + LINE_TERMINATOR_LEN))
+    Some((value, end + LINE_TERMINATOR_LEN))
 }
 
 /// Reads one `$<len>` line; `Ok(None)` if it has not fully arrived.

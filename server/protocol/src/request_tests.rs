@@ -369,7 +369,7 @@ proptest! {
             9 => arg_strategy(),
             1 => Just(vec![b'x'; UNAUTHENTICATED_MAX_BULK_LEN as usize + 1]),
         ], 1..40), 1..4),
-        edits in proptest::collection::vec((any::<proptest::sample::Index>(), prop_oneof![Just(0u8), Just(b'\r'), Just(b'-'), Just(b'9'), Just(b'$'), any::<u8>()]), 0..3),
+        edits in proptest::collection::vec((any::<proptest::sample::Index>(), prop_oneof![Just(0u8), Just(b'\r'), Just(b'-'), Just(b'0'), Just(b'9'), Just(b'$'), any::<u8>()]), 0..3),
         truncate in any::<proptest::sample::Index>(),
         limits in prop_oneof![Just(OPEN), Just(UNAUTH), Just(Limits { proto_max_bulk_len: 5, authenticated: true })],
     ) {
@@ -383,6 +383,32 @@ proptest! {
         }
         input.truncate(truncate.index(input.len() + 1));
         prop_assert_eq!(parse_all(&input, &limits), parse_all_line_by_line(&input, &limits));
+    }
+}
+
+#[test]
+fn arrived_lines_take_plain_digits_only() {
+    let line = |text: &[u8]| super::arrived_line(text, 0);
+    assert_eq!(line(b"$0\r\n"), Some((0, 4)));
+    assert_eq!(line(b"*12\r\n$"), Some((12, 5)));
+    assert_eq!(line(b"$7\rX"), Some((7, 4)), "Redis skips the byte after the \\r unchecked");
+    let longest = format!("${}\r\n", "9".repeat(18));
+    assert_eq!(line(longest.as_bytes()), Some((999_999_999_999_999_999, 21)));
+    // Left to the general path, which reaches Redis's verdict on each.
+    for text in [
+        &b"$\r\n"[..],
+        b"$01\r\n",
+        b"$00\r\n",
+        b"$-1\r\n",
+        b"$+1\r\n",
+        b"$1 \r\n",
+        b"$1\0\r\n",
+        b"$1\n",
+        b"$12",
+        b"$12\r",
+        format!("${}\r\n", "1".repeat(19)).as_bytes(),
+    ] {
+        assert_eq!(line(text), None, "{}", String::from_utf8_lossy(text));
     }
 }
 
