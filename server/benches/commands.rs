@@ -42,7 +42,7 @@ fn record_cache(c: &mut Criterion) {
             let mut changes = Changes::default();
             changes.put(&keys[next()], &[b'y'; 73]);
             let flight = cache.begin_write(&changes);
-            cache.end_write(flight, changes, true, || false);
+            cache.end_write(flight, changes, true, || false, || false);
         })
     });
     group.finish();

@@ -330,6 +330,7 @@ impl<'a> Db<'a> {
         for key in keys {
             batch.delete(Cf::Metadata, key);
         }
+        batch.forget_members_if_no_keys();
         Ok(())
     }
 }

@@ -327,3 +327,39 @@ fn client_pause_holds_writes_or_everything_until_it_ends() {
     assert_eq!(call(&mut b, "GET k"), b"$1\r\nv\r\n");
     assert!(start.elapsed() >= Duration::from_millis(250), "an ALL pause holds reads until its deadline");
 }
+
+#[test]
+fn popped_elements_and_flushed_members_leave_the_member_cache() {
+    let dir = scratch("member-cache-hygiene");
+    let server = Server::redrock(dir.path(), &[]);
+    let mut c = server.connect();
+    let members = |c: &mut Conn| {
+        let all = info(c, "all");
+        (field(&all, "sub_key_cache_keys"), field(&all, "sub_key_cache_complete"))
+    };
+    let cached = |n: &str| (n.to_string(), "1".to_string());
+    call(&mut c, "RPUSH l a b c d e");
+    call(&mut c, "HSET h f v");
+    assert_eq!(members(&mut c), cached("6"));
+    assert_eq!(call(&mut c, "RPOP l"), b"$1\r\ne\r\n");
+    assert_eq!(call(&mut c, "LPOP l 2"), b"*2\r\n$1\r\na\r\n$1\r\nb\r\n");
+    assert_eq!(members(&mut c), cached("3"), "popped elements are let go");
+    assert_eq!(call(&mut c, "LMOVE l l LEFT RIGHT"), b"$1\r\nc\r\n");
+    assert_eq!(members(&mut c), cached("3"), "a rotated element is cached under its new index");
+    call(&mut c, "LTRIM l 0 0");
+    assert_eq!(members(&mut c), cached("2"), "trimmed elements are let go");
+    assert_eq!(call(&mut c, "LRANGE l 0 -1"), b"*1\r\n$1\r\nd\r\n");
+    assert_eq!(call(&mut c, "HGET h f"), b"$1\r\nv\r\n");
+
+    call(&mut c, "SELECT 1");
+    call(&mut c, "HSET other f v");
+    call(&mut c, "FLUSHDB");
+    assert_eq!(members(&mut c), cached("3"), "database 0's keys are left: their members stay");
+    call(&mut c, "FLUSHALL");
+    assert_eq!(members(&mut c), cached("0"), "no key is left: no member can be read again");
+    call(&mut c, "SELECT 0");
+    call(&mut c, "HSET h f2 v2");
+    assert_eq!(call(&mut c, "HGET h f2"), b"$2\r\nv2\r\n");
+    assert_eq!(call(&mut c, "HGET h f"), b"$-1\r\n");
+    assert_eq!(members(&mut c), cached("1"));
+}

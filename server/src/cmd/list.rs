@@ -273,7 +273,7 @@ fn pop(ctx: &mut Ctx<'_>, args: &[Bytes], end: End) -> Result<Reply> {
         return Ok(Reply::Array(Vec::new()));
     }
     let mut batch = db.storage.batch();
-    let popped = list.pop(&db, end, count.unwrap_or(1))?;
+    let popped = list.pop(&db, &mut batch, end, count.unwrap_or(1))?;
     list.finish(&db, &mut batch);
     db.storage.write(batch)?;
     Ok(match count {
@@ -294,7 +294,7 @@ fn pop_first(ctx: &Ctx<'_>, keys: &[Bytes], end: End, count: Option<u64>) -> Res
         };
         let Some(mut list) = list else { continue };
         let mut batch = db.storage.batch();
-        let popped = list.pop(&db, end, count.unwrap_or(1))?;
+        let popped = list.pop(&db, &mut batch, end, count.unwrap_or(1))?;
         list.finish(&db, &mut batch);
         db.storage.write(batch)?;
         let key = Reply::Bulk(key.clone());
@@ -411,7 +411,7 @@ fn move_element(ctx: &Ctx<'_>, src: &[u8], dst: &[u8], from: End, to: End) -> Re
     let mut batch = db.storage.batch();
     let mut created = false;
     let value = if src == dst {
-        let value = source.pop(&db, from, 1)?.remove(0);
+        let value = source.pop(&db, &mut batch, from, 1)?.remove(0);
         source.push(&mut batch, to, &value);
         source.finish(&db, &mut batch);
         value
@@ -423,7 +423,7 @@ fn move_element(ctx: &Ctx<'_>, src: &[u8], dst: &[u8], from: End, to: End) -> Re
                 List::create(&db, dst)
             }
         };
-        let value = source.pop(&db, from, 1)?.remove(0);
+        let value = source.pop(&db, &mut batch, from, 1)?.remove(0);
         destination.push(&mut batch, to, &value);
         source.finish(&db, &mut batch);
         destination.finish(&db, &mut batch);
@@ -585,7 +585,7 @@ fn ltrim(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Result<Reply> {
     };
     let (from, count) = normalize_range(list.len(), start, stop).unwrap_or((0, 0));
     let mut batch = db.storage.batch();
-    list.trim(from, count);
+    list.trim(&mut batch, from, count);
     list.finish(&db, &mut batch);
     db.storage.write(batch)?;
     Ok(Reply::ok())

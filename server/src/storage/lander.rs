@@ -45,10 +45,13 @@ impl Writer {
         let sub_flight = (!sub_keys.is_empty()).then(|| self.sub_records.begin_write(&sub_keys));
         let written = self.db.write_opt(batch, &self.write_options);
         if let Some(flight) = flight {
-            self.records.end_write(flight, metadata, written.is_ok(), || holds_nothing(&self.db, Cf::Metadata));
+            let no_keys = || holds_nothing(&self.db, Cf::Metadata);
+            self.records.end_write(flight, metadata, written.is_ok(), no_keys, no_keys);
         }
         if let Some(flight) = sub_flight {
-            self.sub_records.end_write(flight, sub_keys, written.is_ok(), || holds_nothing(&self.db, Cf::SubKeys));
+            let (is_empty, no_keys) =
+                (|| holds_nothing(&self.db, Cf::SubKeys), || holds_nothing(&self.db, Cf::Metadata));
+            self.sub_records.end_write(flight, sub_keys, written.is_ok(), is_empty, no_keys);
         }
         Ok(written?)
     }

@@ -147,17 +147,28 @@ impl List {
     }
 
     /// Removes and returns up to `count` elements from `end`, in pop order.
-    pub fn pop(&mut self, db: &Db<'_>, end: End, count: u64) -> Result<Vec<Bytes>> {
+    pub fn pop(&mut self, db: &Db<'_>, batch: &mut Batch<'_>, end: End, count: u64) -> Result<Vec<Bytes>> {
         let count = count.min(self.len());
         if count == 0 {
             return Ok(Vec::new());
         }
-        let elements = match (end, count) {
-            (End::Left, 1) => vec![self.read_at(db, 0)?],
-            (End::Right, 1) => vec![self.read_at(db, self.len() - 1)?],
-            (End::Left, _) => self.range(db, 0, count, false)?,
-            (End::Right, _) => self.range(db, self.len() - count, count, true)?,
+        let first = match end {
+            End::Left => 0,
+            End::Right => self.len() - count,
         };
+        let elements = match (end, count) {
+            (_, 1) => {
+                let key = self.element_key(self.index_of(first));
+                let element = self.read(db, &key)?;
+                batch.forget_cached_member(&key);
+                vec![element]
+            }
+            (End::Left, _) => self.range(db, 0, count, false)?,
+            (End::Right, _) => self.range(db, first, count, true)?,
+        };
+        if count > 1 {
+            self.forget(batch, first, count);
+        }
         let c = self.collection_mut();
         match end {
             End::Left => c.head += count,
@@ -169,9 +180,24 @@ impl List {
 
     /// The element at position `pos` (must be < len).
     fn read_at(&self, db: &Db<'_>, pos: u64) -> Result<Bytes> {
-        match db.storage.get(Cf::SubKeys, &self.element_key(self.index_of(pos)))? {
+        self.read(db, &self.element_key(self.index_of(pos)))
+    }
+
+    /// The element under `key`, the sub-key of a position inside the list.
+    fn read(&self, db: &Db<'_>, key: &[u8]) -> Result<Bytes> {
+        match db.storage.get(Cf::SubKeys, key)? {
             Some(value) => Ok(Bytes::from(value)),
             None => Err(missing_element()),
+        }
+    }
+
+    /// Lets the member cache go of positions `[first, first + count)`, which the caller is
+    /// dropping from the list: their records stay in the database, unreachable, until the
+    /// compaction filter drops them (see the top of this file). At most
+    /// `MAX_FORGOTTEN_ELEMENTS`: past them, an entry left behind only waits for its eviction.
+    fn forget(&self, batch: &mut Batch<'_>, first: u64, count: u64) {
+        for pos in first..first + count.min(MAX_FORGOTTEN_ELEMENTS) {
+            batch.forget_cached_member(&self.element_key(self.index_of(pos)));
         }
     }
 
@@ -390,6 +416,7 @@ impl List {
                     to += 1;
                 }
             }
+            self.forget(batch, len - count, count);
             self.collection_mut().tail -= count;
         } else {
             // The tail stays: kept elements before `highest` move towards it.
@@ -401,6 +428,7 @@ impl List {
                     batch.put(Cf::SubKeys, self.element_key(to), &element[..]);
                 }
             }
+            self.forget(batch, 0, count);
             self.collection_mut().head += count;
         }
         self.collection_mut().size -= count;
@@ -408,7 +436,9 @@ impl List {
     }
 
     /// Keeps positions `[start, start + count)` and drops the rest (LTRIM).
-    pub fn trim(&mut self, start: u64, count: u64) {
+    pub fn trim(&mut self, batch: &mut Batch<'_>, start: u64, count: u64) {
+        self.forget(batch, 0, start);
+        self.forget(batch, start + count, self.len() - (start + count));
         let c = *self.collection();
         let new_head = c.head + start;
         let new_tail = new_head + count;
@@ -419,6 +449,10 @@ impl List {
     }
 }
 
+/// Elements one command lets go of in the member cache (`List::forget`): as many as a range
+/// reads through the cache one by one (`MAX_POINT_READ_ELEMENTS`), which a pop of that many
+/// has just done.
+const MAX_FORGOTTEN_ELEMENTS: u64 = MAX_POINT_READ_ELEMENTS;
 /// Upper bound of a reply vector's initial capacity, whatever count a client asks for.
 const MAX_PREALLOCATED_ELEMENTS: u64 = 1024;
 /// Ranges up to this many elements are read element by element through the member cache
