@@ -460,6 +460,31 @@ impl Storage {
         }
     }
 
+    /// Reads a collection member that `batch` makes unreachable (a popped list element),
+    /// taking it out of the member cache (`RecordCache::take`) rather than leaving it there
+    /// dead; one not cached is read from RocksDB without filling the cache. One still in this
+    /// thread's deferred writes is let go once they land (`Batch::forget_cached_member`).
+    pub fn take_member(&self, batch: &mut Batch<'_>, key: &[u8]) -> Result<Option<Vec<u8>>> {
+        match deferred::lookup(Cf::SubKeys, key, <[u8]>::to_vec) {
+            Seen::Value(value) => {
+                batch.forget_cached_member(key);
+                return Ok(value);
+            }
+            Seen::MustLand => self.land_deferred(),
+            Seen::Unknown => {}
+        }
+        let cache = &self.writer.sub_records;
+        match cache.take(key, &mut batch.cached.sub_keys) {
+            Some(Known::Record(record)) => return Ok(Some(record.to_vec())),
+            // Present only: its bytes are RocksDB's.
+            Some(Known::Present) => {}
+            Some(Known::Absent) => return Ok(None),
+            None if cache.is_complete() => return Ok(None),
+            None => {}
+        }
+        Ok(self.db.get_pinned_cf_opt(self.cf(Cf::SubKeys), key, &self.point_reads)?.map(|record| record.to_vec()))
+    }
+
     /// `read` from RocksDB, which fills the record cache: for a record that
     /// [`Storage::read_cached`] found in neither the deferred writes nor the cache.
     pub fn read_stored<T>(&self, cf: Cf, key: &[u8], read: impl FnOnce(&[u8]) -> T) -> Result<Option<T>> {

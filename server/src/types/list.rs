@@ -159,9 +159,10 @@ impl List {
         let elements = match (end, count) {
             (_, 1) => {
                 let key = self.element_key(self.index_of(first));
-                let element = self.read(db, &key)?;
-                batch.forget_cached_member(&key);
-                vec![element]
+                match db.storage.take_member(batch, &key)? {
+                    Some(element) => vec![Bytes::from(element)],
+                    None => return Err(missing_element()),
+                }
             }
             (End::Left, _) => self.range(db, 0, count, false)?,
             (End::Right, _) => self.range(db, first, count, true)?,
@@ -180,12 +181,7 @@ impl List {
 
     /// The element at position `pos` (must be < len).
     fn read_at(&self, db: &Db<'_>, pos: u64) -> Result<Bytes> {
-        self.read(db, &self.element_key(self.index_of(pos)))
-    }
-
-    /// The element under `key`, the sub-key of a position inside the list.
-    fn read(&self, db: &Db<'_>, key: &[u8]) -> Result<Bytes> {
-        match db.storage.get(Cf::SubKeys, key)? {
+        match db.storage.get(Cf::SubKeys, &self.element_key(self.index_of(pos)))? {
             Some(value) => Ok(Bytes::from(value)),
             None => Err(missing_element()),
         }
