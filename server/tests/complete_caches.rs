@@ -53,6 +53,30 @@ fn a_fresh_database_is_complete_until_a_range_deletion_leaves_records_behind() {
 }
 
 #[test]
+fn members_a_deletion_left_behind_do_not_end_the_member_cache_once_no_key_is_left() {
+    let dir = scratch("complete-caches-dead-members");
+    let storage = Storage::open(dir.path(), &StorageOptions::default()).expect("open storage");
+    // A collection deleted as DEL deletes one: its metadata record goes, its member stays in
+    // RocksDB for compactions to drop.
+    write(&storage, |batch| {
+        batch.put(Cf::Metadata, b"a".to_vec(), b"1".to_vec());
+        batch.put(Cf::SubKeys, b"a-member".to_vec(), b"1".to_vec());
+        batch.put(Cf::SubKeys, b"z-member".to_vec(), b"1".to_vec());
+    });
+    write(&storage, |batch| batch.delete(Cf::Metadata, b"a".to_vec()));
+    write(&storage, |batch| batch.delete_range(Cf::SubKeys, b"z", b"\xff"));
+    assert!(storage.sub_key_cache_usage().complete, "'a-member' is left, but no key it could be read under");
+
+    write(&storage, |batch| {
+        batch.put(Cf::Metadata, b"b".to_vec(), b"1".to_vec());
+        batch.put(Cf::SubKeys, b"b-member".to_vec(), b"1".to_vec());
+    });
+    write(&storage, |batch| batch.delete_range(Cf::SubKeys, b"z", b"\xff"));
+    assert!(!storage.sub_key_cache_usage().complete, "'b' is left, and its member no longer cached");
+    assert_eq!(storage.get(Cf::SubKeys, b"b-member").expect("read").as_deref(), Some(&b"1"[..]));
+}
+
+#[test]
 fn a_restarted_database_is_complete_again_when_every_record_fits_its_cache() {
     let dir = scratch("complete-caches-restart");
     let storage = Storage::open(dir.path(), &StorageOptions::default()).expect("open storage");

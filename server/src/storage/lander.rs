@@ -49,9 +49,12 @@ impl Writer {
             self.records.end_write(flight, metadata, written.is_ok(), no_keys, no_keys);
         }
         if let Some(flight) = sub_flight {
-            let (is_empty, no_keys) =
-                (|| holds_nothing(&self.db, Cf::SubKeys), || holds_nothing(&self.db, Cf::Metadata));
-            self.sub_records.end_write(flight, sub_keys, written.is_ok(), is_empty, no_keys);
+            let no_keys = || holds_nothing(&self.db, Cf::Metadata);
+            // Members are read only under their key's live metadata record, so with no key
+            // left none can be read again, even while the members DELs left are still there
+            // for compactions to drop.
+            let no_members = || holds_nothing(&self.db, Cf::SubKeys) || no_keys();
+            self.sub_records.end_write(flight, sub_keys, written.is_ok(), no_members, no_keys);
         }
         Ok(written?)
     }

@@ -650,8 +650,8 @@ impl RecordCache {
     }
 
     /// Called once `changes` (as given to `begin_write`) landed, or failed to. `is_empty`
-    /// tells whether the column family holds no record now; it is asked after a range
-    /// deletion, whether a complete cache stays complete. `no_keys` tells whether the database
+    /// tells whether the column family holds no record a reader could reach now; it is asked
+    /// after a range deletion, whether a complete cache stays complete. `no_keys` tells whether the database
     /// holds no key (no metadata record) now, for `Changes::forget_if_no_keys`.
     pub fn end_write(
         &self,
@@ -748,8 +748,8 @@ impl RecordCache {
     }
 
     /// The end of a write with a range deletion (FLUSHDB of a large database): the cache is
-    /// emptied. It stays complete only if the column family is now empty too, as after the
-    /// FLUSHALL a benchmark or a test suite starts with. That is checked with every stripe
+    /// emptied. It stays complete only if the column family now holds nothing a reader could
+    /// reach, as after the FLUSHALL a benchmark or a test suite starts with. That is checked with every stripe
     /// locked (begin_write, end_write, tickets and fills hold one at a time, so taking them
     /// all in order cannot deadlock): no other write begins or ends during the check, and
     /// one that began before it shows as a second writer.
