@@ -4,8 +4,9 @@
 
 export CARGO_TARGET_DIR="${REDROCK_TARGET_DIR:-$HOME/.cache/redrock-target}"
 command -v redis-benchmark >/dev/null || { apt-get install -y -qq redis-tools redis-server; }
-cargo build --release -p redrock --bin redrock-server >&2
-SERVER="$CARGO_TARGET_DIR/release/redrock-server"
+# The binary README's run command builds: the `dist` profile (fat LTO, see Cargo.toml).
+cargo build --profile dist -p redrock --bin redrock-server >&2
+SERVER="$CARGO_TARGET_DIR/dist/redrock-server"
 
 work="$(mktemp -d)"
 pids=()
