@@ -96,7 +96,7 @@ other_sections="$( [ -f docs/BENCHMARKS.md ] && sed -n '/^## /,$p' docs/BENCHMAR
   if [ "$PIPELINED_REQUESTS" != "$REQUESTS" ]; then requests_text="$REQUESTS requests ($PIPELINED_REQUESTS at -P 16)"; fi
   echo "on the same machine in the same run, alternating, $REPEATS round(s) of $requests_text, $CLIENTS clients,"
   echo "random keys (-r 100000); medians, and the lowest and highest ratio of a round. Machine: $machine."
-  echo "Redrock runs with its defaults (appendfsync everysec: every write is in the RocksDB WAL before"
+  echo "Redrock is the \`dist\` build (fat LTO, Cargo.toml) and runs with its defaults (appendfsync everysec: every write is in the RocksDB WAL before"
   echo "its reply); Redis runs without persistence."
   if [ -n "$also" ]; then
     echo "The last two columns are a second Redrock (\`$also\`: its build and arguments), in the same alternation."
