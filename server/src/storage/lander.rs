@@ -44,12 +44,11 @@ impl Writer {
         let flight = (!metadata.is_empty()).then(|| self.records.begin_write(&metadata));
         let sub_flight = (!sub_keys.is_empty()).then(|| self.sub_records.begin_write(&sub_keys));
         let written = self.db.write_opt(batch, &self.write_options);
+        let no_keys = || holds_nothing(&self.db, Cf::Metadata);
         if let Some(flight) = flight {
-            let no_keys = || holds_nothing(&self.db, Cf::Metadata);
             self.records.end_write(flight, metadata, written.is_ok(), no_keys, no_keys);
         }
         if let Some(flight) = sub_flight {
-            let no_keys = || holds_nothing(&self.db, Cf::Metadata);
             // Members are read only under their key's live metadata record, so with no key
             // left none can be read again, even while the members DELs left are still there
             // for compactions to drop.

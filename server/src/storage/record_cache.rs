@@ -651,8 +651,9 @@ impl RecordCache {
 
     /// Called once `changes` (as given to `begin_write`) landed, or failed to. `is_empty`
     /// tells whether the column family holds no record a reader could reach now; it is asked
-    /// after a range deletion, whether a complete cache stays complete. `no_keys` tells whether the database
-    /// holds no key (no metadata record) now, for `Changes::forget_if_no_keys`.
+    /// after a range deletion, whether a complete cache stays complete. `no_keys` tells
+    /// whether the database holds no key (no metadata record) now, for
+    /// `Changes::forget_if_no_keys`.
     pub fn end_write(
         &self,
         flight: Flight,
@@ -749,10 +750,10 @@ impl RecordCache {
 
     /// The end of a write with a range deletion (FLUSHDB of a large database): the cache is
     /// emptied. It stays complete only if the column family now holds nothing a reader could
-    /// reach, as after the FLUSHALL a benchmark or a test suite starts with. That is checked with every stripe
-    /// locked (begin_write, end_write, tickets and fills hold one at a time, so taking them
-    /// all in order cannot deadlock): no other write begins or ends during the check, and
-    /// one that began before it shows as a second writer.
+    /// reach, as after the FLUSHALL a benchmark or a test suite starts with. That is checked
+    /// with every stripe locked (begin_write, end_write, tickets and fills hold one at a time,
+    /// so taking them all in order cannot deadlock): no other write begins or ends during the
+    /// check, and one that began before it shows as a second writer.
     fn end_range_deletion(&self, entries: &Entries, flight: Flight, landed: bool, is_empty: impl FnOnce() -> bool) {
         let mut states: Vec<_> = flight.stripes.iter().map(|&(stripe, _)| self.lock(stripe)).collect();
         let sole_writer = landed
