@@ -208,8 +208,9 @@ const MEMTABLE_BLOOM_RATIO: f64 = 0.02;
 /// 5.5 k, ZADD 11.0 k -> 9.2 k. Not in RocksDB's C API: set through its options string.
 const MEMTABLE_INSERT_HINTS: &str = "memtable_insert_with_hint_prefix_extractor=rocksdb.FixedPrefix.0";
 
-/// Whether `cf` holds no record (a failed read counts as holding some). With no metadata
-/// record left, no cached record can be read again (`RecordCache::end_write`).
+/// Whether `cf` holds no record (a failed read counts as holding some): after a range
+/// deletion, whether a complete record cache stays complete (`Writer::write_batch`; for the
+/// member cache, an empty metadata family is enough, as no member can be read without its key).
 fn holds_nothing(db: &Rocks, cf: Cf) -> bool {
     let Some(handle) = db.cf_handle(cf.name()) else { return false };
     let mut it = db.raw_iterator_cf(&handle);
