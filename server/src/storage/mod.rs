@@ -321,7 +321,11 @@ impl Storage {
         //   10-key MSET's lander 3.5 µs (a deeper skiplist) to save compaction 1 µs. 8 MB
         //   (`rocksdb-write-buffer-size 32mb`) did the reverse: MSET ran ~10% faster at `-P 1`
         //   and `-P 16` and ZADD ~5%, but random GETs over 3 M strings took 9.5-10.9 µs of
-        //   worker CPU each rather than 7.2-8.7 (two runs each).
+        //   worker CPU each rather than 7.2-8.7 (two runs each). 4 MB for the member and
+        //   score families alone (GET's metadata family kept its 16 MB) halved ZADD's lander
+        //   CPU on a fresh server (4.9 -> 2.9 µs per request at `-P 16`), whose memtables never
+        //   filled; in an alternating A/B over five rounds, where flushes and compactions
+        //   caught up, pipelined HSET, LPUSH, SADD and ZADD ran 9-16% slower.
         // - `min_write_buffer_number_to_merge` 2 (Kvrocks's), so that a flush merges two
         //   memtables' versions of each key: compaction 1.2 µs less per 10-key MSET at
         //   `-P 16`, req/s within noise, for a third memtable per family and one more for
