@@ -350,6 +350,14 @@ fn popped_elements_and_flushed_members_leave_the_member_cache() {
     assert_eq!(members(&mut c), cached("2"), "trimmed elements are let go");
     assert_eq!(call(&mut c, "LRANGE l 0 -1"), b"*1\r\n$1\r\nd\r\n");
     assert_eq!(call(&mut c, "HGET h f"), b"$1\r\nv\r\n");
+    call(&mut c, "RPUSH gone x y z");
+    assert_eq!(members(&mut c), cached("5"));
+    assert_eq!(call(&mut c, "DEL gone missing gone"), b":1\r\n");
+    assert_eq!(members(&mut c), cached("2"), "a deleted list's elements are let go");
+    call(&mut c, "RPUSH gone w");
+    assert_eq!(call(&mut c, "UNLINK gone"), b":1\r\n");
+    assert_eq!(members(&mut c), cached("2"), "so are an unlinked one's");
+    assert_eq!(call(&mut c, "LRANGE gone 0 -1"), b"*0\r\n");
 
     call(&mut c, "SELECT 1");
     call(&mut c, "HSET other f v");

@@ -12,6 +12,7 @@ use super::spec::{acl, flag, key_flags, CommandSpec, Group, KeySpec};
 use super::Ctx;
 use crate::db::Db;
 use crate::error::{Error, Result};
+use crate::types::list;
 
 /// Tips of the commands that take any number of keys and sum a count over shards.
 const MULTI_SHARD_SUM: &[&str] = &["request_policy:multi_shard", "response_policy:agg_sum"];
@@ -92,7 +93,11 @@ fn del(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Result<Reply> {
     let mut seen = HashSet::with_capacity(args.len() - 1);
     let mut deleted = 0;
     for key in &args[1..] {
-        if seen.insert(&key[..]) && db.lookup(key)?.is_some() {
+        if !seen.insert(&key[..]) {
+            continue;
+        }
+        if let Some(record) = db.lookup(key)? {
+            list::forget_deleted(&db, &mut batch, key, record)?;
             db.delete_in(&mut batch, key);
             deleted += 1;
         }

@@ -32,7 +32,7 @@
 use bytes::Bytes;
 use redrock_protocol::BulkStrings;
 
-use crate::db::Db;
+use crate::db::{Db, Record};
 use crate::error::Result;
 use crate::storage::encoding::sub_key;
 use crate::storage::{Batch, Cf, KeyType, Metadata, StorageError};
@@ -72,8 +72,13 @@ impl List {
         let Some(record) = db.lookup_typed(key, KeyType::List)? else {
             return Ok(None);
         };
+        List::of_record(db, key, record).map(Some)
+    }
+
+    /// The list whose live record, at `key`, is `record`.
+    fn of_record(db: &Db<'_>, key: &[u8], record: Record) -> Result<List> {
         let version = record.version().ok_or_else(|| StorageError::Format("list without collection header".into()))?;
-        Ok(Some(List { key: key.to_vec(), meta: record.meta, prefix: db.sub_prefix(key, version) }))
+        Ok(List { key: key.to_vec(), meta: record.meta, prefix: db.sub_prefix(key, version) })
     }
 
     /// A new, empty list for `key` (written by [`List::finish`] once it has elements).
@@ -195,6 +200,11 @@ impl List {
         for pos in first..first + count.min(MAX_FORGOTTEN_ELEMENTS) {
             batch.forget_cached_member(&self.element_key(self.index_of(pos)));
         }
+    }
+
+    /// Lets the member cache go of every element, as the list is deleted (`forget_deleted`).
+    fn forget_all(&self, batch: &mut Batch<'_>) {
+        self.forget(batch, 0, self.len());
     }
 
     /// Redis's index (negative from the tail) as a position, if in range.
@@ -445,9 +455,21 @@ impl List {
     }
 }
 
+/// Called as `key`, whose live record is `record`, is deleted in `batch` (DEL, UNLINK): a
+/// list's elements leave the member cache, as popped ones do. Their records stay in the
+/// database, unreachable, for the compaction filter; cached, they would only take live
+/// members' room until evicted, and their eviction would end a complete cache's
+/// completeness. Other types' members cannot be named without reading them, and stay.
+pub fn forget_deleted(db: &Db<'_>, batch: &mut Batch<'_>, key: &[u8], record: Record) -> Result<()> {
+    if record.meta.key_type == KeyType::List {
+        List::of_record(db, key, record)?.forget_all(batch);
+    }
+    Ok(())
+}
+
 /// Elements one command lets go of in the member cache (`List::forget`): as many as a range
 /// reads through the cache one by one (`MAX_POINT_READ_ELEMENTS`), which a pop of that many
-/// has just done.
+/// has just done; a DEL of a longer list lets go of its first that many, a hash probe each.
 const MAX_FORGOTTEN_ELEMENTS: u64 = MAX_POINT_READ_ELEMENTS;
 /// Upper bound of a reply vector's initial capacity, whatever count a client asks for.
 const MAX_PREALLOCATED_ELEMENTS: u64 = 1024;
