@@ -4,9 +4,11 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::db::Db;
 use crate::shared::{Shared, Stats};
 use crate::storage::metadata::has_expiry;
 use crate::storage::{now_ms, Cf, Metadata};
+use crate::types::list;
 
 /// Metadata records examined per tick; bounds the work one tick can do.
 pub const ACTIVE_EXPIRE_KEYS_PER_TICK: usize = 2_000;
@@ -131,13 +133,16 @@ fn delete_if_still_expired(
     let _guard = shared.locks.lock(ns, db, keys.iter().copied());
     let now = now_ms();
     let records = shared.storage.multi_get(Cf::Metadata, run)?;
+    let handle = Db { storage: &shared.storage, ns, index: db };
     let mut batch = shared.storage.batch();
     let mut deleted = Vec::new();
     for ((meta_key, key), record) in run.iter().zip(&keys).zip(records) {
-        if record.and_then(|raw| Metadata::decode(&raw).ok()).is_some_and(|m| m.is_expired(now)) {
-            batch.delete(Cf::Metadata, meta_key.as_slice());
-            deleted.push(*key);
-        }
+        let Some(meta) = record.and_then(|raw| Metadata::decode(&raw).ok()).filter(|m| m.is_expired(now)) else {
+            continue;
+        };
+        list::forget_deleted(&handle, &mut batch, key, &meta);
+        batch.delete(Cf::Metadata, meta_key.as_slice());
+        deleted.push(*key);
     }
     shared.storage.write(batch)?;
     Stats::add(&shared.stats.expired_keys, deleted.len() as u64);

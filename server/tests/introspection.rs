@@ -329,7 +329,7 @@ fn client_pause_holds_writes_or_everything_until_it_ends() {
 }
 
 #[test]
-fn popped_elements_and_flushed_members_leave_the_member_cache() {
+fn unreachable_elements_and_flushed_members_leave_the_member_cache() {
     let dir = scratch("member-cache-hygiene");
     let server = Server::redrock(dir.path(), &[]);
     let mut c = server.connect();
@@ -358,6 +358,16 @@ fn popped_elements_and_flushed_members_leave_the_member_cache() {
     assert_eq!(call(&mut c, "UNLINK gone"), b":1\r\n");
     assert_eq!(members(&mut c), cached("2"), "so are an unlinked one's");
     assert_eq!(call(&mut c, "LRANGE gone 0 -1"), b"*0\r\n");
+    call(&mut c, "RPUSH brief x y");
+    assert_eq!(members(&mut c), cached("4"));
+    assert_eq!(call(&mut c, "PEXPIRE brief 1"), b":1\r\n");
+    let expired = |c: &mut Conn| field(&info(c, "stats"), "expired_keys");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while expired(&mut c) != "1" {
+        assert!(std::time::Instant::now() < deadline, "the active expiry deletes the list");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    assert_eq!(members(&mut c), cached("2"), "an expired list's elements are let go");
 
     call(&mut c, "SELECT 1");
     call(&mut c, "HSET other f v");

@@ -97,7 +97,7 @@ fn del(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Result<Reply> {
             continue;
         }
         if let Some(record) = db.lookup(key)? {
-            list::forget_deleted(&db, &mut batch, key, record)?;
+            list::forget_deleted(&db, &mut batch, key, &record.meta);
             db.delete_in(&mut batch, key);
             deleted += 1;
         }

@@ -32,7 +32,7 @@
 use bytes::Bytes;
 use redrock_protocol::BulkStrings;
 
-use crate::db::{Db, Record};
+use crate::db::Db;
 use crate::error::Result;
 use crate::storage::encoding::sub_key;
 use crate::storage::{Batch, Cf, KeyType, Metadata, StorageError};
@@ -72,13 +72,8 @@ impl List {
         let Some(record) = db.lookup_typed(key, KeyType::List)? else {
             return Ok(None);
         };
-        List::of_record(db, key, record).map(Some)
-    }
-
-    /// The list whose live record, at `key`, is `record`.
-    fn of_record(db: &Db<'_>, key: &[u8], record: Record) -> Result<List> {
         let version = record.version().ok_or_else(|| StorageError::Format("list without collection header".into()))?;
-        Ok(List { key: key.to_vec(), meta: record.meta, prefix: db.sub_prefix(key, version) })
+        Ok(Some(List { key: key.to_vec(), meta: record.meta, prefix: db.sub_prefix(key, version) }))
     }
 
     /// A new, empty list for `key` (written by [`List::finish`] once it has elements).
@@ -455,16 +450,17 @@ impl List {
     }
 }
 
-/// Called as `key`, whose live record is `record`, is deleted in `batch` (DEL, UNLINK): a
-/// list's elements leave the member cache, as popped ones do. Their records stay in the
-/// database, unreachable, for the compaction filter; cached, they would only take live
-/// members' room until evicted, and their eviction would end a complete cache's
+/// Called as `key`, whose live metadata is `meta`, is deleted in `batch` (DEL, UNLINK, the
+/// active expiry): a list's elements leave the member cache, as popped ones do. Their records
+/// stay in the database, unreachable, for the compaction filter; cached, they would only take
+/// live members' room until evicted, and their eviction would end a complete cache's
 /// completeness. Other types' members cannot be named without reading them, and stay.
-pub fn forget_deleted(db: &Db<'_>, batch: &mut Batch<'_>, key: &[u8], record: Record) -> Result<()> {
-    if record.meta.key_type == KeyType::List {
-        List::of_record(db, key, record)?.forget_all(batch);
-    }
-    Ok(())
+pub fn forget_deleted(db: &Db<'_>, batch: &mut Batch<'_>, key: &[u8], meta: &Metadata) {
+    let Some(collection) = meta.collection.as_ref().filter(|_| meta.key_type == KeyType::List) else {
+        return;
+    };
+    let prefix = db.sub_prefix(key, collection.version);
+    List { key: key.to_vec(), meta: meta.clone(), prefix }.forget_all(batch);
 }
 
 /// Elements one command lets go of in the member cache (`List::forget`): as many as a range
