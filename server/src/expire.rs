@@ -134,13 +134,14 @@ fn delete_if_still_expired(
     let now = now_ms();
     let records = shared.storage.multi_get(Cf::Metadata, run)?;
     let handle = Db { storage: &shared.storage, ns, index: db };
+    let mut forgettable = list::Forgettable::default();
     let mut batch = shared.storage.batch();
     let mut deleted = Vec::new();
     for ((meta_key, key), record) in run.iter().zip(&keys).zip(records) {
         let Some(meta) = record.and_then(|raw| Metadata::decode(&raw).ok()).filter(|m| m.is_expired(now)) else {
             continue;
         };
-        list::forget_deleted(&handle, &mut batch, key, &meta);
+        list::forget_deleted(&handle, &mut batch, key, &meta, &mut forgettable);
         batch.delete(Cf::Metadata, meta_key.as_slice());
         deleted.push(*key);
     }

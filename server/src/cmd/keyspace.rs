@@ -92,12 +92,13 @@ fn del(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Result<Reply> {
     let mut batch = db.storage.batch();
     let mut seen = HashSet::with_capacity(args.len() - 1);
     let mut deleted = 0;
+    let mut forgettable = list::Forgettable::default();
     for key in &args[1..] {
         if !seen.insert(&key[..]) {
             continue;
         }
         if let Some(record) = db.lookup(key)? {
-            list::forget_deleted(&db, &mut batch, key, &record.meta);
+            list::forget_deleted(&db, &mut batch, key, &record.meta, &mut forgettable);
             db.delete_in(&mut batch, key);
             deleted += 1;
         }

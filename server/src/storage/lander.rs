@@ -18,11 +18,11 @@
 //! The lander also keeps the record caches true (`Writer::write_batch`): storing a landed
 //! group's records is a fifth of its time under pipelined SETs (perf: a hash-table slot per
 //! record, and the free of the record it replaces). Doing that on the worker instead, as it
-//! sees the group land and before its stripes go, moved the cost without saving any: at
-//! `-P 16` the lander's CPU per SET fell 0.9 µs and the worker's rose 0.8, INCR and HSET
-//! alike, ZADD's worker rose more than its lander fell, and req/s did not move (three
-//! alternating rounds each). The two cores, shared with the client, bound pipelined writes,
-//! not the lander.
+//! sees the group land and before its stripes go, moved the cost without saving any. At
+//! `-P 16` (three alternating rounds each, CPU per request): SET's lander -1.0 µs, its worker
+//! +0.8; INCR -0.9 and +0.3; HSET -0.9 and +0.8; ZADD -0.3 and +1.2. Median req/s moved +5%,
+//! +2%, -4% and -3%, within the noise. The two cores, shared with the client, bound pipelined
+//! writes, not the lander.
 
 use std::cell::RefCell;
 use std::sync::mpsc::{self, Sender};

@@ -197,11 +197,6 @@ impl List {
         }
     }
 
-    /// Lets the member cache go of every element, as the list is deleted (`forget_deleted`).
-    fn forget_all(&self, batch: &mut Batch<'_>) {
-        self.forget(batch, 0, self.len());
-    }
-
     /// Redis's index (negative from the tail) as a position, if in range.
     pub fn position(&self, index: i64) -> Option<u64> {
         let len = self.len() as i128;
@@ -450,22 +445,39 @@ impl List {
     }
 }
 
+/// Elements one batch may still let go of in the member cache as it deletes lists
+/// (`forget_deleted`): `MAX_FORGOTTEN_ELEMENTS` in all, however many lists a DEL names or an
+/// expiry pass deletes, each a record of the batch's changes and a hash probe once it lands.
+pub struct Forgettable(u64);
+
+impl Default for Forgettable {
+    fn default() -> Forgettable {
+        Forgettable(MAX_FORGOTTEN_ELEMENTS)
+    }
+}
+
 /// Called as `key`, whose live metadata is `meta`, is deleted in `batch` (DEL, UNLINK, the
-/// active expiry): a list's elements leave the member cache, as popped ones do. Their records
-/// stay in the database, unreachable, for the compaction filter; cached, they would only take
-/// live members' room until evicted, and their eviction would end a complete cache's
-/// completeness. Other types' members cannot be named without reading them, and stay.
-pub fn forget_deleted(db: &Db<'_>, batch: &mut Batch<'_>, key: &[u8], meta: &Metadata) {
+/// active expiry): a list's elements leave the member cache, as popped ones do, from its head
+/// and as many as `left` allows. Their records stay in the database, unreachable, for the
+/// compaction filter; cached, they would only take live members' room until evicted, and
+/// their eviction would end a complete cache's completeness. Other types' members cannot be
+/// named without reading them, and stay.
+pub fn forget_deleted(db: &Db<'_>, batch: &mut Batch<'_>, key: &[u8], meta: &Metadata, left: &mut Forgettable) {
     let Some(collection) = meta.collection.as_ref().filter(|_| meta.key_type == KeyType::List) else {
         return;
     };
+    let count = collection.size.min(left.0);
+    if count == 0 {
+        return;
+    }
+    left.0 -= count;
     let prefix = db.sub_prefix(key, collection.version);
-    List { key: key.to_vec(), meta: meta.clone(), prefix }.forget_all(batch);
+    List { key: key.to_vec(), meta: meta.clone(), prefix }.forget(batch, 0, count);
 }
 
-/// Elements one command lets go of in the member cache (`List::forget`): as many as a range
-/// reads through the cache one by one (`MAX_POINT_READ_ELEMENTS`), which a pop of that many
-/// has just done; a DEL of a longer list lets go of its first that many, a hash probe each.
+/// Elements one command lets go of in the member cache (`List::forget`, `Forgettable`): as
+/// many as a range reads through the cache one by one (`MAX_POINT_READ_ELEMENTS`), which a
+/// pop of that many has just done.
 const MAX_FORGOTTEN_ELEMENTS: u64 = MAX_POINT_READ_ELEMENTS;
 /// Upper bound of a reply vector's initial capacity, whatever count a client asks for.
 const MAX_PREALLOCATED_ELEMENTS: u64 = 1024;
