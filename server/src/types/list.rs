@@ -72,8 +72,15 @@ impl List {
         let Some(record) = db.lookup_typed(key, KeyType::List)? else {
             return Ok(None);
         };
-        let version = record.version().ok_or_else(|| StorageError::Format("list without collection header".into()))?;
-        Ok(Some(List { key: key.to_vec(), meta: record.meta, prefix: db.sub_prefix(key, version) }))
+        let list = List::of_meta(db, key, record.meta)
+            .ok_or_else(|| StorageError::Format("list without collection header".into()))?;
+        Ok(Some(list))
+    }
+
+    /// The list at `key` whose live metadata is `meta`; `None` without a collection header.
+    fn of_meta(db: &Db<'_>, key: &[u8], meta: Metadata) -> Option<List> {
+        let version = meta.collection.as_ref()?.version;
+        Some(List { key: key.to_vec(), prefix: db.sub_prefix(key, version), meta })
     }
 
     /// A new, empty list for `key` (written by [`List::finish`] once it has elements).
@@ -463,16 +470,15 @@ impl Default for Forgettable {
 /// their eviction would end a complete cache's completeness. Other types' members cannot be
 /// named without reading them, and stay.
 pub fn forget_deleted(db: &Db<'_>, batch: &mut Batch<'_>, key: &[u8], meta: &Metadata, left: &mut Forgettable) {
-    let Some(collection) = meta.collection.as_ref().filter(|_| meta.key_type == KeyType::List) else {
-        return;
-    };
-    let count = collection.size.min(left.0);
-    if count == 0 {
+    if meta.key_type != KeyType::List || left.0 == 0 {
         return;
     }
+    let Some(list) = List::of_meta(db, key, meta.clone()) else {
+        return;
+    };
+    let count = list.len().min(left.0);
     left.0 -= count;
-    let prefix = db.sub_prefix(key, collection.version);
-    List { key: key.to_vec(), meta: meta.clone(), prefix }.forget(batch, 0, count);
+    list.forget(batch, 0, count);
 }
 
 /// Elements one command lets go of in the member cache (`List::forget`, `Forgettable`): as
