@@ -11,6 +11,10 @@ use crate::storage::{now_ms, Batch, Cf, KeyType, Metadata, Storage};
 /// range deletions (see [`Db::flush_in`]).
 pub const FLUSH_POINT_DELETES_MAX: usize = 1024;
 
+/// Keys a count (`Db::count_keys`) walks between two questions whether to go on: a walk of 10 M
+/// keys takes seconds, and its caller may be gone (offload.rs).
+pub const COUNT_CHECK_KEYS: u64 = 4096;
+
 /// A key's live record: its metadata and the raw bytes (for strings, the value follows the
 /// header).
 #[derive(Clone, Debug)]
@@ -283,22 +287,26 @@ impl<'a> Db<'a> {
         Ok(())
     }
 
-    /// Number of live keys (a scan: RocksDB keeps no exact count).
+    /// Number of live keys: [`Db::count_keys`] walked to its end.
     pub fn size(&self) -> Result<u64> {
-        Ok(self.count_keys()?.0)
+        Ok(self.count_keys(|| true)?.map_or(0, |(keys, _)| keys))
     }
 
-    /// Number of live keys, and of those with an expiry (INFO keyspace).
-    pub fn count_keys(&self) -> Result<(u64, u64)> {
-        let (mut keys, mut expires) = (0, 0);
+    /// Number of live keys, and of those with an expiry (DBSIZE, INFO keyspace): a walk of the
+    /// database's metadata records, as RocksDB keeps no count. It stops, returning `None`, once
+    /// `go_on` (asked every `COUNT_CHECK_KEYS` keys) says so.
+    pub fn count_keys(&self, go_on: impl Fn() -> bool) -> Result<Option<(u64, u64)>> {
+        let (mut keys, mut expires) = (0u64, 0u64);
+        let mut stopped = false;
         self.for_each_key(b"", |_, meta| {
             keys += 1;
             if meta.expire_ms != 0 {
                 expires += 1;
             }
-            true
+            stopped = keys.is_multiple_of(COUNT_CHECK_KEYS) && !go_on();
+            !stopped
         })?;
-        Ok((keys, expires))
+        Ok((!stopped).then_some((keys, expires)))
     }
 
     /// Deletes every key of this database in `batch`.

@@ -21,6 +21,7 @@ pub mod glob;
 pub mod locks;
 pub mod logging;
 pub mod namespace;
+pub mod offload;
 pub mod output_limit;
 pub mod pause;
 pub mod protected_mode;

@@ -32,7 +32,11 @@ impl Workers {
         let mut inboxes = Vec::with_capacity(count);
         let mut running = Vec::with_capacity(count);
         for index in 0..count {
-            let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .max_blocking_threads(crate::offload::MAX_OFFLOAD_THREADS)
+                .thread_name(format!("redrock-walk-{index}"))
+                .build()?;
             let (sender, mut accepted) = mpsc::unbounded_channel::<std::net::TcpStream>();
             let shared = shared.clone();
             let thread = std::thread::Builder::new().name(format!("redrock-worker-{index}")).spawn(move || {

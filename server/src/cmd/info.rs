@@ -14,6 +14,7 @@ use super::args::text;
 use super::spec::{flag, CommandSpec, Group};
 use super::Ctx;
 use crate::error::Result;
+use crate::offload::Wanted;
 use crate::shared::{Shared, Stats};
 
 pub const COMMANDS: &[CommandSpec] = &[CommandSpec::new("info", -1, Group::Server, info)
@@ -55,9 +56,33 @@ fn info(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Result<Reply> {
         if !out.is_empty() {
             out.push_str("\r\n");
         }
+        if *name == "keyspace" {
+            // The last section, and a walk of every database: off the worker thread
+            // (offload.rs), appended to the others.
+            let namespace = ctx.client.namespace.clone();
+            return ctx.offload(move |shared, wanted| {
+                let mut out = out.clone();
+                Ok(write_keyspace(shared, &namespace, wanted, &mut out)?
+                    .then(|| Reply::Verbatim("txt", Bytes::from(out))))
+            });
+        }
         write_section(ctx, name, &mut out)?;
     }
     Ok(Reply::Verbatim("txt", Bytes::from(out)))
+}
+
+/// The keyspace section: `false` if `wanted` said stop before it was written.
+fn write_keyspace(shared: &Shared, namespace: &[u8], wanted: &Wanted<'_>, out: &mut String) -> Result<bool> {
+    out.push_str("# Keyspace\r\n");
+    for logical in 0..shared.databases {
+        let Some((keys, expires)) = shared.db(namespace, logical).count_keys(|| wanted.still())? else {
+            return Ok(false);
+        };
+        if keys > 0 {
+            let _ = write!(out, "db{logical}:keys={keys},expires={expires},avg_ttl=0\r\n");
+        }
+    }
+    Ok(true)
 }
 
 /// Redis's `genInfoSectionDict`: names are case-insensitive; `default`, `all` and
@@ -151,16 +176,6 @@ fn write_section(ctx: &Ctx<'_>, name: &str, out: &mut String) -> Result<()> {
         "cluster" => {
             field("cluster_enabled", "0".into());
             "Cluster"
-        }
-        "keyspace" => {
-            out.push_str("# Keyspace\r\n");
-            for logical in 0..shared.databases {
-                let (keys, expires) = shared.db(&ctx.client.namespace, logical).count_keys()?;
-                if keys > 0 {
-                    let _ = write!(out, "db{logical}:keys={keys},expires={expires},avg_ttl=0\r\n");
-                }
-            }
-            return Ok(());
         }
         _ => return Ok(()),
     };

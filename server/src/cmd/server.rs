@@ -95,8 +95,13 @@ fn lastsave(ctx: &mut Ctx<'_>, _args: &[Bytes]) -> Result<Reply> {
     Ok(Reply::Integer(ctx.shared.saves.last_unix_s.load(Ordering::Relaxed) as i64))
 }
 
+/// A walk of the database, off the worker thread (offload.rs).
 fn dbsize(ctx: &mut Ctx<'_>, _args: &[Bytes]) -> Result<Reply> {
-    Ok(Reply::Integer(ctx.db().size()? as i64))
+    let (namespace, logical) = (ctx.client.namespace.clone(), ctx.client.db);
+    ctx.offload(move |shared, wanted| {
+        let counted = shared.db(&namespace, logical).count_keys(|| wanted.still())?;
+        Ok(counted.map(|(keys, _)| Reply::Integer(keys as i64)))
+    })
 }
 
 /// `[ASYNC|SYNC]`: both are O(1) range deletions here.

@@ -1,0 +1,147 @@
+//! DBSIZE and INFO's keyspace section walk the keyspace off the worker thread (offload.rs):
+//! while one client's count runs, the other connections of its worker are served; the
+//! client's own pipelined requests wait for the count, which sees the writes before it; a
+//! shutdown during a count ends cleanly.
+
+mod common;
+
+use std::io::ErrorKind;
+use std::time::Duration;
+
+use common::{multibulk, scratch, Conn, Server};
+
+/// Keys loaded: a walk of them takes tens of milliseconds, hundreds of PING round trips.
+const KEYS: usize = 400_000;
+/// Keys per MSET while loading, and MSETs sent before their replies are read.
+const KEYS_PER_MSET: usize = 100;
+const MSETS_IN_FLIGHT: usize = 50;
+/// PINGs the other connection must have answered while a count ran. A count on the worker
+/// thread lets it answer none: its PINGs wait for the count's end.
+const MIN_PONGS_DURING_A_COUNT: usize = 20;
+/// Time for the worker to take the count's request before the other connection pings.
+const SETTLE: Duration = Duration::from_millis(10);
+
+fn load(conn: &mut Conn) {
+    let msets = KEYS / KEYS_PER_MSET;
+    for first in (0..msets).step_by(MSETS_IN_FLIGHT) {
+        let mut out = Vec::new();
+        let batch = (first..msets).take(MSETS_IN_FLIGHT);
+        for mset in batch.clone() {
+            let keys: Vec<Vec<u8>> =
+                (0..KEYS_PER_MSET).map(|i| format!("key:{}", mset * KEYS_PER_MSET + i).into_bytes()).collect();
+            let mut args: Vec<&[u8]> = vec![b"MSET"];
+            for key in &keys {
+                args.push(key);
+                args.push(b"v");
+            }
+            multibulk(&mut out, &args);
+        }
+        conn.send_raw(&out);
+        for _ in batch {
+            assert_eq!(conn.read_reply().unwrap(), b"+OK\r\n");
+        }
+    }
+}
+
+/// Whether a reply (or part of one) has arrived on `conn`, without waiting.
+fn has_reply(conn: &mut Conn) -> bool {
+    if !conn.buffered().is_empty() {
+        return true;
+    }
+    conn.stream.set_nonblocking(true).unwrap();
+    let peeked = conn.stream.peek(&mut [0u8; 1]);
+    conn.stream.set_nonblocking(false).unwrap();
+    match peeked {
+        Ok(_) => true,
+        Err(e) if e.kind() == ErrorKind::WouldBlock => false,
+        Err(e) => panic!("peek failed: {e}"),
+    }
+}
+
+/// Sends `request` on `counting`, and pings on `other` until its reply arrives: the reply,
+/// and how many PINGs were answered meanwhile.
+fn pongs_while(counting: &mut Conn, other: &mut Conn, request: &[&[u8]]) -> (Vec<u8>, usize) {
+    counting.send(request);
+    std::thread::sleep(SETTLE);
+    let mut pongs = 0;
+    while !has_reply(counting) {
+        assert_eq!(other.call(&[b"PING"]), b"+PONG\r\n");
+        pongs += 1;
+    }
+    (counting.read_reply().unwrap(), pongs)
+}
+
+#[test]
+fn a_count_leaves_its_worker_to_the_other_connections() {
+    let dir = scratch("keyspace-walks");
+    // One worker: both connections are its.
+    let server = Server::redrock(dir.path(), &["--workers", "1"]);
+    let (mut counting, mut other) = (server.connect(), server.connect());
+    load(&mut counting);
+
+    let (reply, pongs) = pongs_while(&mut counting, &mut other, &[b"DBSIZE"]);
+    assert_eq!(reply, format!(":{KEYS}\r\n").into_bytes());
+    assert!(pongs >= MIN_PONGS_DURING_A_COUNT, "{pongs} PINGs answered during DBSIZE");
+
+    let keyspace = format!("db0:keys={KEYS},expires=0,avg_ttl=0\r\n");
+    for request in [&[&b"INFO"[..]][..], &[b"INFO", b"keyspace"], &[b"INFO", b"server", b"keyspace"]] {
+        let (reply, pongs) = pongs_while(&mut counting, &mut other, request);
+        let text = String::from_utf8(reply).unwrap();
+        assert!(text.ends_with(&format!("# Keyspace\r\n{keyspace}\r\n")), "{request:?}: {text}");
+        assert!(pongs >= MIN_PONGS_DURING_A_COUNT, "{pongs} PINGs answered during {request:?}");
+    }
+    // INFO without the keyspace section walks nothing.
+    let server_only = String::from_utf8(counting.call(&[b"INFO", b"server"])).unwrap();
+    assert!(!server_only.contains("Keyspace"), "{server_only}");
+}
+
+#[test]
+fn pipelined_requests_wait_for_the_count_which_sees_the_writes_before_it() {
+    let dir = scratch("keyspace-walks-pipelined");
+    let server = Server::redrock(dir.path(), &["--workers", "1"]);
+    let mut conn = server.connect();
+    load(&mut conn);
+
+    let mut out = Vec::new();
+    for request in [
+        &[&b"SET"[..], b"a", b"1"][..],
+        &[b"DBSIZE"],
+        &[b"SET", b"b", b"2"],
+        &[b"DBSIZE"],
+        &[b"DEL", b"a", b"b"],
+        &[b"DBSIZE"],
+    ] {
+        multibulk(&mut out, request);
+    }
+    conn.send_raw(&out);
+    let replies: Vec<Vec<u8>> = (0..6).map(|_| conn.read_reply().unwrap()).collect();
+    let expected = [
+        "+OK\r\n".to_string(),
+        format!(":{}\r\n", KEYS + 1),
+        "+OK\r\n".to_string(),
+        format!(":{}\r\n", KEYS + 2),
+        ":2\r\n".to_string(),
+        format!(":{KEYS}\r\n"),
+    ];
+    assert_eq!(replies, expected.map(String::into_bytes));
+}
+
+#[test]
+fn a_shutdown_during_a_count_keeps_the_data() {
+    let dir = scratch("keyspace-walks-shutdown");
+    let server = Server::redrock(dir.path(), &["--workers", "1"]);
+    let mut conn = server.connect();
+    load(&mut conn);
+    // A count in progress, and one whose client left: the shutdown waits for neither to end
+    // (they stop at their next check), and neither leaves the storage unclean.
+    conn.send(&[b"DBSIZE"]);
+    {
+        let mut leaving = server.connect();
+        leaving.send(&[b"DBSIZE"]);
+    }
+    std::thread::sleep(SETTLE);
+    assert!(server.signal_and_wait("TERM").success());
+
+    let restarted = Server::redrock(dir.path(), &[]);
+    assert_eq!(restarted.connect().call(&[b"DBSIZE"]), format!(":{KEYS}\r\n").into_bytes());
+}
