@@ -211,12 +211,29 @@ impl<'a> Db<'a> {
         &self,
         key_prefix: &[u8],
         start: &[u8],
+        visit: impl FnMut(&[u8], &Metadata, bool) -> bool,
+    ) -> Result<()> {
+        self.walk_records(key_prefix, start, true, visit)
+    }
+
+    /// [`Db::for_each_record_with_prefix`], keeping the blocks it reads in the block cache only
+    /// if `fill_block_cache` (see [`Storage::iter_uncached`]).
+    fn walk_records(
+        &self,
+        key_prefix: &[u8],
+        start: &[u8],
+        fill_block_cache: bool,
         mut visit: impl FnMut(&[u8], &Metadata, bool) -> bool,
     ) -> Result<()> {
         let prefix = self.prefix();
         let mut range = prefix.clone();
         range.extend_from_slice(key_prefix);
-        let mut it = self.storage.iter(Cf::Metadata, &range, prefix_successor(&range));
+        let upper = prefix_successor(&range);
+        let mut it = if fill_block_cache {
+            self.storage.iter(Cf::Metadata, &range, upper)
+        } else {
+            self.storage.iter_uncached(Cf::Metadata, &range, upper)
+        };
         let mut from = prefix.clone();
         from.extend_from_slice(start);
         it.seek(from.max(range));
@@ -293,17 +310,21 @@ impl<'a> Db<'a> {
     }
 
     /// Number of live keys, and of those with an expiry (DBSIZE, INFO keyspace): a walk of the
-    /// database's metadata records, as RocksDB keeps no count. It stops, returning `None`, once
-    /// `go_on` (asked every `COUNT_CHECK_KEYS` keys) says so.
+    /// database's metadata records, as RocksDB keeps no count, that leaves the block cache as
+    /// it was. It stops, returning `None`, once `go_on` (asked every `COUNT_CHECK_KEYS`
+    /// records) says so.
     pub fn count_keys(&self, go_on: impl Fn() -> bool) -> Result<Option<(u64, u64)>> {
-        let (mut keys, mut expires) = (0u64, 0u64);
+        let (mut records, mut keys, mut expires) = (0u64, 0u64, 0u64);
         let mut stopped = false;
-        self.for_each_key(b"", |_, meta| {
-            keys += 1;
-            if meta.expire_ms != 0 {
-                expires += 1;
+        self.walk_records(b"", b"", false, |_, meta, expired| {
+            if !expired {
+                keys += 1;
+                if meta.expire_ms != 0 {
+                    expires += 1;
+                }
             }
-            stopped = keys.is_multiple_of(COUNT_CHECK_KEYS) && !go_on();
+            records += 1;
+            stopped = records.is_multiple_of(COUNT_CHECK_KEYS) && !go_on();
             !stopped
         })?;
         Ok((!stopped).then_some((keys, expires)))

@@ -1,7 +1,7 @@
 //! DBSIZE and INFO's keyspace section walk the keyspace off the worker thread (offload.rs):
 //! while one client's count runs, the other connections of its worker are served; the
 //! client's own pipelined requests wait for the count, which sees the writes before it; a
-//! shutdown during a count ends cleanly.
+//! shutdown during a count ends cleanly; a count leaves the block cache as it found it.
 
 mod common;
 
@@ -9,6 +9,10 @@ use std::io::ErrorKind;
 use std::time::Duration;
 
 use common::{multibulk, scratch, Conn, Server};
+use redrock::config::Config;
+use redrock::shared::Shared;
+use redrock::storage::metadata::encode_string;
+use redrock::storage::{Cf, Storage, StorageOptions};
 
 /// Keys loaded: a walk of them takes tens of milliseconds, hundreds of PING round trips.
 const KEYS: usize = 400_000;
@@ -144,4 +148,39 @@ fn a_shutdown_during_a_count_keeps_the_data() {
 
     let restarted = Server::redrock(dir.path(), &[]);
     assert_eq!(restarted.connect().call(&[b"DBSIZE"]), format!(":{KEYS}\r\n").into_bytes());
+}
+
+#[test]
+fn a_count_leaves_the_block_cache_as_it_found_it() {
+    const RECORDS: u64 = 100_000;
+    const VALUE_BYTES: usize = 100;
+    let dir = scratch("keyspace-walks-block-cache");
+    // No record caches: the keys' blocks are what there is to cache.
+    let options = StorageOptions { record_cache_bytes: 0, sub_key_cache_bytes: 0, ..StorageOptions::default() };
+    let shared = Shared::new(Storage::open(dir.path(), &options).unwrap(), Config::default()).unwrap();
+    let db = shared.db(b"", 0);
+    let value = [b'v'; VALUE_BYTES];
+    for first in (0..RECORDS).step_by(1000) {
+        let mut batch = shared.storage.batch();
+        for i in first..first + 1000 {
+            batch.put(Cf::Metadata, db.meta_key(format!("key:{i}").as_bytes()), encode_string(0, &value));
+        }
+        shared.storage.write(batch).unwrap();
+    }
+    // Into SST files, whose blocks a walk reads through the block cache.
+    shared.storage.compact_all();
+
+    let before = shared.storage.block_cache_usage_bytes();
+    assert_eq!(db.count_keys(|| true).unwrap(), Some((RECORDS, 0)));
+    let after_count = shared.storage.block_cache_usage_bytes();
+    // KEYS's walk keeps its blocks: what the count would have added.
+    db.for_each_key(b"", |_, _| true).unwrap();
+    let after_cached_walk = shared.storage.block_cache_usage_bytes();
+    let blocks = after_cached_walk - after_count;
+    assert!(blocks as usize > RECORDS as usize * VALUE_BYTES / 2, "a cached walk kept only {blocks} bytes");
+    assert!(
+        after_count - before < blocks / 100,
+        "the count kept {} bytes in the block cache, a cached walk {blocks}",
+        after_count - before
+    );
 }
