@@ -119,8 +119,8 @@ def main():
               "- `OBJECT ENCODING` answers what Redis 7.0 would pick for the value as it is now; `OBJECT IDLETIME` is 0 "
               "and FREQ follows the default (non-LFU) policy: no access history is kept.",
               "- `DBSIZE` and INFO keyspace count by walking the database (Redis keeps a counter): correct, "
-              "O(N), about 0.25 s per million keys. The walk runs off the worker thread (`offload.rs`), so the "
-              "worker's other clients go on meanwhile; inside MULTI/EXEC it runs inline.",
+              "O(N), about 0.25 s per million keys. The walk, and KEYS's, runs off the worker thread "
+              "(`offload.rs`), so the worker's other clients go on meanwhile; inside MULTI/EXEC it runs inline.",
               "- `ZRANK`/`ZREVRANK` count from the nearer end of the score index: O(min(rank, N - rank)) where Redis's "
               "skiplist is O(log N).",
               ]

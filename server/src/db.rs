@@ -11,8 +11,8 @@ use crate::storage::{now_ms, Batch, Cf, KeyType, Metadata, Storage};
 /// range deletions (see [`Db::flush_in`]).
 pub const FLUSH_POINT_DELETES_MAX: usize = 1024;
 
-/// Keys a count (`Db::count_keys`) walks between two questions whether to go on: a walk of 10 M
-/// keys takes seconds, and its caller may be gone (offload.rs).
+/// Records a walk of the keyspace (`Db::walk_keys`) reads between two questions whether to go
+/// on: a walk of 10 M keys takes seconds, and its caller may be gone (offload.rs).
 pub const COUNT_CHECK_KEYS: u64 = 4096;
 
 /// A key's live record: its metadata and the raw bytes (for strings, the value follows the
@@ -310,24 +310,39 @@ impl<'a> Db<'a> {
     }
 
     /// Number of live keys, and of those with an expiry (DBSIZE, INFO keyspace): a walk of the
-    /// database's metadata records, as RocksDB keeps no count, that leaves the block cache as
-    /// it was. It stops, returning `None`, once `go_on` (asked every `COUNT_CHECK_KEYS`
-    /// records) says so.
+    /// database, as RocksDB keeps no count (see [`Db::walk_keys`]); `None` if `go_on` stopped it.
     pub fn count_keys(&self, go_on: impl Fn() -> bool) -> Result<Option<(u64, u64)>> {
-        let (mut records, mut keys, mut expires) = (0u64, 0u64, 0u64);
+        let (mut keys, mut expires) = (0u64, 0u64);
+        let finished = self.walk_keys(b"", go_on, |_, meta| {
+            keys += 1;
+            if meta.expire_ms != 0 {
+                expires += 1;
+            }
+        })?;
+        Ok(finished.then_some((keys, expires)))
+    }
+
+    /// Calls `visit` with every live key starting with `key_prefix`, in byte order, in a walk
+    /// that reads each record once (a count, KEYS) and so leaves the block cache as it found
+    /// it (see [`Storage::iter_uncached`]). It stops, returning false, once `go_on` (asked
+    /// every `COUNT_CHECK_KEYS` records) says so.
+    pub fn walk_keys(
+        &self,
+        key_prefix: &[u8],
+        go_on: impl Fn() -> bool,
+        mut visit: impl FnMut(&[u8], &Metadata),
+    ) -> Result<bool> {
+        let mut records = 0u64;
         let mut stopped = false;
-        self.walk_records(b"", b"", false, |_, meta, expired| {
+        self.walk_records(key_prefix, b"", false, |key, meta, expired| {
             if !expired {
-                keys += 1;
-                if meta.expire_ms != 0 {
-                    expires += 1;
-                }
+                visit(key, meta);
             }
             records += 1;
             stopped = records.is_multiple_of(COUNT_CHECK_KEYS) && !go_on();
             !stopped
         })?;
-        Ok((!stopped).then_some((keys, expires)))
+        Ok(!stopped)
     }
 
     /// Deletes every key of this database in `batch`.

@@ -1,12 +1,13 @@
-//! Keyspace walks off the worker thread: DBSIZE and INFO's keyspace section.
+//! Keyspace walks off the worker thread: DBSIZE, INFO's keyspace section and KEYS.
 //!
-//! RocksDB keeps no count of keys, so both walk every metadata record of a database: 0.23 to
-//! 0.33 s at 950 k keys on docs/BENCHMARKS.md's machine, about 3 s at 10 M. Run by the
-//! handler, that walk held its worker thread, and every other connection of the thread
-//! waited for it; INFO without arguments includes the keyspace section, so a monitor polling
-//! INFO stalled a worker at every poll. Redis answers both in O(1). An exact count kept on
-//! every write would need to know, on every blind SET, whether the key existed: a read the
-//! writes do not make.
+//! RocksDB keeps no count of keys, so DBSIZE and INFO walk every metadata record of a
+//! database: 0.23 to 0.33 s at 950 k keys on docs/BENCHMARKS.md's machine, about 3 s at
+//! 10 M. Run by the handler, that walk held its worker thread, and every other connection of
+//! the thread waited for it; INFO without arguments includes the keyspace section, so a
+//! monitor polling INFO stalled a worker at every poll. Redis answers both in O(1). An exact
+//! count kept on every write would need to know, on every blind SET, whether the key
+//! existed: a read the writes do not make. KEYS walks as long (Redis's too, which blocks its
+//! whole server meanwhile).
 //!
 //! So the walk runs on the worker runtime's blocking pool, and the connection awaits its
 //! reply as a blocked client awaits its own (connection.rs): the client's later requests wait

@@ -1,7 +1,8 @@
-//! DBSIZE and INFO's keyspace section walk the keyspace off the worker thread (offload.rs):
-//! while one client's count runs, the other connections of its worker are served; the
-//! client's own pipelined requests wait for the count, which sees the writes before it; a
-//! shutdown during a count ends cleanly; a count leaves the block cache as it found it.
+//! DBSIZE, INFO's keyspace section and KEYS walk the keyspace off the worker thread
+//! (offload.rs): while one client's walk runs, the other connections of its worker are
+//! served; the client's own pipelined requests wait for the walk, which sees the writes
+//! before it; a shutdown during a walk ends cleanly; a walk leaves the block cache as it
+//! found it.
 
 mod common;
 
@@ -19,10 +20,10 @@ const KEYS: usize = 400_000;
 /// Keys per MSET while loading, and MSETs sent before their replies are read.
 const KEYS_PER_MSET: usize = 100;
 const MSETS_IN_FLIGHT: usize = 50;
-/// PINGs the other connection must have answered while a count ran. A count on the worker
-/// thread lets it answer none: its PINGs wait for the count's end.
-const MIN_PONGS_DURING_A_COUNT: usize = 20;
-/// Time for the worker to take the count's request before the other connection pings.
+/// PINGs the other connection must have answered while a walk ran. A walk on the worker
+/// thread lets it answer none: its PINGs wait for the walk's end.
+const MIN_PONGS_DURING_A_WALK: usize = 20;
+/// Time for the worker to take the walk's request before the other connection pings.
 const SETTLE: Duration = Duration::from_millis(10);
 
 fn load(conn: &mut Conn) {
@@ -62,45 +63,50 @@ fn has_reply(conn: &mut Conn) -> bool {
     }
 }
 
-/// Sends `request` on `counting`, and pings on `other` until its reply arrives: the reply,
+/// Sends `request` on `walking`, and pings on `other` until its reply arrives: the reply,
 /// and how many PINGs were answered meanwhile.
-fn pongs_while(counting: &mut Conn, other: &mut Conn, request: &[&[u8]]) -> (Vec<u8>, usize) {
-    counting.send(request);
+fn pongs_while(walking: &mut Conn, other: &mut Conn, request: &[&[u8]]) -> (Vec<u8>, usize) {
+    walking.send(request);
     std::thread::sleep(SETTLE);
     let mut pongs = 0;
-    while !has_reply(counting) {
+    while !has_reply(walking) {
         assert_eq!(other.call(&[b"PING"]), b"+PONG\r\n");
         pongs += 1;
     }
-    (counting.read_reply().unwrap(), pongs)
+    (walking.read_reply().unwrap(), pongs)
 }
 
 #[test]
-fn a_count_leaves_its_worker_to_the_other_connections() {
+fn a_walk_leaves_its_worker_to_the_other_connections() {
     let dir = scratch("keyspace-walks");
     // One worker: both connections are its.
     let server = Server::redrock(dir.path(), &["--workers", "1"]);
-    let (mut counting, mut other) = (server.connect(), server.connect());
-    load(&mut counting);
+    let (mut walking, mut other) = (server.connect(), server.connect());
+    load(&mut walking);
 
-    let (reply, pongs) = pongs_while(&mut counting, &mut other, &[b"DBSIZE"]);
+    let (reply, pongs) = pongs_while(&mut walking, &mut other, &[b"DBSIZE"]);
     assert_eq!(reply, format!(":{KEYS}\r\n").into_bytes());
-    assert!(pongs >= MIN_PONGS_DURING_A_COUNT, "{pongs} PINGs answered during DBSIZE");
+    assert!(pongs >= MIN_PONGS_DURING_A_WALK, "{pongs} PINGs answered during DBSIZE");
 
     let keyspace = format!("db0:keys={KEYS},expires=0,avg_ttl=0\r\n");
     for request in [&[&b"INFO"[..]][..], &[b"INFO", b"keyspace"], &[b"INFO", b"server", b"keyspace"]] {
-        let (reply, pongs) = pongs_while(&mut counting, &mut other, request);
+        let (reply, pongs) = pongs_while(&mut walking, &mut other, request);
         let text = String::from_utf8(reply).unwrap();
         assert!(text.ends_with(&format!("# Keyspace\r\n{keyspace}\r\n")), "{request:?}: {text}");
-        assert!(pongs >= MIN_PONGS_DURING_A_COUNT, "{pongs} PINGs answered during {request:?}");
+        assert!(pongs >= MIN_PONGS_DURING_A_WALK, "{pongs} PINGs answered during {request:?}");
     }
+    // A pattern with no literal prefix walks every key.
+    let (reply, pongs) = pongs_while(&mut walking, &mut other, &[b"KEYS", b"*:none"]);
+    assert_eq!(reply, b"*0\r\n");
+    assert!(pongs >= MIN_PONGS_DURING_A_WALK, "{pongs} PINGs answered during KEYS");
+
     // INFO without the keyspace section walks nothing.
-    let server_only = String::from_utf8(counting.call(&[b"INFO", b"server"])).unwrap();
+    let server_only = String::from_utf8(walking.call(&[b"INFO", b"server"])).unwrap();
     assert!(!server_only.contains("Keyspace"), "{server_only}");
 }
 
 #[test]
-fn pipelined_requests_wait_for_the_count_which_sees_the_writes_before_it() {
+fn pipelined_requests_wait_for_the_walk_which_sees_the_writes_before_it() {
     let dir = scratch("keyspace-walks-pipelined");
     let server = Server::redrock(dir.path(), &["--workers", "1"]);
     let mut conn = server.connect();
@@ -112,18 +118,20 @@ fn pipelined_requests_wait_for_the_count_which_sees_the_writes_before_it() {
         &[b"DBSIZE"],
         &[b"SET", b"b", b"2"],
         &[b"DBSIZE"],
+        &[b"KEYS", b"?"],
         &[b"DEL", b"a", b"b"],
         &[b"DBSIZE"],
     ] {
         multibulk(&mut out, request);
     }
     conn.send_raw(&out);
-    let replies: Vec<Vec<u8>> = (0..6).map(|_| conn.read_reply().unwrap()).collect();
+    let replies: Vec<Vec<u8>> = (0..7).map(|_| conn.read_reply().unwrap()).collect();
     let expected = [
         "+OK\r\n".to_string(),
         format!(":{}\r\n", KEYS + 1),
         "+OK\r\n".to_string(),
         format!(":{}\r\n", KEYS + 2),
+        "*2\r\n$1\r\na\r\n$1\r\nb\r\n".to_string(),
         ":2\r\n".to_string(),
         format!(":{KEYS}\r\n"),
     ];
@@ -131,12 +139,12 @@ fn pipelined_requests_wait_for_the_count_which_sees_the_writes_before_it() {
 }
 
 #[test]
-fn a_shutdown_during_a_count_keeps_the_data() {
+fn a_shutdown_during_a_walk_keeps_the_data() {
     let dir = scratch("keyspace-walks-shutdown");
     let server = Server::redrock(dir.path(), &["--workers", "1"]);
     let mut conn = server.connect();
     load(&mut conn);
-    // A count in progress, and one whose client left: the shutdown waits for neither to end
+    // A walk in progress, and one whose client left: the shutdown waits for neither to end
     // (they stop at their next check), and neither leaves the storage unclean.
     conn.send(&[b"DBSIZE"]);
     {
@@ -173,8 +181,8 @@ fn a_count_leaves_the_block_cache_as_it_found_it() {
     let before = shared.storage.block_cache_usage_bytes();
     assert_eq!(db.count_keys(|| true).unwrap(), Some((RECORDS, 0)));
     let after_count = shared.storage.block_cache_usage_bytes();
-    // KEYS's walk keeps its blocks: what the count would have added.
-    db.for_each_key(b"", |_, _| true).unwrap();
+    // SCAN's walk keeps its blocks: what the count would have added.
+    db.for_each_record_with_prefix(b"", b"", |_, _, _| true).unwrap();
     let after_cached_walk = shared.storage.block_cache_usage_bytes();
     let blocks = after_cached_walk - after_count;
     assert!(blocks as usize > RECORDS as usize * VALUE_BYTES / 2, "a cached walk kept only {blocks} bytes");

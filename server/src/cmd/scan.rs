@@ -120,18 +120,25 @@ fn selected(key: &[u8], meta: &Metadata, pattern: Option<&[u8]>, type_name: Opti
         && type_name.is_none_or(|t| t.eq_ignore_ascii_case(meta.key_type.name().as_bytes()))
 }
 
-/// `KEYS pattern`: `*` is every key, the empty key included.
+/// `KEYS pattern`: `*` is every key, the empty key included. A walk of every key under the
+/// pattern's literal prefix, off the worker thread (offload.rs).
 fn keys(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Result<Reply> {
-    let pattern = pattern_filter(&args[1]);
-    let prefix = pattern.map(literal_prefix).unwrap_or_default();
-    let mut keys = Vec::new();
-    ctx.db().for_each_key_with_prefix(prefix, b"", |key, _| {
-        if pattern.is_none_or(|p| glob::matches(p, key, false)) {
-            keys.push(Reply::Bulk(Bytes::copy_from_slice(key)));
-        }
-        true
-    })?;
-    Ok(Reply::Array(keys))
+    let (pattern_arg, namespace, logical) = (args[1].clone(), ctx.client.namespace.clone(), ctx.client.db);
+    ctx.offload(move |shared, wanted| {
+        let pattern = pattern_filter(&pattern_arg);
+        let prefix = pattern.map(literal_prefix).unwrap_or_default();
+        let mut keys = Vec::new();
+        let finished = shared.db(&namespace, logical).walk_keys(
+            prefix,
+            || wanted.still(),
+            |key, _| {
+                if pattern.is_none_or(|p| glob::matches(p, key, false)) {
+                    keys.push(Reply::Bulk(Bytes::copy_from_slice(key)));
+                }
+            },
+        )?;
+        Ok(finished.then_some(Reply::Array(keys)))
+    })
 }
 
 /// `RANDOMKEY`: a random descent of the keys' trie, one branching point at a time. Under
