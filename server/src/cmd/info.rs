@@ -340,3 +340,15 @@ fn cpu_times() -> (f64, f64, f64, f64) {
     let at = |field: usize| fields.get(field - 3).copied().unwrap_or(0.0) / CLOCK_TICKS_PER_S;
     (at(14), at(15), at(16), at(17))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::SECTIONS;
+
+    /// `info` hands the keyspace section, with the sections before it, to an offloaded walk
+    /// and returns: every other section must come before it.
+    #[test]
+    fn keyspace_is_the_last_section() {
+        assert_eq!(SECTIONS.last().map(|(name, _)| *name), Some("keyspace"));
+    }
+}
