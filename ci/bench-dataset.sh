@@ -11,6 +11,8 @@ cd "$(dirname "$0")/.."
 
 KEYS_N="${KEYS_N:-1000000}"
 GET_REQUESTS="${GET_REQUESTS:-200000}"
+# Seconds between two INFOs of the monitor polled beside the second GET run.
+INFO_POLL_S="${INFO_POLL_S:-1}"
 . ci/bench-lib.sh
 # The keys redis-benchmark's -r uses: key:%012d.
 load() { # port
@@ -37,6 +39,18 @@ for server in redis redrock; do
   result[$server,get_rps]=$(redis-benchmark -p "$port" -q --csv -t get -n "$GET_REQUESTS" -r "$KEYS_N" -c 50 | tail -1 | tr -d '"' | cut -d, -f2)
   # Random reads fill the block cache: the bound must hold after them too.
   result[$server,rss_after_gets_mb]=$(rss_mb "$pid")
+  # A monitor polling INFO (its keyspace section counts keys: O(1) in Redis, a walk of the
+  # keyspace in Redrock, off the worker thread) beside the same GETs.
+  info_log="$work/$server.info_s" stop_polling="$work/$server.stop_polling"
+  ( while [ ! -e "$stop_polling" ]; do
+      t0=$(date +%s.%N); redis-cli -p "$port" info >/dev/null; t1=$(date +%s.%N)
+      python3 -c "print(f'{$t1 - $t0:.3f}')" >>"$info_log"; sleep "$INFO_POLL_S"
+    done ) &
+  poller=$!
+  result[$server,get_rps_info_polled]=$(redis-benchmark -p "$port" -q --csv -t get -n "$GET_REQUESTS" -r "$KEYS_N" -c 50 | tail -1 | tr -d '"' | cut -d, -f2)
+  # The INFO under way ends before the server stops.
+  touch "$stop_polling"; wait "$poller"
+  result[$server,info_max_s]=$(sort -n "$info_log" | tail -1)
   result[$server,stop_s]=$(stop_server "$pid")
   port=$(free_port)
   started_at=$(date +%s.%N)
@@ -48,7 +62,7 @@ done
 
 table="$(
   printf '| %s strings of 100 bytes | Redis | Redrock | Redrock/Redis |\n| --- | ---: | ---: | ---: |\n' "$KEYS_N"
-  for m in load_s rss_mb disk_mb get_rps rss_after_gets_mb stop_s restart_s rss_after_restart_mb; do
+  for m in load_s rss_mb disk_mb get_rps rss_after_gets_mb get_rps_info_polled info_max_s stop_s restart_s rss_after_restart_mb; do
     r=${result[redis,$m]}; k=${result[redrock,$m]}
     ratio=$(python3 -c "print(f'{float($k)/float($r):.2f}x' if float($r) else 'n/a')")
     printf '| %s | %s | %s | %s |\n' "$m" "$r" "$k" "$ratio"
@@ -62,6 +76,8 @@ section="$(
   echo "Produced by \`KEYS_N=$KEYS_N ci/bench-dataset.sh\` on $(date -u +%Y-%m-%d): both servers with their defaults"
   echo "(Redrock: block cache 192 MB, record caches 128 + 64 MB, write buffers 64 MB; Redis: no persistence, \`save\` once for"
   echo "disk use); RSS in MB read from /proc, GET throughput with redis-benchmark on random keys;"
+  echo "get_rps_info_polled is the same GETs while another client sends INFO every ${INFO_POLL_S} s, info_max_s the slowest of"
+  echo "those INFOs (Redrock counts keys by walking them, off its worker thread);"
   echo "stop_s is SIGTERM to exit (Redrock writes its memtables out), restart_s start to first GET."
   echo
   echo "$table"
