@@ -73,3 +73,60 @@ fn long_fields_kept_as_present_only_still_answer_hset_and_hget() {
     assert_eq!(hash::set(&db, b"h", &[(&fields[5][..], &value(3, 5)[..])], true).expect("hsetnx"), 1);
     assert_eq!(hash::get(&db, b"h", &fields[5]).expect("hget"), Some(value(3, 5)));
 }
+
+/// A queue whose backlog outgrew the member cache: a pop that misses the cache reads the next
+/// elements from its end with the one it pops (types/list.rs, `POP_READ_AHEAD_ELEMENTS`), and
+/// the pops after it find them cached. Every element comes out in order, once. From the left
+/// (the read ahead walks sub-keys upwards) and from the right (downwards).
+#[test]
+fn a_pop_that_misses_the_cache_reads_the_next_elements_ahead() {
+    pops_read_ahead(b"LPUSH", b"LPOP");
+    pops_read_ahead(b"RPUSH", b"RPOP");
+}
+
+fn pops_read_ahead(push: &[u8], pop: &[u8]) {
+    use std::sync::Arc;
+
+    use bytes::Bytes;
+    use redrock::client::ClientState;
+    use redrock::config::Config;
+    use redrock::dispatch::execute_alone;
+    use redrock::shared::Shared;
+    use redrock::storage::encoding::sub_key;
+    use redrock_protocol::Reply;
+
+    const ELEMENTS: usize = 4000;
+    /// Elements the pops after a miss find cached (`POP_READ_AHEAD_ELEMENTS`).
+    const AHEAD: u64 = 16;
+    let dir = scratch("sub-key-cache-pop-ahead");
+    // Room for ~1,800 of the 4,000 1 KB elements: the first ones pushed, as a full cache
+    // takes no more writes. New entries wait in its cold part (3% of it, quick_cache's
+    // default) until read again.
+    let options = StorageOptions { sub_key_cache_bytes: 2 << 20, ..StorageOptions::default() };
+    let shared = Arc::new(Shared::new(Storage::open(dir.path(), &options).unwrap(), Config::default()).unwrap());
+    let handle = shared.clients.register("127.0.0.1:1".into(), "127.0.0.1:2".into());
+    let mut client = ClientState::new(handle, true);
+    let mut run = |args: Vec<Vec<u8>>| execute_alone(&shared, &mut client, args.into_iter().map(Bytes::from).collect());
+    let element = |i: usize| format!("{i:>1024}").into_bytes();
+    for i in 0..ELEMENTS {
+        run(vec![push.to_vec(), b"queue".to_vec(), element(i)]);
+    }
+    // The sub-keys of the elements at the end they were pushed to, the newest first.
+    let db = shared.db(b"", 0);
+    let record = db.lookup(b"queue").unwrap().expect("the list");
+    let collection = record.meta.collection.as_ref().expect("a collection");
+    let prefix = db.sub_prefix(b"queue", collection.version);
+    let index = |n: u64| if pop == b"LPOP" { collection.head + n } else { collection.tail - 1 - n };
+    let newest = |n: u64| sub_key(&prefix, &index(n).to_be_bytes());
+    let cached = |from: u64, to: u64| (from..to).filter(|&n| shared.storage.sub_key_cached(&newest(n))).count();
+    assert_eq!(cached(0, AHEAD + 1), 0, "the newest elements found the cache full");
+
+    let last = ELEMENTS - 1;
+    assert_eq!(run(vec![pop.to_vec(), b"queue".to_vec()]), Reply::Bulk(Bytes::from(element(last))));
+    assert!(!shared.storage.sub_key_cached(&newest(0)), "the popped element left the cache");
+    assert_eq!(cached(1, AHEAD + 1), AHEAD as usize, "the next pops' elements were read ahead");
+    for i in (0..last).rev() {
+        assert_eq!(run(vec![pop.to_vec(), b"queue".to_vec()]), Reply::Bulk(Bytes::from(element(i))), "element {i}");
+    }
+    assert_eq!(run(vec![b"LLEN".to_vec(), b"queue".to_vec()]), Reply::Integer(0));
+}

@@ -31,7 +31,7 @@ use deferred::Seen;
 use lander::Writer;
 pub use metadata::{Collection, KeyType, Metadata};
 pub use record_cache::CacheUsage;
-use record_cache::{CachedChanges, Known, RecordCache};
+use record_cache::{CachedChanges, Fill, Known, RecordCache};
 use version::VersionGenerator;
 
 /// `SingleThreaded` only means column families are created and dropped through `&mut`
@@ -467,9 +467,16 @@ impl Storage {
 
     /// Reads a collection member that `batch` makes unreachable (a popped list element),
     /// taking it out of the member cache (`RecordCache::take`) rather than leaving it there
-    /// dead; one not cached is read from RocksDB without filling the cache. One still in this
-    /// thread's deferred writes is let go once they land (`Batch::forget_cached_member`).
-    pub fn take_member(&self, batch: &mut Batch<'_>, key: &[u8]) -> Result<Option<Vec<u8>>> {
+    /// dead. One still in this thread's deferred writes is let go once they land
+    /// (`Batch::forget_cached_member`). One not cached is read from RocksDB with the members
+    /// `next` names, consecutive keys from it on, which the next pops will take
+    /// ([`Storage::read_ahead`]).
+    pub fn take_member(
+        &self,
+        batch: &mut Batch<'_>,
+        key: &[u8],
+        next: impl FnOnce() -> Vec<Vec<u8>>,
+    ) -> Result<Option<Vec<u8>>> {
         match deferred::lookup(Cf::SubKeys, key, <[u8]>::to_vec) {
             Seen::Value(value) => {
                 batch.forget_cached_member(key);
@@ -487,7 +494,69 @@ impl Storage {
             None if cache.is_complete() => return Ok(None),
             None => {}
         }
-        Ok(self.db.get_pinned_cf_opt(self.cf(Cf::SubKeys), key, &self.point_reads)?.map(|record| record.to_vec()))
+        let mut keys = vec![key.to_vec()];
+        keys.extend(next());
+        self.read_ahead(&keys)?;
+        match cache.take(key, &mut batch.cached.sub_keys) {
+            Some(Known::Record(record)) => Ok(Some(record.to_vec())),
+            // Not stored (a write in flight, a record too large to cache): read alone.
+            _ => Ok(self
+                .db
+                .get_pinned_cf_opt(self.cf(Cf::SubKeys), key, &self.point_reads)?
+                .map(|record| record.to_vec())),
+        }
+    }
+
+    /// Stores in the member cache the records of `keys`, consecutive member keys in ascending
+    /// or descending order, read by one RocksDB iterator: one seek, then a step per record
+    /// within the blocks it reads once. A point read per key searched the index and a block
+    /// again for each (a pipelined RPOP of 1 KB elements beyond the cache: 18.7 k instructions
+    /// per pop; one MultiGet for sixteen still cost 11 k per key). Keys that this thread's
+    /// deferred writes or the cache answer are not read, and none is stored over a write in
+    /// flight (`RecordCache::ticket`); the overlay of deferred writes, which lands after this,
+    /// stays in front of what is stored here.
+    fn read_ahead(&self, keys: &[Vec<u8>]) -> Result<()> {
+        let cache = &self.writer.sub_records;
+        let unknown = |key: &&Vec<u8>| {
+            matches!(deferred::lookup(Cf::SubKeys, key, |_| ()), Seen::Unknown) && cache.get(key).is_none()
+        };
+        let wanted: Vec<(&Vec<u8>, record_cache::Ticket)> =
+            keys.iter().filter(unknown).filter_map(|key| Some((key, cache.ticket(key)?))).collect();
+        let (Some(&(first, _)), Some(&(last, _))) = (wanted.first(), wanted.last()) else {
+            return Ok(());
+        };
+        let ascending = first <= last;
+        let (low, high) = if ascending { (first, last) } else { (last, first) };
+        let mut bounds = ReadOptions::default();
+        bounds.set_iterate_lower_bound(low.clone());
+        let mut past_high = high.clone();
+        past_high.push(0);
+        bounds.set_iterate_upper_bound(past_high);
+        let mut it = self.db.raw_iterator_cf_opt(self.cf(Cf::SubKeys), bounds);
+        if ascending {
+            it.seek(first);
+        } else {
+            it.seek_for_prev(first);
+        }
+        for (key, ticket) in wanted {
+            // Step to `key`, or past it when it holds no record.
+            while let Some(at) = it.key() {
+                let before_key = if ascending { at < key.as_slice() } else { at > key.as_slice() };
+                if !before_key {
+                    break;
+                }
+                if ascending {
+                    it.next();
+                } else {
+                    it.prev();
+                }
+            }
+            if it.key() == Some(key.as_slice()) {
+                cache.fill_as(key, ticket, it.value(), Fill::ReadAhead);
+            }
+        }
+        it.status()?;
+        Ok(())
     }
 
     /// `read` from RocksDB, which fills the record cache: for a record that
@@ -865,6 +934,11 @@ impl Storage {
     /// What the record cache holds; its bytes count against `record-cache-size`.
     pub fn record_cache_usage(&self) -> CacheUsage {
         self.writer.records.usage()
+    }
+
+    /// Whether the cache of collection members holds `key` (tests, diagnostics).
+    pub fn sub_key_cached(&self, key: &[u8]) -> bool {
+        self.writer.sub_records.get(key).is_some()
     }
 
     /// What the cache of collection members holds; its bytes count against

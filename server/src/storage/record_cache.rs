@@ -333,6 +333,17 @@ struct Stripe {
     writers: u32,
 }
 
+/// Which records a read from the database stores in a full cache.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Fill {
+    /// Those the admission filter has seen missed before: a walk read once does not push
+    /// out what is read again and again.
+    Admitted,
+    /// Every one: records read ahead for the commands that come next to take (a popped
+    /// list's next elements), which would otherwise be read again, one by one.
+    ReadAhead,
+}
+
 /// Where a reader stood before it read the database.
 pub struct Ticket {
     stripe: usize,
@@ -587,13 +598,19 @@ impl RecordCache {
     /// Stores what a reader read with `ticket`, unless a write started since or the key is
     /// not admitted yet.
     pub fn fill(&self, key: &[u8], ticket: Ticket, record: Option<&[u8]>) {
+        self.fill_as(key, ticket, record, Fill::Admitted);
+    }
+
+    /// [`RecordCache::fill`] as `fill` says.
+    pub fn fill_as(&self, key: &[u8], ticket: Ticket, record: Option<&[u8]>, fill: Fill) {
         let Some(entries) = &self.entries else { return };
         match record {
             Some(record) if key.len() + record.len() > MAX_CACHED_RECORD_BYTES => return,
             None if !self.knows_absence => return,
             _ => {}
         }
-        if !self.has_room(entries)
+        if fill == Fill::Admitted
+            && !self.has_room(entries)
             && self.admission.as_ref().is_some_and(|admission| !admission.seen_before(ticket.hash))
         {
             return;
