@@ -105,6 +105,61 @@ fn random_list_workloads_reply_like_redis_without_the_member_cache() {
     diff_against_redis(&["--sub-key-cache-size", "0"]);
 }
 
+/// Pipelines of up to `MAX_PIPELINE` commands through a member cache too small for the lists:
+/// a pop that misses the cache reads the next elements ahead (storage's `read_ahead`) while
+/// the writes of the commands before it in the pipeline have not landed yet.
+#[test]
+fn pipelined_list_workloads_reply_like_redis_with_a_member_cache_too_small() {
+    diff_pipelines_against_redis(&["--sub-key-cache-size", "4096"]);
+}
+
+/// Commands sent at once in `pipelined_list_workloads_...`.
+const MAX_PIPELINE: u64 = 32;
+
+fn diff_pipelines_against_redis(redrock_args: &[&str]) {
+    let (redis_dir, redrock_dir) = (scratch("list-pipelines-redis"), scratch("list-pipelines-redrock"));
+    let redis = Server::redis(redis_dir.path(), &[]);
+    let redrock = Server::redrock(redrock_dir.path(), redrock_args);
+    let (mut reference, mut target) = (redis.connect(), redrock.connect());
+    for seed in SEEDS {
+        let mut rng = Rng(seed);
+        for conn in [&mut reference, &mut target] {
+            assert_eq!(conn.call(&[b"FLUSHALL"]), b"+OK\r\n");
+        }
+        let mut step = 0;
+        while step < STEPS {
+            let commands: Vec<Vec<String>> = (0..1 + rng.below(MAX_PIPELINE))
+                .map(|_| random_command(&mut rng))
+                .filter(|words| !words[0].starts_with('B'))
+                .collect();
+            let mut replies = Vec::new();
+            for conn in [&mut reference, &mut target] {
+                let mut out = Vec::new();
+                for command in &commands {
+                    let args: Vec<&[u8]> = command.iter().map(|w| w.as_bytes()).collect();
+                    common::multibulk(&mut out, &args);
+                }
+                conn.send_raw(&out);
+                replies.push(commands.iter().map(|_| conn.read_reply().expect("a reply")).collect::<Vec<_>>());
+            }
+            for (i, command) in commands.iter().enumerate() {
+                assert_eq!(
+                    String::from_utf8_lossy(&replies[1][i]),
+                    String::from_utf8_lossy(&replies[0][i]),
+                    "seed {seed} step {}: {}",
+                    step + i,
+                    command.join(" ")
+                );
+            }
+            step += commands.len().max(1);
+        }
+        for key in KEYS {
+            let args: [&[u8]; 4] = [b"LRANGE", key.as_bytes(), b"0", b"-1"];
+            assert_eq!(target.call(&args), reference.call(&args), "seed {seed}: final {key}");
+        }
+    }
+}
+
 fn diff_against_redis(redrock_args: &[&str]) {
     let (redis_dir, redrock_dir) = (scratch("list-diff-redis"), scratch("list-diff-redrock"));
     let redis = Server::redis(redis_dir.path(), &[]);
