@@ -494,12 +494,17 @@ impl Storage {
             None if cache.is_complete() => return Ok(None),
             None => {}
         }
-        let mut keys = vec![key.to_vec()];
-        keys.extend(next());
-        self.read_ahead(&keys)?;
+        let next = next();
+        if !next.is_empty() {
+            let mut keys = Vec::with_capacity(1 + next.len());
+            keys.push(key.to_vec());
+            keys.extend(next);
+            self.read_ahead(&keys)?;
+        }
         match cache.take(key, &mut batch.cached.sub_keys) {
             Some(Known::Record(record)) => Ok(Some(record.to_vec())),
-            // Not stored (a write in flight, a record too large to cache): read alone.
+            // Nothing to read ahead (the list's last element), or not stored (a write in
+            // flight, a record too large to cache): read alone.
             _ => Ok(self
                 .db
                 .get_pinned_cf_opt(self.cf(Cf::SubKeys), key, &self.point_reads)?

@@ -336,8 +336,8 @@ struct Stripe {
 /// Which records a read from the database stores in a full cache.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Fill {
-    /// Those the admission filter has seen missed before: a walk read once does not push
-    /// out what is read again and again.
+    /// Those the admission filter has seen missed before: records read once (a walk) do not
+    /// push out those read again and again.
     Admitted,
     /// Every one: records read ahead for the commands that come next to take (a popped
     /// list's next elements), which would otherwise be read again, one by one.
@@ -601,7 +601,7 @@ impl RecordCache {
         self.fill_as(key, ticket, record, Fill::Admitted);
     }
 
-    /// [`RecordCache::fill`] as `fill` says.
+    /// [`RecordCache::fill`], past the admission filter if `fill` says so.
     pub fn fill_as(&self, key: &[u8], ticket: Ticket, record: Option<&[u8]>, fill: Fill) {
         let Some(entries) = &self.entries else { return };
         match record {
