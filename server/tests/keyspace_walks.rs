@@ -9,7 +9,7 @@ mod common;
 use std::io::ErrorKind;
 use std::time::Duration;
 
-use common::{multibulk, scratch, Conn, Server};
+use common::{multibulk, scratch, Conn, Server, TempDir};
 use redrock::config::Config;
 use redrock::shared::Shared;
 use redrock::storage::metadata::encode_string;
@@ -48,6 +48,14 @@ fn load(conn: &mut Conn) {
     }
 }
 
+/// A Redrock with one worker (every connection is its) holding `KEYS` keys, in `tag`'s folder.
+fn loaded_server(tag: &str) -> (TempDir, Server) {
+    let dir = scratch(tag);
+    let server = Server::redrock(dir.path(), &["--workers", "1"]);
+    load(&mut server.connect());
+    (dir, server)
+}
+
 /// Whether a reply (or part of one) has arrived on `conn`, without waiting.
 fn has_reply(conn: &mut Conn) -> bool {
     if !conn.buffered().is_empty() {
@@ -78,11 +86,8 @@ fn pongs_while(walking: &mut Conn, other: &mut Conn, request: &[&[u8]]) -> (Vec<
 
 #[test]
 fn a_walk_leaves_its_worker_to_the_other_connections() {
-    let dir = scratch("keyspace-walks");
-    // One worker: both connections are its.
-    let server = Server::redrock(dir.path(), &["--workers", "1"]);
+    let (_dir, server) = loaded_server("keyspace-walks");
     let (mut walking, mut other) = (server.connect(), server.connect());
-    load(&mut walking);
 
     let (reply, pongs) = pongs_while(&mut walking, &mut other, &[b"DBSIZE"]);
     assert_eq!(reply, format!(":{KEYS}\r\n").into_bytes());
@@ -107,10 +112,8 @@ fn a_walk_leaves_its_worker_to_the_other_connections() {
 
 #[test]
 fn pipelined_requests_wait_for_the_walk_which_sees_the_writes_before_it() {
-    let dir = scratch("keyspace-walks-pipelined");
-    let server = Server::redrock(dir.path(), &["--workers", "1"]);
+    let (_dir, server) = loaded_server("keyspace-walks-pipelined");
     let mut conn = server.connect();
-    load(&mut conn);
 
     let mut out = Vec::new();
     for request in [
@@ -140,10 +143,8 @@ fn pipelined_requests_wait_for_the_walk_which_sees_the_writes_before_it() {
 
 #[test]
 fn a_shutdown_during_a_walk_keeps_the_data() {
-    let dir = scratch("keyspace-walks-shutdown");
-    let server = Server::redrock(dir.path(), &["--workers", "1"]);
+    let (dir, server) = loaded_server("keyspace-walks-shutdown");
     let mut conn = server.connect();
-    load(&mut conn);
     // A walk in progress, and one whose client left: the shutdown waits for neither to end
     // (they stop at their next check), and neither leaves the storage unclean.
     conn.send(&[b"DBSIZE"]);
