@@ -13,7 +13,7 @@ pub const FLUSH_POINT_DELETES_MAX: usize = 1024;
 
 /// Records a walk of the keyspace (`Db::walk_keys`) reads between two questions whether to go
 /// on: a walk of 10 M keys takes seconds, and its caller may be gone (offload.rs).
-pub const COUNT_CHECK_KEYS: u64 = 4096;
+pub const WALK_CHECK_RECORDS: u64 = 4096;
 
 /// A key's live record: its metadata and the raw bytes (for strings, the value follows the
 /// header).
@@ -325,7 +325,7 @@ impl<'a> Db<'a> {
     /// Calls `visit` with every live key starting with `key_prefix`, in byte order, in a walk
     /// that reads each record once (a count, KEYS) and so leaves the block cache as it found
     /// it (see [`Storage::iter_uncached`]). It stops, returning false, once `go_on` (asked
-    /// every `COUNT_CHECK_KEYS` records) says so.
+    /// every `WALK_CHECK_RECORDS` records) says so.
     pub fn walk_keys(
         &self,
         key_prefix: &[u8],
@@ -339,7 +339,7 @@ impl<'a> Db<'a> {
                 visit(key, meta);
             }
             records += 1;
-            stopped = records.is_multiple_of(COUNT_CHECK_KEYS) && !go_on();
+            stopped = records.is_multiple_of(WALK_CHECK_RECORDS) && !go_on();
             !stopped
         })?;
         Ok(!stopped)
