@@ -532,12 +532,11 @@ impl Storage {
         };
         let ascending = first <= last;
         let (low, high) = if ascending { (first, last) } else { (last, first) };
-        let mut bounds = ReadOptions::default();
-        bounds.set_iterate_lower_bound(low.clone());
         let mut past_high = high.clone();
         past_high.push(0);
-        bounds.set_iterate_upper_bound(past_high);
-        let mut it = self.db.raw_iterator_cf_opt(self.cf(Cf::SubKeys), bounds);
+        // Not `Storage::iter`, which lands the deferred writes first: the keys they touch are
+        // not read here, and a pop in a pipeline would land its group at every miss.
+        let mut it = self.bounded_iter(Cf::SubKeys, low, Some(past_high), ReadOptions::default());
         if ascending {
             it.seek(first);
         } else {
@@ -700,8 +699,14 @@ impl Storage {
         self.iter_with(cf, lower, upper, read_options)
     }
 
-    fn iter_with(&self, cf: Cf, lower: &[u8], upper: Option<Vec<u8>>, mut read_options: ReadOptions) -> RawIter<'_> {
+    fn iter_with(&self, cf: Cf, lower: &[u8], upper: Option<Vec<u8>>, read_options: ReadOptions) -> RawIter<'_> {
         self.land_deferred();
+        self.bounded_iter(cf, lower, upper, read_options)
+    }
+
+    /// An iterator over `[lower, upper)` of RocksDB alone: the deferred writes are neither
+    /// landed nor seen.
+    fn bounded_iter(&self, cf: Cf, lower: &[u8], upper: Option<Vec<u8>>, mut read_options: ReadOptions) -> RawIter<'_> {
         read_options.set_iterate_lower_bound(lower.to_vec());
         if let Some(upper) = upper {
             read_options.set_iterate_upper_bound(upper);
